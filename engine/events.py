@@ -1,0 +1,76 @@
+"""What the trainer reports. Plain, immutable copies: safe to hand to another thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """One optimizer step. Per-layer dicts are keyed by layer name ('dense1', …, 'output')."""
+
+    epoch: int  # 1-based epoch this step belongs to
+    step: int  # 1-based global step count
+    loss: float  # training loss of the minibatch, penalties included
+    lr: float
+    grad_norm: float  # global L2 norm of the gradient before clipping
+    layer_grad_norms: dict[str, float]  # L2 norm of each layer's weight gradient
+    layer_bias_grad_norms: dict[str, float]
+    layer_weight_norms: dict[str, float]
+    layer_update_ratios: dict[str, float]  # ||ΔW|| / ||W|| of this step
+
+
+@dataclass(frozen=True)
+class ActivationSummary:
+    mean: float
+    std: float
+    dead_fraction: float
+    saturated_fraction: float
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """End of an epoch: losses and metrics over the whole train and validation splits."""
+
+    epoch: int
+    step: int
+    train_loss: float
+    val_loss: float
+    train_metric: float  # accuracy for classification, R² for regression
+    val_metric: float
+    metric_name: str  # 'accuracy' | 'r2'
+    lr: float
+    seconds: float  # wall time since the run started
+    layer_grad_norms: dict[str, float]  # mean over the epoch's steps
+    layer_weight_norms: dict[str, float]
+    layer_update_ratios: dict[str, float]
+    activations: dict[str, ActivationSummary] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where values first went non-finite."""
+
+    epoch: int
+    step: int
+    quantity: str  # 'loss' | 'gradient' | 'weights' | 'activations'
+    layer: str | None
+
+    def message(self) -> str:
+        where = f" in layer '{self.layer}'" if self.layer else ""
+        return (
+            f"Training diverged at step {self.step} (epoch {self.epoch}): the {self.quantity}{where} "
+            "became NaN or infinite. Try a smaller learning rate, gradient clipping, or a smaller "
+            "weight initialization."
+        )
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The last event of every run."""
+
+    status: str  # 'finished' | 'stopped' | 'diverged' | 'early_stopped'
+    epoch: int
+    step: int
+    seconds: float
+    divergence: Divergence | None = None
