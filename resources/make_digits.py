@@ -8,9 +8,8 @@ scikit-learn. To regenerate (from the repository root)::
 
 The data: 1,797 handwritten digits as 8×8 images of pixel counts 0–16 (UCI ML "Optical
 Recognition of Handwritten Digits", Alpaydin & Kaynak, CC BY 4.0, as distributed with
-scikit-learn). The file holds two
-uint8 arrays, ``images`` (1797, 8, 8) and ``labels`` (1797,), stored without pickles so the
-engine loads it with ``allow_pickle=False``.
+scikit-learn). The file holds two uint8 arrays, ``images`` (1797, 8, 8) and ``labels`` (1797,),
+stored without pickles so the engine loads it with ``allow_pickle=False``.
 """
 
 from pathlib import Path
