@@ -1,0 +1,431 @@
+"""The training loop that the CLI and the GUI both drive.
+
+``Trainer.run()`` is a generator: it yields a ``StepMetrics`` after every optimizer step,
+an ``EpochMetrics`` after every epoch and one ``RunFinished`` at the end. Pause, stop and
+"apply this setting now" are thread-safe requests read between steps, so a GUI worker
+thread can drive the generator while the GUI thread steers it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.data import Dataset, make_dataset, minibatches
+from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
+from engine.losses import LOSSES, Loss
+from engine.metrics import accuracy, r2
+from engine.network import Network
+from engine.optimizers import OPTIMIZERS, Optimizer
+from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
+from engine.schedules import SCHEDULES
+from engine.spec import ExperimentSpec
+
+Event = StepMetrics | EpochMetrics | RunFinished
+
+LIVE_SETTINGS = frozenset({"lr", "l1", "l2", "clip_mode", "clip_max"})
+
+
+@dataclass
+class _Settings:
+    """What can change between two steps of a running training."""
+
+    lr: float
+    l1: float
+    l2: float
+    clip_mode: str
+    clip_max: float
+
+
+class _LayerStats:
+    """Per-layer L2 norms of a flat buffer (gradients, weights or an update).
+
+    One ``dot`` per parameter: a single pass with no temporary, which matters on the
+    training hot path where three buffers are measured every step.
+    """
+
+    def __init__(self, network: Network) -> None:
+        slices = network.slices()
+        self.slices = list(slices.values())
+        index = {n: i for i, n in enumerate(slices)}
+        self.layers: list[str] = []
+        self.weight_idx: list[int] = []
+        self.bias_idx: list[int | None] = []
+        for layer, (w, b) in network.layer_slices().items():
+            self.layers.append(layer)
+            self.weight_idx.append(_index_of(index, slices, w))
+            self.bias_idx.append(None if b is None else _index_of(index, slices, b))
+
+    def squared_sums(self, flat: np.ndarray) -> list[float]:
+        return [float(v.dot(v)) for v in (flat[s] for s in self.slices)]
+
+    def weight_norms(self, sums: list[float]) -> dict[str, float]:
+        return {layer: math.sqrt(sums[i]) for layer, i in zip(self.layers, self.weight_idx, strict=True)}
+
+    def bias_norms(self, sums: list[float]) -> dict[str, float]:
+        return {
+            layer: (math.sqrt(sums[i]) if i is not None else 0.0)
+            for layer, i in zip(self.layers, self.bias_idx, strict=True)
+        }
+
+
+def _index_of(index: dict[str, int], slices: dict[str, slice], target: slice) -> int:
+    for name, s in slices.items():
+        if s.start == target.start and s.stop == target.stop:
+            return index[name]
+    raise ValueError(f"layer slice {target} is not a parameter of the network")
+
+
+class Trainer:
+    """Trains the network an ``ExperimentSpec`` describes; the same code path for CLI and GUI."""
+
+    def __init__(
+        self,
+        spec: ExperimentSpec,
+        base_dir: Path | None = None,
+        dataset: Dataset | None = None,
+    ) -> None:
+        self.spec = spec
+        self.dtype = np.dtype(spec.training.dtype)
+        seeds = np.random.SeedSequence(spec.seed).spawn(3)
+        self._data_seed, self._init_seed, self._train_seed = seeds
+        self.dataset = dataset or make_dataset(spec.data, np.random.default_rng(self._data_seed), base_dir)
+        self.loss: Loss = LOSSES.get(spec.loss.name)(**spec.loss.options)
+        self._x_train = self.dataset.x_train.astype(self.dtype)
+        self._x_val = self.dataset.x_val.astype(self.dtype)
+        self._y_train = _cast_target(self.dataset.y_train, self.dtype)
+        self._y_val = _cast_target(self.dataset.y_val, self.dtype)
+        n_targets = self._y_train.shape[1] if self._y_train.ndim == 2 else 1
+        self.n_outputs = self.loss.n_outputs(self.dataset.n_classes, n_targets)
+        self._lock = threading.Lock()
+        self._pending: dict[str, float | str] = {}
+        self._stop = threading.Event()
+        self._resume = threading.Event()
+        self._resume.set()
+        self.reset()
+
+    # ----------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Fresh weights and optimizer state from the seed: the same seed gives the same run."""
+        spec = self.spec
+        self.network = Network.from_spec(
+            spec.model,
+            self.dataset.input_shape,
+            self.n_outputs,
+            np.random.default_rng(self._init_seed),
+            dtype=self.dtype,
+        )
+        self.optimizer: Optimizer = OPTIMIZERS.get(spec.optimizer.name)(
+            self.network.params, lr=spec.optimizer.lr, **spec.optimizer.options
+        )
+        self.schedule = SCHEDULES.get(spec.schedule.name)(**_schedule_options(spec))
+        self.settings = _Settings(
+            lr=spec.optimizer.lr,
+            l1=spec.regularization.l1,
+            l2=spec.regularization.l2,
+            clip_mode=spec.clipping.mode,
+            clip_max=spec.clipping.max,
+        )
+        self._rng = np.random.default_rng(self._train_seed)
+        self._stats = _LayerStats(self.network)
+        self._prev_params = np.empty_like(self.network.params)
+        self.epoch = 0
+        self.step = 0
+        self.seconds = 0.0
+        self.history: list[EpochMetrics] = []
+        self.status = "idle"
+        self.divergence: Divergence | None = None
+        self._best_val = math.inf
+        self._since_best = 0
+
+    # ------------------------------------------------------ thread-safe steering
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._resume.set()
+
+    def pause(self) -> None:
+        self._resume.clear()
+
+    def resume(self) -> None:
+        self._resume.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
+    def set_hyperparameters(self, **changes: float | str) -> None:
+        """Queue changes (lr, l1, l2, clip_mode, clip_max) applied before the next step."""
+        unknown = set(changes) - LIVE_SETTINGS
+        if unknown:
+            live = sorted(LIVE_SETTINGS)
+            raise ValueError(f"cannot change {sorted(unknown)} during training; these can: {live}")
+        if "clip_mode" in changes and changes["clip_mode"] not in ("none", "norm", "value"):
+            raise ValueError(f"clip_mode must be 'none', 'norm' or 'value', not {changes['clip_mode']!r}")
+        for key in ("lr", "l1", "l2", "clip_max"):
+            if key in changes:
+                value = float(changes[key])
+                if not math.isfinite(value) or value < 0 or (key in ("lr", "clip_max") and value == 0):
+                    raise ValueError(f"{key} must be a finite number above 0, not {changes[key]!r}")
+        with self._lock:
+            self._pending.update(changes)
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for key, value in pending.items():
+            setattr(self.settings, key, value if key == "clip_mode" else float(value))
+
+    # ------------------------------------------------------------------ running
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """What a user reads as the prediction: probabilities or regression outputs."""
+        return self.loss.transform(self.network.forward(np.asarray(x, dtype=self.dtype), training=False))
+
+    def evaluate(self, split: str = "val") -> tuple[float, float]:
+        """(loss, metric) over a whole split, in eval mode, penalties included in the loss."""
+        x, y = (self._x_val, self._y_val) if split == "val" else (self._x_train, self._y_train)
+        if len(x) == 0:
+            return math.nan, math.nan
+        out = self.network.forward(x, training=False)
+        value, _ = self.loss(out, y)
+        value += self._penalty()
+        return float(value), self._metric(out, y)
+
+    @property
+    def metric_name(self) -> str:
+        return "r2" if self.loss.task == "regression" else "accuracy"
+
+    def _metric(self, out: np.ndarray, y: np.ndarray) -> float:
+        if self.loss.task == "regression":
+            return float(r2(out, y))
+        return float(accuracy(out, y, self.loss.task))
+
+    def _penalty(self) -> float:
+        s = self.settings
+        if s.l1 == 0.0 and s.l2 == 0.0:
+            return 0.0
+        return float(l1_l2_penalty(self.network.params, self.network.weight_mask, s.l1, s.l2))
+
+    def run(self, epochs: int | None = None) -> Iterator[Event]:
+        """Train ``epochs`` more epochs (default: the spec's), yielding events."""
+        epochs = self.spec.training.epochs if epochs is None else epochs
+        self._stop.clear()
+        self.status = "running"
+        start = time.perf_counter() - self.seconds
+        limits = _blas_limits(self.spec.training.blas_threads)
+        with limits:
+            for _ in range(epochs):
+                finished = yield from self._run_epoch(start)
+                if finished is not None:
+                    self.seconds = time.perf_counter() - start
+                    yield finished
+                    return
+            self.seconds = time.perf_counter() - start
+            self.status = "finished"
+            yield self._finished("finished")
+
+    def _finished(self, status: str) -> RunFinished:
+        self.status = status
+        return RunFinished(status, self.epoch, self.step, self.seconds, self.divergence)
+
+    def _run_epoch(self, start: float) -> Iterator[Event]:
+        net, opt = self.network, self.optimizer
+        n = len(self._x_train)
+        epoch = self.epoch + 1
+        steps_per_epoch = 1 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size)
+        sums = {"grad": {}, "weight": {}, "ratio": {}}
+        n_steps = 0
+        batches = (
+            [np.arange(n)] if opt.needs_closure else minibatches(n, self.spec.training.batch_size, self._rng)
+        )
+        for i, idx in enumerate(batches):
+            if self._stop.is_set():
+                return self._finished("stopped")
+            if not self._resume.is_set():
+                self.status = "paused"
+                while not self._resume.wait(0.05):
+                    pass
+                if self._stop.is_set():
+                    return self._finished("stopped")
+                self.status = "running"
+            self._apply_pending()
+            s = self.settings
+            opt.lr = self.schedule.lr(s.lr, self.epoch + i / steps_per_epoch)
+            xb, yb = self._x_train[idx], self._y_train[idx]
+            self.step += 1
+
+            if opt.needs_closure:
+                loss_value = self._full_batch_step(xb, yb)
+                grad_sums = self._stats.squared_sums(net.grads)
+                grad_norm = math.sqrt(sum(grad_sums))
+                if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+                    return self._diverged(epoch, loss_value, grad_sums)
+            else:
+                out = net.forward(xb, training=True)
+                loss_value, grad_out = self.loss(out, yb)
+                net.backward(grad_out)
+                loss_value = float(loss_value) + self._regularize()
+                grad_sums = self._stats.squared_sums(net.grads)
+                grad_norm = math.sqrt(sum(grad_sums))
+                if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+                    return self._diverged(epoch, loss_value, grad_sums)
+                self._clip(grad_norm)
+                np.copyto(self._prev_params, net.params)
+                opt.step(net.grads)
+
+            np.subtract(net.params, self._prev_params, out=self._prev_params)
+            update_sums = self._stats.squared_sums(self._prev_params)
+            weight_sums = self._stats.squared_sums(net.params)
+            if not math.isfinite(sum(weight_sums)):
+                self.divergence = Divergence(epoch, self.step, "weights", self._first_bad_layer(weight_sums))
+                return self._finished("diverged")
+            grad_norms = self._stats.weight_norms(grad_sums)
+            weight_norms = self._stats.weight_norms(weight_sums)
+            update_norms = self._stats.weight_norms(update_sums)
+            ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
+            _accumulate(sums["grad"], grad_norms)
+            _accumulate(sums["ratio"], ratios)
+            n_steps += 1
+            yield StepMetrics(
+                epoch=epoch,
+                step=self.step,
+                loss=loss_value,
+                lr=opt.lr,
+                grad_norm=grad_norm,
+                layer_grad_norms=grad_norms,
+                layer_bias_grad_norms=self._stats.bias_norms(grad_sums),
+                layer_weight_norms=weight_norms,
+                layer_update_ratios=ratios,
+            )
+
+        self.epoch = epoch
+        metrics = self._epoch_metrics(start, sums, n_steps, weight_norms)
+        self.history.append(metrics)
+        yield metrics
+        if not math.isfinite(metrics.train_loss):
+            self.divergence = Divergence(epoch, self.step, "loss", None)
+            return self._finished("diverged")
+        return self._early_stop(metrics.val_loss)
+
+    def _full_batch_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        net = self.network
+
+        def closure() -> tuple[float, np.ndarray]:
+            out = net.forward(x, training=True)
+            value, grad_out = self.loss(out, y)
+            net.backward(grad_out)
+            return float(value) + self._regularize(), net.grads
+
+        loss_value, _ = closure()
+        np.copyto(self._prev_params, net.params)
+        self.optimizer.step(net.grads, closure)
+        return loss_value
+
+    def _regularize(self) -> float:
+        s = self.settings
+        if s.l1 == 0.0 and s.l2 == 0.0:
+            return 0.0
+        net = self.network
+        add_l1_l2_grad(net.params, net.grads, net.weight_mask, s.l1, s.l2)
+        return float(l1_l2_penalty(net.params, net.weight_mask, s.l1, s.l2))
+
+    def _clip(self, grad_norm: float) -> None:
+        s = self.settings
+        if s.clip_mode == "norm":
+            clip_grad_norm(self.network.grads, s.clip_max)
+        elif s.clip_mode == "value":
+            clip_grad_value(self.network.grads, s.clip_max)
+
+    def _diverged(self, epoch: int, loss_value: float, grad_sums: list[float]) -> RunFinished:
+        layer = self._first_bad_activation()
+        if layer is not None:
+            quantity = "activations"
+        elif not math.isfinite(loss_value):
+            quantity = "loss"
+        else:
+            quantity, layer = "gradient", self._first_bad_layer(grad_sums)
+        self.divergence = Divergence(epoch, self.step, quantity, layer)
+        return self._finished("diverged")
+
+    def _first_bad_activation(self) -> str | None:
+        for layer in self.network.layers:
+            out = getattr(layer, "a", None)
+            if isinstance(out, np.ndarray) and not np.isfinite(out).all():
+                return layer.name
+        return None
+
+    def _first_bad_layer(self, sums: list[float]) -> str | None:
+        norms = self._stats.weight_norms(sums)
+        biases = self._stats.bias_norms(sums)
+        for layer in self._stats.layers:
+            if not (math.isfinite(norms[layer]) and math.isfinite(biases[layer])):
+                return layer
+        return None
+
+    def _epoch_metrics(
+        self, start: float, sums: dict[str, dict[str, float]], n_steps: int, weight_norms: dict[str, float]
+    ) -> EpochMetrics:
+        # Train metrics are measured after the epoch, in eval mode, over the whole split; the
+        # same forward pass leaves the activation statistics behind.
+        val_loss, val_metric = self.evaluate("val")
+        train_loss, train_metric = self.evaluate("train")
+        activations = {
+            name: ActivationSummary(s.mean, s.std, s.dead_fraction, s.saturated_fraction)
+            for name, s in self.network.activation_stats().items()
+        }
+        return EpochMetrics(
+            epoch=self.epoch,
+            step=self.step,
+            train_loss=train_loss,
+            val_loss=val_loss,
+            train_metric=train_metric,
+            val_metric=val_metric,
+            metric_name=self.metric_name,
+            lr=self.optimizer.lr,
+            seconds=time.perf_counter() - start,
+            layer_grad_norms={k: v / max(n_steps, 1) for k, v in sums["grad"].items()},
+            layer_weight_norms=weight_norms,
+            layer_update_ratios={k: v / max(n_steps, 1) for k, v in sums["ratio"].items()},
+            activations=activations,
+        )
+
+    def _early_stop(self, val_loss: float) -> RunFinished | None:
+        patience = self.spec.training.early_stopping_patience
+        if patience is None or not math.isfinite(val_loss):
+            return None
+        if val_loss < self._best_val:
+            self._best_val, self._since_best = val_loss, 0
+            return None
+        self._since_best += 1
+        return self._finished("early_stopped") if self._since_best >= patience else None
+
+
+def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:
+    for k, v in values.items():
+        total[k] = total.get(k, 0.0) + v
+
+
+def _cast_target(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return y if np.issubdtype(y.dtype, np.integer) else y.astype(dtype)
+
+
+def _schedule_options(spec: ExperimentSpec) -> dict:
+    options = dict(spec.schedule.options)
+    if spec.schedule.name == "cosine":
+        options.setdefault("t_max", spec.training.epochs)
+    return options
+
+
+def _blas_limits(threads: int) -> contextlib.AbstractContextManager:
+    """One BLAS thread by default: on 2 cores a second one slows an MLP step and starves the GUI."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
