@@ -1,0 +1,1 @@
+"""Benchmarks: printed tables and ratios measured in one run, never timed assertions."""

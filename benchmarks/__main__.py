@@ -1,0 +1,19 @@
+"""`make bench`: every benchmark, one after another, in this process."""
+
+import sys
+
+from benchmarks import engine_bench
+
+
+def main() -> int:
+    engine_bench.main()
+    try:
+        from benchmarks import gui_bench
+    except ImportError as exc:  # the GUI benchmark needs the desktop app
+        print(f"\n(GUI benchmark skipped: {exc})")
+    else:
+        gui_bench.main()
+    return 0
+
+
+sys.exit(main())
