@@ -1,0 +1,195 @@
+"""The training loop as the CLI and GUI see it: events, steering, divergence, determinism."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.events import EpochMetrics, RunFinished, StepMetrics
+from engine.spec import DataSpec, DenseSpec, ExperimentSpec, ModelSpec, TrainingSpec
+from engine.trainer import Trainer
+
+
+def tanh_layers(units: int) -> ModelSpec:
+    return ModelSpec(layers=tuple(DenseSpec(units=units, activation="tanh") for _ in range(2)))
+
+
+def small_spec(**changes) -> ExperimentSpec:
+    base = {
+        "seed": 3,
+        "data": DataSpec(source="spiral_multi", n_samples=300, n_classes=3, noise=0.0),
+        "model": tanh_layers(16),
+        "optimizer": {"name": "adam", "lr": 0.01},
+        "training": TrainingSpec(epochs=3, batch_size=32),
+    }
+    return ExperimentSpec(**(base | changes))
+
+
+def collect(trainer: Trainer, **kw) -> list:
+    return list(trainer.run(**kw))
+
+
+def test_events_arrive_in_order_and_end_with_one_finish() -> None:
+    trainer = Trainer(small_spec())
+    events = collect(trainer)
+    steps = [e for e in events if isinstance(e, StepMetrics)]
+    epochs = [e for e in events if isinstance(e, EpochMetrics)]
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "finished"
+    assert sum(isinstance(e, RunFinished) for e in events) == 1
+    n_train = len(trainer.dataset.x_train)
+    assert len(steps) == 3 * -(-n_train // 32)
+    assert [s.step for s in steps] == list(range(1, len(steps) + 1))
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    assert trainer.history == epochs
+    assert set(steps[0].layer_grad_norms) == {"dense1", "dense2", "output"}
+    assert all(np.isfinite(s.loss) and s.grad_norm > 0 for s in steps)
+    assert epochs[-1].metric_name == "accuracy"
+
+
+def test_same_seed_gives_bit_identical_runs() -> None:
+    a, b = Trainer(small_spec()), Trainer(small_spec())
+    la = [e.loss for e in collect(a) if isinstance(e, StepMetrics)]
+    lb = [e.loss for e in collect(b) if isinstance(e, StepMetrics)]
+    assert la == lb
+    assert np.array_equal(a.network.params, b.network.params)
+    c = Trainer(small_spec(seed=4))
+    collect(c)
+    assert not np.array_equal(a.network.params, c.network.params)
+
+
+def test_three_class_spiral_reaches_95_percent_validation_accuracy() -> None:
+    # The stated configuration: 3-class spiral, 500 points, 2 × 32 tanh, Adam lr 0.01, batch 32, 150 epochs.
+    spec = small_spec(
+        data=DataSpec(source="spiral_multi", n_samples=500, n_classes=3, noise=0.0),
+        model=tanh_layers(32),
+        training=TrainingSpec(epochs=150, batch_size=32),
+    )
+    trainer = Trainer(spec)
+    collect(trainer)
+    assert trainer.history[-1].val_metric >= 0.95
+
+
+def test_stop_request_ends_after_the_current_step() -> None:
+    trainer = Trainer(small_spec(training=TrainingSpec(epochs=1000, batch_size=8)))
+    seen = 0
+    for event in trainer.run():
+        if isinstance(event, StepMetrics):
+            seen += 1
+            if seen == 5:
+                trainer.request_stop()
+        if isinstance(event, RunFinished):
+            finished = event
+    assert finished.status == "stopped" and finished.step == 5 and trainer.status == "stopped"
+
+
+def test_run_continues_from_current_weights_and_reset_restarts() -> None:
+    trainer = Trainer(small_spec())
+    collect(trainer, epochs=1)
+    after_one = trainer.network.params.copy()
+    collect(trainer, epochs=1)
+    assert trainer.epoch == 2 and [e.epoch for e in trainer.history] == [1, 2]
+    assert not np.array_equal(after_one, trainer.network.params)
+    trainer.reset()
+    assert trainer.epoch == 0 and trainer.history == []
+    fresh = Trainer(small_spec())
+    assert np.array_equal(trainer.network.params, fresh.network.params)
+
+
+def test_learning_rate_change_applies_at_the_next_step() -> None:
+    trainer = Trainer(small_spec())
+    lrs = []
+    for event in trainer.run():
+        if isinstance(event, StepMetrics):
+            lrs.append(event.lr)
+            if event.step == 3:
+                trainer.set_hyperparameters(lr=0.5, l2=0.01, clip_mode="norm", clip_max=1.0)
+    assert lrs[:3] == [0.01] * 3 and lrs[3:] == [0.5] * (len(lrs) - 3)
+    assert trainer.settings.l2 == 0.01 and trainer.settings.clip_mode == "norm"
+
+
+@pytest.mark.parametrize("bad", [{"lr": -1.0}, {"lr": float("nan")}, {"momentum": 0.9}, {"clip_mode": "x"}])
+def test_impossible_live_settings_are_refused(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        Trainer(small_spec()).set_hyperparameters(**bad)
+
+
+def test_pause_blocks_between_steps_until_resumed() -> None:
+    trainer = Trainer(small_spec(training=TrainingSpec(epochs=1000, batch_size=8)))
+    steps: list[int] = []
+    paused_at = threading.Event()
+
+    def drive() -> None:
+        for event in trainer.run():
+            if isinstance(event, StepMetrics):
+                steps.append(event.step)
+                if event.step == 2:
+                    trainer.pause()
+                    paused_at.set()
+
+    thread = threading.Thread(target=drive)
+    thread.start()
+    assert paused_at.wait(10)
+    thread.join(0.3)
+    assert steps == [1, 2] and trainer.status == "paused"
+    trainer.resume()
+    while len(steps) < 4:
+        thread.join(0.01)
+    trainer.request_stop()
+    thread.join(10)
+    assert not thread.is_alive() and trainer.status == "stopped"
+
+
+def test_a_too_large_learning_rate_diverges_and_says_where() -> None:
+    spec = small_spec(
+        data=DataSpec(source="plane", n_samples=200, noise=0.0),
+        loss={"name": "mse"},
+        optimizer={"name": "sgd", "lr": 50.0},
+        model=ModelSpec(layers=(DenseSpec(units=16, activation="relu"),)),
+        training=TrainingSpec(epochs=50, batch_size=16),
+    )
+    trainer = Trainer(spec)
+    with np.errstate(all="ignore"):
+        events = collect(trainer)
+    finished = events[-1]
+    assert finished.status == "diverged" and trainer.status == "diverged"
+    div = finished.divergence
+    assert div is not None and div.step >= 1
+    assert div.quantity in {"loss", "gradient", "weights", "activations"}
+    assert "diverged at step" in div.message() and "learning rate" in div.message()
+
+
+def test_early_stopping_stops_when_validation_loss_stops_improving() -> None:
+    spec = small_spec(
+        optimizer={"name": "sgd", "lr": 1e-9},
+        training=TrainingSpec(epochs=100, batch_size=32, early_stopping_patience=2),
+    )
+    trainer = Trainer(spec)
+    events = collect(trainer)
+    assert events[-1].status == "early_stopped"
+    assert len(trainer.history) < 100
+
+
+def test_lbfgs_trains_full_batch_one_step_per_epoch() -> None:
+    spec = small_spec(
+        data=DataSpec(source="plane", n_samples=100, noise=0.0),
+        loss={"name": "mse"},
+        optimizer={"name": "lbfgs", "lr": 1.0},
+        training=TrainingSpec(epochs=5, batch_size=32),
+    )
+    trainer = Trainer(spec)
+    events = collect(trainer)
+    steps = [e for e in events if isinstance(e, StepMetrics)]
+    assert len(steps) == 5
+    assert trainer.history[-1].train_loss < trainer.history[0].train_loss
+    assert trainer.history[-1].metric_name == "r2"
+
+
+def test_regularization_is_in_the_reported_loss() -> None:
+    plain = Trainer(small_spec())
+    reg = Trainer(small_spec(regularization={"l2": 1.0}))
+    loss_plain, _ = plain.evaluate("train")
+    loss_reg, _ = reg.evaluate("train")
+    w = reg.network.params[reg.network.weight_mask].astype(np.float64)
+    assert loss_reg - loss_plain == pytest.approx(0.5 * float(w @ w), rel=1e-4)
