@@ -1,0 +1,151 @@
+"""``make_dataset``: a DataSpec and an rng in, a split and standardised Dataset out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# isort: off
+# Importing the sources registers them; this order is the order menus list them in.
+from engine.data import synthetic  # noqa: F401
+from engine.data import digits  # noqa: F401
+from engine.data import csvfile
+# isort: on
+from engine.data.dataset import DATASETS, DataError, Dataset
+from engine.data.features import DEFAULT_FEATURES, Standardizer, derive_features
+from engine.spec import DataSpec
+
+_CLASSIFICATION = ("binary", "multiclass")
+
+
+def make_dataset(spec: DataSpec, rng: np.random.Generator, base_dir: Path | None = None) -> Dataset:
+    """Generate or load ``spec.source``, split it with ``rng`` and standardise on the train split.
+
+    The same spec and rng seed give the same dataset. ``base_dir`` is the folder a CSV
+    path is relative to (the experiment file's folder); None means the working directory.
+    """
+    source = DATASETS.get(spec.source)
+    kind = source.kind  # type: ignore[attr-defined]
+    if kind != "2d" and tuple(spec.features) != DEFAULT_FEATURES:
+        raise DataError(
+            f"derived features {list(spec.features)} apply only to the 2-D sets; {spec.source!r} "
+            f"uses its own columns as inputs, so set features to {list(DEFAULT_FEATURES)}"
+        )
+
+    points: np.ndarray | None = None
+    image_shape: tuple[int, int] | None = None
+    class_names: tuple[str, ...] = ()
+    name = spec.source
+    if kind == "2d":
+        task = source.task  # type: ignore[attr-defined]
+        n_classes = spec.n_classes if task == "multiclass" else 2 if task == "binary" else 0
+        points, y = source(spec.n_samples, float(spec.noise), n_classes, rng)
+        x = derive_features(points, spec.features)
+        feature_names = tuple(spec.features)
+    elif kind == "digits":
+        images, y = source()
+        x = images.reshape(len(images), -1)
+        task, n_classes = "multiclass", 10
+        image_shape = (int(images.shape[1]), int(images.shape[2]))
+        feature_names = tuple(f"pixel_{r}_{c}" for r in range(image_shape[0]) for c in range(image_shape[1]))
+    else:  # csv
+        if not spec.path:
+            raise DataError("the data source is 'csv' but no CSV path is set")
+        table = source(csvfile.resolve_path(spec.path, base_dir), spec.path, spec.target, spec.task)
+        x, y, task, n_classes = table.x, table.y, table.task, table.n_classes
+        feature_names, class_names, name = table.feature_names, table.class_names, table.name
+        # Two feature columns are a 2-D set: plot them and draw decision boundaries over them.
+        if x.shape[1] == 2:
+            points = x
+
+    _check_task(spec, task)
+    if task in _CLASSIFICATION and not class_names:
+        class_names = tuple(str(k) for k in range(n_classes))
+
+    train, val = split_indices(len(x), spec.train_fraction, rng, y if task in _CLASSIFICATION else None)
+    scaler = Standardizer.fit(x[train]) if spec.standardize else Standardizer.identity(x.shape[1])
+
+    featurize: Callable[[np.ndarray], np.ndarray] | None = None
+    if points is not None:
+        feats = tuple(spec.features) if kind == "2d" else None
+
+        def featurize(raw: np.ndarray) -> np.ndarray:
+            """Raw 2-D points (M, 2) -> network inputs, exactly as the training inputs were made."""
+            raw = np.asarray(raw, dtype=np.float64)
+            return scaler(derive_features(raw, feats) if feats is not None else raw)
+
+    y = _targets(y, task)
+    return Dataset(
+        name=name,
+        task=task,
+        x_train=np.ascontiguousarray(scaler(x[train])),
+        y_train=y[train],
+        x_val=np.ascontiguousarray(scaler(x[val])),
+        y_val=y[val],
+        n_classes=n_classes,
+        feature_names=feature_names,
+        input_shape=(x.shape[1],),
+        image_shape=image_shape,
+        points_train=None if points is None else points[train].copy(),
+        points_val=None if points is None else points[val].copy(),
+        featurize=featurize,
+        class_names=class_names,
+    )
+
+
+def _check_task(spec: DataSpec, task: str) -> None:
+    # For CSV the loader already obeyed spec.task; a fixed set must agree with it.
+    if spec.task == "auto":
+        return
+    is_classification = task in _CLASSIFICATION
+    if (spec.task == "classification") != is_classification:
+        raise DataError(
+            f"{spec.source!r} is a {'classification' if is_classification else 'regression'} set, "
+            f"but the task is set to {spec.task!r}; set it to 'auto'"
+        )
+
+
+def _targets(y: np.ndarray, task: str) -> np.ndarray:
+    """The contract's target layout: binary (N, 1) float 0/1, multiclass (N,) int64, regression (N, k)."""
+    if task == "binary":
+        return np.asarray(y, dtype=np.float64).reshape(-1, 1)
+    if task == "multiclass":
+        return np.asarray(y, dtype=np.int64).reshape(-1)
+    y = np.asarray(y, dtype=np.float64)
+    return y.reshape(-1, 1) if y.ndim == 1 else y
+
+
+def split_indices(
+    n: int, train_fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled train and validation indices, ``round(train_fraction * n)`` of them for training.
+
+    Both splits get at least one sample. With ``labels`` the split is stratified: each class
+    goes to train in (as nearly as possible) the same proportion, so a small validation set
+    does not miss a class by chance.
+    """
+    if n < 2:
+        raise DataError(f"need at least 2 samples to split into training and validation, got {n}")
+    n_train = min(max(round(train_fraction * n), 1), n - 1)
+    if labels is None:
+        order = rng.permutation(n)
+        return order[:n_train], order[n_train:]
+    labels = np.asarray(labels).reshape(-1)
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = counts * (n_train / n)
+    take = np.floor(quota).astype(np.int64)
+    # Largest remainders get the leftover training slots (ties to the larger class, then order).
+    leftover = n_train - int(take.sum())
+    if leftover:
+        rank = np.lexsort((-counts, -(quota - take)))
+        take[rank[:leftover]] += 1
+    train_parts, val_parts = [], []
+    for cls, k in zip(classes, take, strict=True):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        train_parts.append(members[:k])
+        val_parts.append(members[k:])
+    train = rng.permutation(np.concatenate(train_parts))
+    val = rng.permutation(np.concatenate(val_parts))
+    return train, val
