@@ -1,0 +1,28 @@
+"""Analyses that explain training: diagnostics, LR range test, loss landscape, saliency, sweeps.
+
+Qt-free; the GUI runs the long ones (range test, landscape) on a worker thread with the
+``progress``/``cancelled`` callbacks.
+"""
+
+from engine.analysis.diagnostics import Diagnosis, diagnose
+from engine.analysis.landscape import Cancelled, LandscapeResult, filter_normalized_direction, loss_landscape
+from engine.analysis.lr_finder import LRRangeResult, lr_range_test, suggest_lr
+from engine.analysis.saliency import SaliencyMap, saliency, saliency_map_2d
+from engine.analysis.sweep import sweep_specs, variant_specs
+
+__all__ = [
+    "Cancelled",
+    "Diagnosis",
+    "LRRangeResult",
+    "LandscapeResult",
+    "SaliencyMap",
+    "diagnose",
+    "filter_normalized_direction",
+    "loss_landscape",
+    "lr_range_test",
+    "saliency",
+    "saliency_map_2d",
+    "suggest_lr",
+    "sweep_specs",
+    "variant_specs",
+]
