@@ -116,7 +116,8 @@ def _column_names(header: list[str], display: str) -> list[str]:
 
 
 def _class_name(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
+    value = float(value)  # a NumPy scalar's repr would read 'np.float64(0.5)'
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 @register_source(
