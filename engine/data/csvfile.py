@@ -8,6 +8,7 @@ than an error the user can fix in a text editor.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,9 @@ def _read_rows(path: Path, display: str) -> list[tuple[int, list[str]]]:
         raise DataError(f"{display} is empty")
     # The delimiter the header (or first row) uses most; csv.Sniffer guesses wildly on numbers.
     delimiter = max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
-    reader = csv.reader(text.splitlines(keepends=True), delimiter=delimiter)
+    # newline='': the csv module's own line handling (quoted newlines, \r\n) with unicode
+    # separators such as U+2028 left inside fields, where str.splitlines would cut.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     start = 1
     try:
