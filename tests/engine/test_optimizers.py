@@ -265,12 +265,30 @@ def test_state_dict_round_trip_resumes_exactly(name: str, options: dict) -> None
     assert saved["step"] == 2
 
 
+def test_state_dict_uses_torch_names_and_values() -> None:
+    # After one Adam step from zero moments: exp_avg = (1-b1) g, exp_avg_sq = (1-b2) g².
+    g = np.array(GRADS[0])
+    adam = get_optimizer("adam", np.array(P0), beta1=0.8, beta2=0.5, amsgrad=True)
+    adam.step(g)
+    state = adam.state_dict()["state"]
+    np.testing.assert_allclose(state["exp_avg"], 0.2 * g, rtol=1e-12)
+    np.testing.assert_allclose(state["exp_avg_sq"], 0.5 * g * g, rtol=1e-12)
+    np.testing.assert_allclose(state["max_exp_avg_sq"], 0.5 * g * g, rtol=1e-12)
+    sgd = get_optimizer("sgd", np.array(P0), momentum=0.9)
+    sgd.step(g)
+    np.testing.assert_array_equal(sgd.state_dict()["state"]["momentum_buffer"], g)
+    assert set(get_optimizer("rmsprop", np.zeros(3)).state_dict()["state"]) == {"square_avg"}
+    assert set(get_optimizer("adagrad", np.zeros(3)).state_dict()["state"]) == {"sum"}
+
+
 def test_load_state_dict_rejects_other_optimizer_and_size() -> None:
     adam = get_optimizer("adam", np.zeros(3))
     with pytest.raises(ValueError, match="sgd"):
         adam.load_state_dict(get_optimizer("sgd", np.zeros(3)).state_dict())
     with pytest.raises(ValueError, match="shape"):
         adam.load_state_dict(get_optimizer("adam", np.zeros(4)).state_dict())
+    with pytest.raises(ValueError, match="momentum_buffer"):
+        adam.load_state_dict({"name": "adam", "state": {"momentum_buffer": np.zeros(3)}})
 
 
 def test_registry_names_and_defaults() -> None:
