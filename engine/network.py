@@ -1,0 +1,279 @@
+"""Network: an ordered stack of layers over ONE flat parameter buffer and ONE flat gradient
+buffer. Every parameter and gradient a layer holds is a view into those buffers, so the
+optimizer, clipping and regularisation each update all of them with one in-place operation.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engine.layers import BatchNorm, Dense, Dropout, Layer
+
+if TYPE_CHECKING:
+    from engine.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class ActivationStats:
+    """Summary of one layer's activations over the last forward batch.
+
+    ``dead_fraction``: share of units of a rectifier (relu, leaky_relu, elu) whose
+    pre-activation was <= 0 for every sample (they pass no ReLU gradient); 0 for others.
+    ``saturated_fraction``: share of outputs in the flat tails (sigmoid < 0.01 or > 0.99,
+    tanh |a| > 0.99); 0 for activations without saturation.
+    """
+
+    mean: float
+    std: float
+    dead_fraction: float
+    saturated_fraction: float
+
+
+class Network:
+    """Layers applied in order to inputs of shape ``(batch, *input_shape)``."""
+
+    def __init__(
+        self,
+        layers: list[Layer],
+        input_shape: tuple[int, ...],
+        rng: np.random.Generator,
+        dtype: Any = np.float32,
+    ) -> None:
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        self.layers = list(layers)
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.rng = rng
+        _name_layers(self.layers)
+
+        shape = self.input_shape
+        layout: list[tuple[Layer, str, tuple[int, ...]]] = []
+        for layer in self.layers:
+            shape = layer.build(shape)
+            layout.extend((layer, key, s) for key, s in layer.param_shapes().items())
+        self.output_shape = shape
+
+        sizes = [int(np.prod(s)) for _, _, s in layout]
+        self.n_parameters = int(sum(sizes))
+        self.params = np.zeros(self.n_parameters, dtype=self.dtype)
+        self.grads = np.zeros(self.n_parameters, dtype=self.dtype)
+        self.weight_mask = np.zeros(self.n_parameters, dtype=bool)
+        self._slices: dict[str, slice] = {}
+        per_layer: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {
+            layer.name: ({}, {}) for layer in self.layers
+        }
+        start = 0
+        for (layer, key, s), size in zip(layout, sizes, strict=True):
+            sl = slice(start, start + size)
+            self._slices[f"{layer.name}.{key}"] = sl
+            per_layer[layer.name][0][key] = self.params[sl].reshape(s)
+            per_layer[layer.name][1][key] = self.grads[sl].reshape(s)
+            if key in layer.weight_keys:
+                self.weight_mask[sl] = True
+            start += size
+        for layer in self.layers:
+            layer.bind(*per_layer[layer.name])
+        for layer in self.layers:
+            layer.initialize(rng)
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(
+        cls,
+        model: ModelSpec,
+        input_shape: tuple[int, ...],
+        n_outputs: int,
+        rng: np.random.Generator,
+        dtype: Any = np.float32,
+    ) -> Network:
+        """Hidden layers from ``model.layers`` (dense1, dropout1, batchnorm1, dense2, …),
+        then a Dense named 'output' with ``n_outputs`` units and ``model.output_activation``."""
+        layers: list[Layer] = []
+        for spec in model.layers:
+            if spec.type == "dense":
+                layers.append(
+                    Dense(
+                        spec.units,
+                        activation=spec.activation,
+                        activation_options=dict(spec.activation_options),
+                        weight_init=spec.weight_init,
+                        weight_init_options=dict(spec.weight_init_options),
+                        bias_init=spec.bias_init,
+                        bias_init_options=dict(spec.bias_init_options),
+                    )
+                )
+            elif spec.type == "dropout":
+                layers.append(Dropout(spec.rate))
+            elif spec.type == "batchnorm":
+                layers.append(BatchNorm(momentum=spec.momentum, eps=spec.eps))
+            else:  # pragma: no cover - the spec's discriminated union allows nothing else
+                raise ValueError(f"unknown layer type {spec.type!r}")
+        layers.append(
+            Dense(n_outputs, activation=model.output_activation, weight_init=model.output_init, name="output")
+        )
+        return cls(layers, input_shape, rng, dtype)
+
+    def copy(self, dtype: Any = None) -> Network:
+        """An independent clone: same layers, parameters, buffers and rng state.
+
+        ``dtype`` casts the clone (e.g. float64 for a gradient check of a float32 model).
+        """
+        clone = Network(
+            [layer.clone() for layer in self.layers],
+            self.input_shape,
+            _copy.deepcopy(self.rng),
+            self.dtype if dtype is None else dtype,
+        )
+        clone.params[...] = self.params
+        for key, buf in self.buffers().items():
+            clone.buffers()[key][...] = buf
+        # Initialising the clone consumed draws from the copied rng: restore the original state.
+        clone.rng.bit_generator.state = self.rng.bit_generator.state
+        return clone
+
+    # -- views --------------------------------------------------------------------------
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """'dense1.W', 'dense1.b', 'batchnorm1.gamma', …, 'output.b' → views of ``params``."""
+        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.grads.items()}
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Non-trainable state, e.g. 'batchnorm1.running_mean' (live arrays)."""
+        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.buffers.items()}
+
+    def slices(self) -> dict[str, slice]:
+        """Parameter name → its slice of the flat ``params`` / ``grads`` buffers."""
+        return dict(self._slices)
+
+    def layer_slices(self) -> dict[str, tuple[slice, slice | None]]:
+        """Layer name → (weight slice, bias slice) for every layer with parameters.
+
+        Dense: (W, b); BatchNorm: (gamma, beta), as PyTorch calls them weight and bias.
+        """
+        out: dict[str, tuple[slice, slice | None]] = {}
+        for layer in self.layers:
+            keys = list(layer.param_shapes())
+            if keys:
+                bias = self._slices[f"{layer.name}.{keys[1]}"] if len(keys) > 1 else None
+                out[layer.name] = (self._slices[f"{layer.name}.{keys[0]}"], bias)
+        return out
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    # -- compute ------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Raw outputs (logits for the cross-entropy losses), shape (batch, *output_shape)."""
+        x = np.asarray(x)
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"input of shape {x.shape} does not fit the network: expected (batch, "
+                f"{', '.join(map(str, self.input_shape))})"
+            )
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill ``grads`` from d loss / d outputs of the last forward; return d loss / d x.
+
+        Pass ``input_grad=False`` when training: it skips the first layer's input-gradient
+        product (the costliest one on wide inputs) and returns None.
+        """
+        g = grad_out
+        if g.dtype != self.dtype:
+            g = g.astype(self.dtype)
+        layers = self.layers
+        for layer in layers[:0:-1]:
+            g = layer.backward(g)
+        return layers[0].backward(g, input_grad) if layers else g
+
+    __call__ = forward
+
+    # -- state --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer, by name."""
+        state = {k: v.copy() for k, v in self.parameters().items()}
+        state.update({k: v.copy() for k, v in self.buffers().items()})
+        return state
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray]) -> None:
+        """Copy parameters and buffers in (cast to this network's dtype). Checks everything
+        before changing anything; a missing, unexpected or misshapen entry is a ValueError."""
+        targets = {**self.parameters(), **self.buffers()}
+        missing = [k for k in targets if k not in state]
+        if missing:
+            raise ValueError(f"state dict is missing key(s): {', '.join(repr(k) for k in missing)}")
+        unexpected = [k for k in state if k not in targets]
+        if unexpected:
+            raise ValueError(f"state dict has unexpected key(s): {', '.join(repr(k) for k in unexpected)}")
+        for key, target in targets.items():
+            shape = np.shape(state[key])
+            if shape != target.shape:
+                raise ValueError(f"shape mismatch for {key!r}: expected {target.shape}, got {shape}")
+        for key, target in targets.items():
+            target[...] = np.asarray(state[key], dtype=self.dtype)
+
+    # -- inspection -----------------------------------------------------------------------
+
+    def activation_stats(self) -> dict[str, ActivationStats]:
+        """Per Dense layer, statistics of its activations in the last forward pass."""
+        stats: dict[str, ActivationStats] = {}
+        for layer in self.layers:
+            if not isinstance(layer, Dense) or layer.a is None or layer.z is None:
+                continue
+            a = layer.a.astype(np.float64)
+            act = layer.activation
+            dead = float(np.mean(np.all(layer.z <= 0, axis=0))) if act.rectifier else 0.0
+            sat = act.saturated(layer.a)
+            stats[layer.name] = ActivationStats(
+                mean=float(a.mean()),
+                std=float(a.std()),
+                dead_fraction=dead,
+                saturated_fraction=0.0 if sat is None else float(np.mean(sat)),
+            )
+        return stats
+
+    def summary(self) -> list[tuple[str, str, tuple[int, ...], int]]:
+        """(name, kind, output shape without the batch axis, number of parameters) per layer."""
+        return [(layer.name, layer.kind, layer.output_shape, layer.n_parameters) for layer in self.layers]
+
+    def set_dropout_frozen(self, frozen: bool) -> None:
+        """Make training forwards reuse each Dropout's last mask (for finite differences)."""
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.freeze_mask = frozen
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{name}:{kind}{shape}" for name, kind, shape, _ in self.summary())
+        return f"Network(input={self.input_shape}, [{body}], params={self.n_parameters}, {self.dtype})"
+
+
+def _name_layers(layers: list[Layer]) -> None:
+    """Give unnamed layers their kind and a 1-based count ('dense1', 'dropout1', …)."""
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    for layer in layers:
+        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        if not layer.name:
+            layer.name = f"{layer.kind}{counts[layer.kind]}"
+        if layer.name in seen:
+            raise ValueError(f"two layers are named {layer.name!r}")
+        seen.add(layer.name)
