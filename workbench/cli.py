@@ -1,0 +1,356 @@
+"""``gradient-workbench``: train experiments headless, check files, or open the desktop app.
+
+    gradient-workbench run EXPERIMENT.json [--epochs N] [--seed S] [--out DIR] [--variant NAME|all]
+    gradient-workbench validate FILE...
+    gradient-workbench [EXPERIMENT.json]        # opens the desktop app
+
+Exit codes: 0 done, 1 the run diverged, 2 invalid input (one line per problem on stderr, no
+traceback), 130 interrupted (Ctrl-C; the run folder is still written).
+
+Qt is imported only to open the app, so ``run`` and ``validate`` work on machines without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.events import EpochMetrics, RunFinished, StepMetrics
+from engine.spec import MAX_EPOCHS, ExperimentSpec
+from workbench.experiment import ExperimentError, Problem, load_experiment
+
+EXIT_OK = 0
+EXIT_DIVERGED = 1
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+
+COMMANDS = ("run", "validate")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        if len(argv) > 1:
+            print(f"gradient-workbench: unknown command {argv[0]!r} (commands: {', '.join(COMMANDS)}; "
+                  "or give one experiment file to open it in the app)", file=sys.stderr)
+            return EXIT_INVALID
+        return _open_app(argv[0] if argv else None)
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a usage error (argparse prints it)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_INVALID
+    return args.handler(args)
+
+
+def _open_app(path: str | None) -> int:
+    from workbench.app import main as app_main
+
+    return int(app_main(path) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from workbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="gradient-workbench",
+        description="See how neural networks learn. Without a command, opens the desktop app.",
+        epilog="exit codes: 0 done, 1 the run diverged, 2 invalid input, 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"gradient-workbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train an experiment headless and write a run folder")
+    run.add_argument("experiment", type=Path, help="experiment file (.json)")
+    run.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), help="train this many epochs instead")
+    run.add_argument("--seed", type=_int_in(0, 2**32 - 1), help="use this seed instead")
+    run.add_argument("--out", type=Path, help="run folder (default runs/<name>-<timestamp>); "
+                                               "with several variants, one sub-folder each")
+    run.add_argument("--variant", help="the variant NAME, 'base', or 'all' (the base, then every variant)")
+    run.set_defaults(handler=_cmd_run)
+    validate = sub.add_parser("validate", help="check experiment files, one line per problem")
+    validate.add_argument("files", type=Path, nargs="+")
+    validate.set_defaults(handler=_cmd_validate)
+    return parser
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
+# ------------------------------------------------------------------------------ validate
+def _cmd_validate(args: argparse.Namespace) -> int:
+    failed = False
+    for path in args.files:
+        try:
+            spec = load_experiment(path)
+        except ExperimentError as exc:
+            failed = True
+            _print_problems(exc.problems, prefix=f"{path}: ")
+            continue
+        extra = f" ({len(spec.variants)} variants)" if spec.variants else ""
+        print(f"{path}: ok{extra}")
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _print_problems(problems: list[Problem], prefix: str = "") -> None:
+    for problem in problems:
+        print(f"{prefix}{problem}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------- run
+def _cmd_run(args: argparse.Namespace) -> int:
+    path: Path = args.experiment
+    try:
+        spec = load_experiment(path)
+        runs = _select_runs(spec, args.variant)
+        runs = [(label, _as_run(s, args.epochs, args.seed)) for label, s in runs]
+    except ExperimentError as exc:
+        _print_problems(exc.problems, prefix=f"{path}: ")
+        return EXIT_INVALID
+    codes = []
+    for label, run_spec in runs:
+        folder = args.out
+        if folder is not None and len(runs) > 1:
+            folder = folder / _slug(label)
+        code = run_experiment(run_spec, base_dir=path.resolve().parent, folder=folder)
+        codes.append(code)
+        if code in (EXIT_INTERRUPTED, EXIT_INVALID):
+            break
+    for code in (EXIT_INTERRUPTED, EXIT_INVALID, EXIT_DIVERGED):
+        if code in codes:
+            return code
+    return EXIT_OK
+
+
+def _select_runs(spec: ExperimentSpec, variant: str | None) -> list[tuple[str, ExperimentSpec]]:
+    base = spec.model_copy(update={"variants": ()})
+    if variant is None or variant == "base":
+        return [("base", base)]
+    names = [v.name for v in spec.variants]
+    if variant == "all":
+        return [("base", base)] + [(name, spec.variant(name)) for name in names]
+    if variant not in names:
+        from engine.registry import suggest
+
+        match = suggest(variant, names)
+        hint = f"; did you mean {match!r}?" if match else ""
+        listing = f" (variants: {', '.join(names)})" if names else " (the file has no variants)"
+        raise ExperimentError([Problem("--variant", f"no variant {variant!r}{hint}{listing}")])
+    return [(variant, spec.variant(variant))]
+
+
+def _as_run(spec: ExperimentSpec, epochs: int | None, seed: int | None) -> ExperimentSpec:
+    """The spec with command-line overrides, validated like a file (it is what gets saved)."""
+    changes: dict[str, Any] = {}
+    if epochs is not None:
+        changes["training.epochs"] = epochs
+    if seed is not None:
+        changes["seed"] = seed
+    if not changes:
+        return spec
+    return spec.with_overrides(changes)
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    base_dir: Path | None = None,
+    folder: Path | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Train one spec to the end (or Ctrl-C), write its run folder, return the exit code."""
+    from engine.data import DataError
+    from engine.trainer import Trainer
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        trainer = Trainer(spec, base_dir=base_dir)
+    except (DataError, ValueError, TypeError) as exc:
+        problems = getattr(exc, "problems", None) or str(exc).splitlines() or [type(exc).__name__]
+        for line in problems:
+            print(f"{spec.name}: {line}", file=err)
+        return EXIT_INVALID
+    ds = trainer.dataset
+    print(f"training {spec.name!r}: {ds.name}, {ds.n_train} train / {ds.n_val} validation samples, "
+          f"{trainer.network.n_parameters:,} parameters, {spec.training.epochs} epochs", file=out)
+    progress = _Progress(trainer, spec, out)
+    state = _Interrupt(trainer, err)
+    finished: RunFinished | None = None
+    with state.installed():
+        try:
+            for event in trainer.run():
+                if isinstance(event, StepMetrics):
+                    progress.step(event)
+                elif isinstance(event, EpochMetrics):
+                    progress.epoch(event)
+                elif isinstance(event, RunFinished):
+                    finished = event
+        except KeyboardInterrupt:  # a second Ctrl-C: leave at once, the trainer is mid-step
+            progress.close()
+            print("aborted; nothing written", file=err)
+            return EXIT_INTERRUPTED
+    progress.close()
+    assert finished is not None  # every run ends with exactly one RunFinished
+    warnings = _diagnose(trainer)
+    for text in warnings:
+        print(text, file=err)
+    if finished.divergence is not None and not warnings:
+        print(finished.divergence.message(), file=err)
+
+    from workbench.runs import default_run_folder, write_run
+
+    target = folder or default_run_folder(spec)
+    write_run(target, spec, trainer.history, trainer.network, finished, loss=trainer.loss,
+              diagnostics=warnings)
+    print(f"{finished.status} after {finished.epoch} epochs ({finished.seconds:.1f} s); wrote {target}",
+          file=out)
+    if state.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_DIVERGED if finished.status == "diverged" else EXIT_OK
+
+
+def _diagnose(trainer: Any) -> list[str]:
+    """Gradient-health warnings from ``engine.analysis.diagnose``, as printable lines."""
+    try:
+        from engine.analysis import diagnose
+    except ImportError:
+        return []
+    try:
+        found = diagnose(trainer.history, divergence=trainer.divergence)
+    except TypeError:
+        found = diagnose(trainer.history)
+    return [d.text() if hasattr(d, "text") else str(d.message) for d in found]
+
+
+class _Interrupt:
+    """First Ctrl-C: ask the trainer to stop after this step. Second: abort at once."""
+
+    def __init__(self, trainer: Any, err: TextIO) -> None:
+        self.trainer = trainer
+        self.err = err
+        self.interrupted = False
+
+    def handle(self, signum: int, frame: object) -> None:
+        if self.interrupted:
+            raise KeyboardInterrupt
+        self.interrupted = True
+        self.trainer.request_stop()
+        print("\nstopping after this step and saving (Ctrl-C again to abort)", file=self.err)
+
+    def installed(self) -> _Installed:
+        return _Installed(self)
+
+
+class _Installed:
+    def __init__(self, owner: _Interrupt) -> None:
+        self.owner = owner
+        self.previous: Any = None
+        self.active = threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> None:
+        if self.active:  # signal handlers can only be set from the main thread
+            self.previous = signal.signal(signal.SIGINT, self.owner.handle)
+
+    def __exit__(self, *_: object) -> None:
+        if self.active:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+@dataclass
+class _Progress:
+    """A one-line progress bar on a terminal; one plain log line per epoch otherwise."""
+
+    trainer: Any
+    spec: ExperimentSpec
+    out: TextIO
+
+    def __post_init__(self) -> None:
+        self.tty = bool(getattr(self.out, "isatty", lambda: False)())
+        self.epochs = self.spec.training.epochs
+        n = self.trainer.dataset.n_train
+        batches = 1 if getattr(self.trainer.optimizer, "needs_closure", False) else \
+            math.ceil(n / self.spec.training.batch_size)
+        self.total_steps = max(1, batches * self.epochs)
+        self.start = time.perf_counter()
+        self.last_draw = 0.0
+        self.last: EpochMetrics | None = None
+        self.drawn = False
+
+    def step(self, event: StepMetrics) -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if now - self.last_draw < 0.1:  # redraw ~10 times a second, not every step
+            return
+        self.last_draw = now
+        self._draw(event.epoch, event.step, event.loss)
+
+    def epoch(self, event: EpochMetrics) -> None:
+        self.last = event
+        if self.tty:
+            self._draw(event.epoch, event.step, event.train_loss)
+            return
+        print(f"epoch {event.epoch}/{self.epochs}  loss {event.train_loss:.4g}  val_loss {event.val_loss:.4g}"
+              f"  {_metric(event.metric_name, event.train_metric)}"
+              f"  val_{_metric(event.metric_name, event.val_metric)}  lr {event.lr:.3g}"
+              f"  {event.seconds:.1f}s", file=self.out, flush=True)
+
+    def _draw(self, epoch: int, step: int, loss: float) -> None:
+        fraction = min(1.0, step / self.total_steps)
+        width = 24
+        filled = round(fraction * width)
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else math.nan
+        metric = ""
+        if self.last is not None:
+            metric = f"  val_{_metric(self.last.metric_name, self.last.val_metric)}"
+        line = (f"\repoch {epoch}/{self.epochs} [{'#' * filled}{'.' * (width - filled)}] "
+                f"{fraction:4.0%}  loss {loss:.4g}{metric}  ETA {_clock(eta)}")
+        self.out.write(line.ljust(80))
+        self.out.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.tty and self.drawn:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def _metric(name: str, value: float) -> str:
+    if name == "accuracy":
+        return f"accuracy {value:.1%}" if math.isfinite(value) else "accuracy nan"
+    return f"{name} {value:.4g}"
+
+
+def _clock(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "--:--"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:60] or "variant"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
