@@ -121,7 +121,7 @@ def workload(
         model=model,
         loss={"name": loss_name},
         optimizer={"name": optimizer, "lr": lr},
-        training=TrainingSpec(epochs=1_000_000, batch_size=batch),
+        training=TrainingSpec(epochs=100_000, batch_size=batch),
         data=DataSpec(standardize=False),
     )
     trainer = Trainer(spec, dataset=synthetic_dataset(batch * 50, n_in, n_out, rng, regression))
