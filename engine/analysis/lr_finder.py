@@ -20,7 +20,9 @@ from engine.optimizers import OPTIMIZERS
 
 # The first points of an exponentially-smoothed curve are dominated by the bias correction;
 # the steepest-slope search skips this fraction of the recorded points (at least one).
-SKIP_START = 0.1
+SKIP_START = 0.2
+# Half-width, in decades of learning rate, of the window the suggestion's slope is measured over.
+SLOPE_DECADES = 0.25
 
 
 @dataclass(frozen=True)
@@ -122,21 +124,28 @@ def lr_range_test(
 
 
 def suggest_lr(lrs: np.ndarray, smoothed: np.ndarray) -> float | None:
-    """The learning rate where the smoothed loss falls fastest against log(lr).
+    """The learning rate where the smoothed loss falls fastest against log(lr), or None.
 
-    Only the part before the smoothed loss's minimum counts: past it the curve is exploding,
-    and its steep downward wiggles there are noise, not progress.
+    Only the stretch between the warm-up (the first ``SKIP_START`` of the points, where the
+    moving average rests on a few minibatches) and the smoothed loss's minimum counts: past the
+    minimum the curve is exploding. The slope is a central difference over ±``SLOPE_DECADES``
+    of a decade, so a single noisy minibatch cannot fake a steep descent. None when the loss
+    never fell below its level after the warm-up.
     """
     finite = np.isfinite(smoothed)
-    lrs, smoothed = lrs[finite], smoothed[finite]
+    lrs, smoothed = np.asarray(lrs, np.float64)[finite], np.asarray(smoothed, np.float64)[finite]
     if len(smoothed) < 3:
         return None
-    stop = int(np.argmin(smoothed)) + 1
     skip = max(1, int(SKIP_START * len(smoothed)))
-    if stop - skip < 3:
+    if len(smoothed) - skip < 3:
         skip = 0
+    stop = skip + int(np.argmin(smoothed[skip:])) + 1
     if stop - skip < 3:
-        return float(lrs[max(stop - 1, 0)])
-    seg_lr, seg_loss = np.log(lrs[skip:stop]), smoothed[skip:stop]
-    slope = np.gradient(seg_loss, seg_lr)
+        return None
+    x, y = np.log(lrs[skip:stop]), smoothed[skip:stop]
+    per_step = (x[-1] - x[0]) / (len(x) - 1)
+    h = max(1, round(SLOPE_DECADES * math.log(10.0) / per_step)) if per_step > 0 else 1
+    idx = np.arange(len(x))
+    lo, hi = np.maximum(idx - h, 0), np.minimum(idx + h, len(x) - 1)
+    slope = (y[hi] - y[lo]) / (x[hi] - x[lo])
     return float(lrs[skip + int(np.argmin(slope))])
