@@ -269,7 +269,7 @@ class Trainer:
             else:
                 out = net.forward(xb, training=True)
                 loss_value, grad_out = self.loss(out, yb)
-                net.backward(grad_out)
+                net.backward(grad_out, input_grad=False)
                 loss_value = float(loss_value) + self._regularize()
                 grad_sums = self._stats.squared_sums(net.grads)
                 grad_norm = math.sqrt(sum(grad_sums))
@@ -319,7 +319,7 @@ class Trainer:
         def closure() -> tuple[float, np.ndarray]:
             out = net.forward(x, training=True)
             value, grad_out = self.loss(out, y)
-            net.backward(grad_out)
+            net.backward(grad_out, input_grad=False)
             return float(value) + self._regularize(), net.grads
 
         loss_value, _ = closure()
