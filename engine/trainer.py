@@ -100,8 +100,8 @@ class Trainer:
         self.loss: Loss = LOSSES.get(spec.loss.name)(**spec.loss.options)
         self._x_train = self.dataset.x_train.astype(self.dtype)
         self._x_val = self.dataset.x_val.astype(self.dtype)
-        self._y_train = _cast_target(self.dataset.y_train, self.dtype)
-        self._y_val = _cast_target(self.dataset.y_val, self.dtype)
+        self._y_train = targets_for_loss(self.dataset, self.dataset.y_train, self.loss, self.dtype)
+        self._y_val = targets_for_loss(self.dataset, self.dataset.y_val, self.loss, self.dtype)
         n_targets = self._y_train.shape[1] if self._y_train.ndim == 2 else 1
         self.n_outputs = self.loss.n_outputs(self.dataset.n_classes, n_targets)
         self._lock = threading.Lock()
@@ -189,22 +189,31 @@ class Trainer:
 
     def evaluate(self, split: str = "val") -> tuple[float, float]:
         """(loss, metric) over a whole split, in eval mode, penalties included in the loss."""
-        x, y = (self._x_val, self._y_val) if split == "val" else (self._x_train, self._y_train)
+        ds = self.dataset
+        if split == "val":
+            x, y, labels = self._x_val, self._y_val, ds.y_val
+        else:
+            x, y, labels = self._x_train, self._y_train, ds.y_train
         if len(x) == 0:
             return math.nan, math.nan
         out = self.network.forward(x, training=False)
         value, _ = self.loss(out, y)
         value += self._penalty()
-        return float(value), self._metric(out, y)
+        return float(value), self._metric(out, labels)
 
     @property
     def metric_name(self) -> str:
-        return "r2" if self.loss.task == "regression" else "accuracy"
+        return "r2" if self.dataset.task == "regression" else "accuracy"
 
-    def _metric(self, out: np.ndarray, y: np.ndarray) -> float:
-        if self.loss.task == "regression":
-            return float(r2(out, y))
-        return float(accuracy(out, y, self.loss.task))
+    def _metric(self, out: np.ndarray, labels: np.ndarray) -> float:
+        """Accuracy on classification data whatever the loss; R² on regression data."""
+        task = self.dataset.task
+        if task == "regression":
+            return float(r2(out, labels))
+        if task == "binary" and out.shape[-1] == 1:
+            # A regression loss on 0/1 targets outputs probabilities-like values, not logits.
+            return float(accuracy(out, labels, "binary", from_logits=self.loss.task == "binary"))
+        return float(accuracy(out, labels.reshape(-1).astype(np.int64), "multiclass"))
 
     def _penalty(self) -> float:
         s = self.settings
@@ -411,8 +420,24 @@ def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:
         total[k] = total.get(k, 0.0) + v
 
 
-def _cast_target(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    return y if np.issubdtype(y.dtype, np.integer) else y.astype(dtype)
+def targets_for_loss(dataset: Dataset, y: np.ndarray, loss: Loss, dtype: np.dtype) -> np.ndarray:
+    """The dataset's targets in the form the loss needs.
+
+    Softmax cross-entropy on a binary set trains two outputs on integer labels; a regression
+    loss on a multi-class set trains one-hot targets. Binary cross-entropy needs one 0/1 target.
+    """
+    if loss.task == "multiclass":
+        if dataset.task == "regression":
+            raise ValueError(f"{loss.name} needs class labels, but '{dataset.name}' is a regression set")
+        return y.reshape(-1).astype(np.int64)
+    if loss.task == "binary" and dataset.task != "binary":
+        raise ValueError(
+            f"{loss.name} needs a two-class set, but '{dataset.name}' is {dataset.task}; "
+            "use softmax_cross_entropy for several classes or a regression loss"
+        )
+    if dataset.task == "multiclass":
+        return np.eye(dataset.n_classes, dtype=dtype)[y.reshape(-1)]
+    return y.astype(dtype)
 
 
 def _schedule_options(spec: ExperimentSpec) -> dict:

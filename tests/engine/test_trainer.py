@@ -193,3 +193,22 @@ def test_regularization_is_in_the_reported_loss() -> None:
     loss_reg, _ = reg.evaluate("train")
     w = reg.network.params[reg.network.weight_mask].astype(np.float64)
     assert loss_reg - loss_plain == pytest.approx(0.5 * float(w @ w), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("source", "loss", "outputs"),
+    [("spiral", "softmax_cross_entropy", 2), ("spiral_multi", "mse", 3), ("xor", "mse", 1)],
+)
+def test_classification_sets_train_with_any_fitting_loss(source: str, loss: str, outputs: int) -> None:
+    trainer = Trainer(small_spec(data=DataSpec(source=source, n_samples=200), loss={"name": loss}))
+    collect(trainer, epochs=2)
+    assert trainer.network.summary()[-1][2][-1] == outputs
+    assert trainer.history[-1].metric_name == "accuracy"
+    assert 0.0 <= trainer.history[-1].val_metric <= 1.0
+
+
+def test_a_loss_that_cannot_fit_the_data_is_refused_with_a_reason() -> None:
+    with pytest.raises(ValueError, match="regression set"):
+        Trainer(small_spec(data=DataSpec(source="plane", n_samples=100)))
+    with pytest.raises(ValueError, match="two-class"):
+        Trainer(small_spec(loss={"name": "binary_cross_entropy"}))
