@@ -1,0 +1,151 @@
+"""Everything a run reported, in growable NumPy arrays the plots read without copying.
+
+Arrays double in capacity when full, so appending a million steps costs amortised O(1) and
+the plots get contiguous views (``history.steps('loss')``) to hand to ``setData``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from engine.events import EpochMetrics, StepMetrics
+
+STEP_FIELDS = ("step", "epoch", "loss", "lr", "grad_norm")
+EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
+
+
+class _Columns:
+    """Named float64 columns that share a length and grow together."""
+
+    def __init__(self, names: Iterable[str], capacity: int = 1024) -> None:
+        self._data: dict[str, np.ndarray] = {n: np.empty(capacity) for n in names}
+        self._capacity = capacity
+        self.n = 0
+
+    def names(self) -> list[str]:
+        return list(self._data)
+
+    def _grow(self, needed: int) -> None:
+        if needed <= self._capacity:
+            return
+        cap = self._capacity
+        while cap < needed:
+            cap *= 2
+        for name, arr in self._data.items():
+            new = np.empty(cap)
+            new[: self.n] = arr[: self.n]
+            self._data[name] = new
+        self._capacity = cap
+
+    def add_column(self, name: str) -> None:
+        # A layer first seen late (never happens within one network, but be safe): NaN before.
+        arr = np.full(self._capacity, np.nan)
+        self._data[name] = arr
+
+    def append_rows(self, rows: dict[str, list[float]], count: int) -> None:
+        self._grow(self.n + count)
+        for name, arr in self._data.items():
+            values = rows.get(name)
+            if values is None:
+                arr[self.n : self.n + count] = np.nan
+            else:
+                seg = arr[self.n : self.n + count]
+                seg[:] = values
+                # ±inf (a diverging loss) breaks auto-range; NaN is drawn as a gap.
+                seg[~np.isfinite(seg)] = np.nan
+        self.n += count
+
+    def get(self, name: str) -> np.ndarray:
+        return self._data[name][: self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+class History:
+    """Step- and epoch-level metrics of the current run (a continued run keeps appending)."""
+
+    def __init__(self) -> None:
+        self.metric_name = "accuracy"
+        self.layers: list[str] = []
+        self._steps = _Columns(STEP_FIELDS)
+        self._step_layers = _Columns([])
+        self._epochs = _Columns(EPOCH_FIELDS)
+        self._epoch_layers = _Columns([])
+        self.revision = 0  # bumped on every change: plots redraw only when it moved
+
+    # -- writing --------------------------------------------------------------------------
+    def clear(self) -> None:
+        self.layers = []
+        self._steps = _Columns(STEP_FIELDS)
+        self._step_layers = _Columns([])
+        self._epochs = _Columns(EPOCH_FIELDS)
+        self._epoch_layers = _Columns([])
+        self.revision += 1
+
+    def _ensure_layers(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name not in self.layers:
+                self.layers.append(name)
+                self._step_layers.add_column(name)
+                self._epoch_layers.add_column(name)
+
+    def extend(self, events: Iterable[object]) -> None:
+        """Append every StepMetrics and EpochMetrics in ``events`` (others are ignored)."""
+        steps = [e for e in events if isinstance(e, StepMetrics)]
+        epochs = [e for e in events if isinstance(e, EpochMetrics)]
+        if steps:
+            self._ensure_layers(steps[0].layer_grad_norms)
+            self._steps.append_rows({f: [getattr(s, f) for s in steps] for f in STEP_FIELDS}, len(steps))
+            self._step_layers.append_rows(
+                {name: [s.layer_grad_norms.get(name, np.nan) for s in steps] for name in self.layers},
+                len(steps),
+            )
+        if epochs:
+            self.metric_name = epochs[-1].metric_name
+            self._ensure_layers(epochs[0].layer_grad_norms)
+            self._epochs.append_rows({f: [getattr(e, f) for e in epochs] for f in EPOCH_FIELDS}, len(epochs))
+            self._epoch_layers.append_rows(
+                {name: [e.layer_grad_norms.get(name, np.nan) for e in epochs] for name in self.layers},
+                len(epochs),
+            )
+        if steps or epochs:
+            self.revision += 1
+
+    def load_columns(self, epochs: dict[str, np.ndarray], metric_name: str = "accuracy") -> None:
+        """Replace the history by epoch columns read from a run folder (no step data)."""
+        self.clear()
+        self.metric_name = metric_name
+        n = len(next(iter(epochs.values()))) if epochs else 0
+        self._epochs.append_rows({k: list(np.asarray(v, float)) for k, v in epochs.items()}, n)
+        grads = {k.removeprefix("grad_norm/"): v for k, v in epochs.items() if k.startswith("grad_norm/")}
+        self._ensure_layers(grads)
+        self._epoch_layers.append_rows({k: list(np.asarray(v, float)) for k, v in grads.items()}, n)
+        self.revision += 1
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def n_steps(self) -> int:
+        return self._steps.n
+
+    @property
+    def n_epochs(self) -> int:
+        return self._epochs.n
+
+    def steps(self, name: str) -> np.ndarray:
+        return self._steps.get(name)
+
+    def epochs(self, name: str) -> np.ndarray:
+        return self._epochs.get(name)
+
+    def step_layer_grads(self, layer: str) -> np.ndarray:
+        return self._step_layers.get(layer)
+
+    def epoch_layer_grads(self, layer: str) -> np.ndarray:
+        return self._epoch_layers.get(layer)
+
+    def last(self, name: str, default: float = float("nan")) -> float:
+        col = self._epochs.get(name)
+        return float(col[-1]) if len(col) else default

@@ -1,0 +1,258 @@
+"""Data editor: which data set, how much, how noisy, how it is split, and a preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data import DATASETS
+from engine.spec import FEATURES, MAX_SAMPLES
+from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
+from workbench.app.plots.boundary_plot import PALETTE
+
+FEATURE_LABELS = {"x1": "x₁", "x2": "x₂", "x1_sq": "x₁²", "x2_sq": "x₂²", "x1_x2": "x₁x₂",
+                  "sin_x1": "sin x₁", "sin_x2": "sin x₂"}
+
+
+class DataPanel(QWidget):
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setObjectName("DataPanel")
+        form = QFormLayout()
+        self.dataset = QComboBox()
+        for name, entry in DATASETS.items():
+            label = "CSV file…" if name == "csv" else name.replace("_", " ")
+            self.dataset.addItem(label, name)
+            self.dataset.setItemData(self.dataset.count() - 1, describe(entry), 3)  # 3: ToolTipRole
+        self.dataset.setToolTip(TIPS["dataset"])
+        self.dataset.activated.connect(self._dataset_chosen)
+        form.addRow("Data set", self.dataset)
+
+        self.csv_row = QWidget()
+        csv = QHBoxLayout(self.csv_row)
+        csv.setContentsMargins(0, 0, 0, 0)
+        self.csv_path = QLineEdit()
+        self.csv_path.setToolTip(TIPS["csv_path"])
+        self.csv_path.editingFinished.connect(lambda: self._edit("path", self.csv_path.text() or None))
+        browse = QPushButton("…")
+        browse.setToolTip("Choose a CSV file")
+        browse.setMaximumWidth(28)
+        browse.clicked.connect(self._browse)
+        csv.addWidget(self.csv_path)
+        csv.addWidget(browse)
+        form.addRow("CSV", self.csv_row)
+        self.target = QLineEdit()
+        self.target.setPlaceholderText("last column")
+        self.target.setToolTip(TIPS["target"])
+        self.target.editingFinished.connect(lambda: self._edit("target", self.target.text().strip() or None))
+        form.addRow("Target", self.target)
+
+        self.samples = QSpinBox()
+        self.samples.setRange(10, MAX_SAMPLES)
+        self.samples.setSingleStep(50)
+        self.samples.setToolTip(TIPS["n_samples"])
+        self.samples.editingFinished.connect(lambda: self._edit("n_samples", self.samples.value()))
+        form.addRow("Samples", self.samples)
+        self.noise = QDoubleSpinBox()
+        self.noise.setRange(0.0, 0.5)
+        self.noise.setSingleStep(0.05)
+        self.noise.setToolTip(TIPS["noise"])
+        self.noise.editingFinished.connect(lambda: self._edit("noise", self.noise.value()))
+        form.addRow("Noise", self.noise)
+        self.classes = QSpinBox()
+        self.classes.setRange(2, 10)
+        self.classes.setToolTip(TIPS["n_classes"])
+        self.classes.editingFinished.connect(lambda: self._edit("n_classes", self.classes.value()))
+        form.addRow("Classes", self.classes)
+        self.fraction = QDoubleSpinBox()
+        self.fraction.setRange(0.05, 0.95)
+        self.fraction.setSingleStep(0.05)
+        self.fraction.setToolTip(TIPS["train_fraction"])
+        self.fraction.editingFinished.connect(lambda: self._edit("train_fraction", self.fraction.value()))
+        form.addRow("Train share", self.fraction)
+
+        feats = QWidget()
+        grid = QGridLayout(feats)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(2)
+        self.features: dict[str, QCheckBox] = {}
+        for i, name in enumerate(FEATURES):
+            box = QCheckBox(FEATURE_LABELS.get(name, name))
+            box.setToolTip(TIPS["features"])
+            box.toggled.connect(self._features_changed)
+            grid.addWidget(box, i // 4, i % 4)
+            self.features[name] = box
+        form.addRow("Features", feats)
+        self.standardize = QCheckBox("standardize inputs")
+        self.standardize.setToolTip(TIPS["standardize"])
+        self.standardize.toggled.connect(lambda on: self._edit("standardize", on))
+        form.addRow("", self.standardize)
+
+        seed_row = QHBoxLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip(TIPS["seed"])
+        self.seed.editingFinished.connect(self._seed_edited)
+        regen = QPushButton("Regenerate")
+        regen.setToolTip(TIPS["regenerate"])
+        regen.clicked.connect(self.regenerate)
+        self.regenerate_button = regen
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(regen)
+        form.addRow("Seed", seed_row)
+
+        self.error = ErrorLabel()
+        self.info = QLabel()
+        self.info.setStyleSheet("color: #555;")
+        self.preview = pg.PlotWidget()
+        self.preview.setMinimumHeight(120)
+        self.preview.setMaximumHeight(170)
+        self.preview.hideAxis("bottom")
+        self.preview.hideAxis("left")
+        self.preview.setMouseEnabled(False, False)
+        self.preview.setMenuEnabled(False)
+        self.preview.setToolTip("The training points of a 2-D data set, coloured by class or target.")
+        self.scatter = pg.ScatterPlotItem(size=4, pen=None)
+        self.preview.addItem(self.scatter)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(self.info)
+        layout.addWidget(self.preview)
+        layout.addStretch(1)
+
+        session.specChanged.connect(self.show_spec)
+        session.trainerChanged.connect(self.show_dataset)
+        session.buildError.connect(self.error.show_message)
+        self.show_spec(session.spec)
+        self.show_dataset(session.trainer)
+        self.error.show_message(session.build_error)
+
+    # ------------------------------------------------------------------ edits
+    def _edit(self, key: str, value: Any) -> None:
+        if self.session.spec.data.model_dump(mode="json").get(key) == value:
+            return
+        edit_spec(self.session, lambda d: d["data"].__setitem__(key, value), self.error.show_message)
+
+    def _dataset_chosen(self, index: int) -> None:
+        name = self.dataset.itemData(index)
+        if name == "csv" and not self.session.spec.data.path:
+            path = self.choose_csv()
+            if not path:
+                self.show_spec(self.session.spec)
+                return
+
+            def mutate(d: dict) -> None:
+                d["data"].update(source="csv", path=path)
+
+            edit_spec(self.session, mutate, self.error.show_message)
+            return
+        self._edit("source", name)
+
+    def choose_csv(self) -> str:
+        """Ask for a CSV file (a method so tests can replace the dialog)."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a CSV file", "", "CSV files (*.csv);;All files (*)"
+        )
+        return path
+
+    def _browse(self) -> None:
+        path = self.choose_csv()
+        if path:
+            self.csv_path.setText(path)
+            self._edit("path", path)
+
+    def _features_changed(self) -> None:
+        chosen = [n for n in FEATURES if self.features[n].isChecked()]
+        if not chosen:
+            self.error.show_message("Choose at least one input feature.")
+            return
+        self._edit("features", chosen)
+
+    def _seed_edited(self) -> None:
+        if self.seed.value() != self.session.spec.seed:
+            seed = self.seed.value()
+            edit_spec(self.session, lambda d: d.__setitem__("seed", seed), self.error.show_message)
+
+    def regenerate(self) -> None:
+        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
+        edit_spec(self.session, lambda d: d.__setitem__("seed", seed), self.error.show_message)
+
+    # ------------------------------------------------------------------ display
+    def show_spec(self, spec: Any) -> None:
+        data = spec.data
+        entry = DATASETS.get(data.source) if data.source in DATASETS else None
+        widgets = [self.dataset, self.samples, self.noise, self.classes, self.fraction, self.seed,
+                   self.standardize, self.csv_path, self.target, *self.features.values()]
+        for w in widgets:
+            w.blockSignals(True)
+        i = self.dataset.findData(data.source)
+        self.dataset.setCurrentIndex(max(i, 0))
+        self.samples.setValue(data.n_samples)
+        self.noise.setValue(data.noise)
+        self.classes.setValue(data.n_classes)
+        self.fraction.setValue(data.train_fraction)
+        self.seed.setValue(min(spec.seed, 2**31 - 1))
+        self.standardize.setChecked(data.standardize)
+        self.csv_path.setText(data.path or "")
+        self.target.setText(data.target or "")
+        for name, box in self.features.items():
+            box.setChecked(name in data.features)
+        for w in widgets:
+            w.blockSignals(False)
+        kind = getattr(entry, "kind", "2d")
+        self.csv_row.setEnabled(kind == "csv")
+        self.target.setEnabled(kind == "csv")
+        self.samples.setEnabled(kind == "2d")
+        self.noise.setEnabled(bool(getattr(entry, "uses_noise", False)))
+        self.classes.setEnabled(bool(getattr(entry, "uses_n_classes", False)))
+        for box in self.features.values():
+            box.setEnabled(kind == "2d")
+
+    def show_dataset(self, trainer: Any) -> None:
+        dataset = getattr(trainer, "dataset", None)
+        if dataset is None:
+            self.info.setText("")
+            self.scatter.clear()
+            return
+        self.info.setText(
+            f"{len(dataset.x_train)} training, {len(dataset.x_val)} validation examples · "
+            f"{dataset.input_shape[0]} inputs · "
+            + (f"{dataset.n_classes} classes" if dataset.n_classes else "regression")
+        )
+        pts = dataset.points_train
+        self.preview.setVisible(pts is not None)
+        if pts is None:
+            self.scatter.clear()
+            return
+        y = np.asarray(dataset.y_train)
+        if dataset.task == "regression":
+            v = y.reshape(len(y), -1)[:, 0].astype(float)
+            v = (v - v.min()) / (np.ptp(v) or 1.0)
+            colors = pg.colormap.get("viridis").map(v, mode="qcolor")
+            brushes = [pg.mkBrush(c) for c in colors]
+        else:
+            cache = [pg.mkBrush(*PALETTE[i % len(PALETTE)]) for i in range(max(dataset.n_classes, 2))]
+            brushes = [cache[int(i)] for i in y.reshape(len(y), -1)[:, 0]]
+        self.scatter.setData(pos=pts, brush=brushes)
+        self.preview.autoRange()

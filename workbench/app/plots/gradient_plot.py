@@ -1,0 +1,62 @@
+"""Layer-wise gradient magnitude: vanishing and exploding gradients at a glance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from workbench.app.history import History
+from workbench.app.plots.base import PlotView, columns, set_curve
+
+# Input side cool, output side warm (matplotlib's tab10 order, reordered).
+LAYER_COLOURS = [(31, 119, 180), (44, 160, 44), (148, 103, 189), (23, 190, 207), (188, 189, 34),
+                 (140, 86, 75), (227, 119, 194), (127, 127, 127), (255, 127, 14), (214, 39, 40)]
+
+
+class GradientPlot(PlotView):
+    title = "Gradients by layer"
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot_item.setLabel("bottom", "step")
+        self.plot_item.setLabel("left", "‖∂L/∂W‖")
+        self.legend = self.plot_item.addLegend(offset=(-10, 10))
+        self.log_box = self.add_log_toggle(
+            True, "Gradient norms span many orders of magnitude; a log axis shows them all."
+        )
+        self.add_hint("")
+        self.setToolTip(
+            "The L2 norm of each layer's weight gradient at every step. Curves that fall orders of "
+            "magnitude below the output layer's mean the early layers barely learn (vanishing "
+            "gradients: try ReLU, He initialization or batch norm); curves that shoot up mean exploding "
+            "gradients (try a smaller learning rate or gradient clipping)."
+        )
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self._data: tuple[np.ndarray, list[np.ndarray]] = (np.empty(0), [])
+
+    def _sync_layers(self, layers: list[str]) -> None:
+        if list(self.curves) == layers:
+            return
+        for curve in self.curves.values():
+            self.plot_item.removeItem(curve)
+        self.legend.clear()
+        self.curves = {}
+        for i, name in enumerate(layers):
+            color = LAYER_COLOURS[i % len(LAYER_COLOURS)]
+            self.curves[name] = self.new_curve(name, color, width=1)
+
+    def redraw(self, history: History) -> None:
+        self._sync_layers(history.layers)
+        if history.n_steps:
+            x = history.steps("step")
+            ys = [history.step_layer_grads(n) for n in self.curves]
+        else:  # a run folder holds per-epoch means only
+            x = history.epochs("step")
+            ys = [history.epoch_layer_grads(n) for n in self.curves]
+        for curve, y in zip(self.curves.values(), ys, strict=True):
+            set_curve(curve, x, y)
+        self._data = (x, ys)
+
+    def table(self) -> tuple[list[str], np.ndarray]:
+        x, ys = self._data
+        return ["step", *self.curves], columns(x, *ys)

@@ -1,0 +1,386 @@
+"""The one object widgets talk to: the current experiment, its file, its trainer and run.
+
+Widgets never touch the engine while a run is going. They edit the spec through
+``set_spec`` and steer training through ``start``/``pause``/``stop``; views read the
+``history`` and ``view_network`` (a GUI-thread copy of the network that holds the weights
+the worker last sent), and listen to the signals below.
+
+Signals that views (plots, the "explain the gradients" docks) can use:
+
+- ``specChanged(spec)``: after any edit, open, new or undo.
+- ``trainerChanged(trainer | None)``: a new Trainer (fresh weights, dataset built); None when
+  the current spec cannot be built (see ``buildError``). Read ``trainer.dataset``/``loss``
+  freely; do not call into ``trainer.network`` while ``is_running``: use ``view_network``.
+- ``networkUpdated(network)``: ``view_network`` now holds newer weights (≤ ~20×/s while
+  training, and once per new trainer).
+- ``historyUpdated()``: new rows in ``history`` (≤ ~20×/s while training).
+- ``eventsArrived(list)``: the raw batch of StepMetrics / EpochMetrics / RunFinished.
+- ``runStateChanged(str)``: 'idle' | 'running' | 'paused' | 'stopping' | 'stopped' |
+  'finished' | 'diverged' | 'early_stopped' | 'error'.
+- ``runFinished(RunFinished | None)``, ``runError(message, traceback)``.
+- ``dirtyChanged(bool)``, ``pathChanged(str)``, ``buildError(str)``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from engine.events import EpochMetrics, RunFinished, StepMetrics
+from engine.spec import ExperimentSpec
+from workbench.app.history import History
+from workbench.app.worker import TrainingThread
+
+# Spec fields a running Trainer accepts between two steps (Trainer.set_hyperparameters).
+COSMETIC = ("name", "description", "variants")
+
+
+def live_changes(old: ExperimentSpec, new: ExperimentSpec) -> dict[str, Any] | None:
+    """The set_hyperparameters() changes that turn ``old`` into ``new``, or None when
+    something else (architecture, data, optimizer, …) differs and the weights must reset."""
+    a, b = old.model_dump(), new.model_dump()
+    for key in (*COSMETIC, "regularization", "clipping"):
+        a.pop(key), b.pop(key)
+    a["training"].pop("epochs"), b["training"].pop("epochs")
+    a["optimizer"].pop("lr"), b["optimizer"].pop("lr")
+    if a != b:
+        return None
+    changes: dict[str, Any] = {}
+    if old.optimizer.lr != new.optimizer.lr:
+        changes["lr"] = new.optimizer.lr
+    if old.regularization.l1 != new.regularization.l1:
+        changes["l1"] = new.regularization.l1
+    if old.regularization.l2 != new.regularization.l2:
+        changes["l2"] = new.regularization.l2
+    if old.clipping.mode != new.clipping.mode:
+        changes["clip_mode"] = new.clipping.mode
+    if old.clipping.max != new.clipping.max:
+        changes["clip_max"] = new.clipping.max
+    return changes
+
+
+class Session(QObject):
+    specChanged = Signal(object)
+    dirtyChanged = Signal(bool)
+    pathChanged = Signal(str)
+    buildError = Signal(str)
+    trainerChanged = Signal(object)
+    networkUpdated = Signal(object)
+    historyUpdated = Signal()
+    eventsArrived = Signal(list)
+    runStateChanged = Signal(str)
+    runFinished = Signal(object)
+    runError = Signal(str, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.spec = ExperimentSpec()
+        self.path: Path | None = None
+        self._saved = self.spec
+        self._undo: list[ExperimentSpec] = []
+        self._redo: list[ExperimentSpec] = []
+        self.history = History()
+        self.trainer: Any = None
+        self.view_network: Any = None
+        self.build_error = ""
+        self.run: TrainingThread | None = None
+        self.run_state = "idle"
+        self.last_epoch: EpochMetrics | None = None
+        self.last_step: StepMetrics | None = None
+        self.last_finished: RunFinished | None = None
+        self.target_epoch = self.spec.training.epochs
+        self.steps_per_second = 0.0
+        self._rate_mark: tuple[float, int] | None = None
+        self.run_started_at: float | None = None
+        self.elapsed_before = 0.0
+        # Called before a running training is stopped to apply a structural edit; the main
+        # window replaces it with a question to the user.
+        self.confirm_reset = lambda: True
+        self._rebuild()
+
+    # ------------------------------------------------------------------ spec & files
+    @property
+    def dirty(self) -> bool:
+        return self.spec != self._saved
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.path.parent if self.path else None
+
+    def set_spec(self, spec: ExperimentSpec, undoable: bool = True) -> bool:
+        """Make ``spec`` current. Returns False when the user declined stopping a run."""
+        if spec == self.spec:
+            return True
+        old = self.spec
+        changes = live_changes(old, spec) if self.trainer is not None else None
+        if changes is None and self.is_running:
+            if not self.confirm_reset():
+                self.specChanged.emit(self.spec)  # editors snap back to the current values
+                return False
+            self.stop(join=True)
+        was_dirty = self.dirty
+        if undoable:
+            self._undo.append(old)
+            self._redo.clear()
+        self.spec = spec
+        if changes is None:
+            self._rebuild()
+        elif changes:
+            self.trainer.set_hyperparameters(**changes)
+        if not self.is_running:
+            self.target_epoch = (self.trainer.epoch if self.trainer else 0) + spec.training.epochs
+        self.specChanged.emit(spec)
+        if self.dirty != was_dirty:
+            self.dirtyChanged.emit(self.dirty)
+        return True
+
+    def undo(self) -> None:
+        if self._undo:
+            current = self.spec
+            if self.set_spec(self._undo[-1], undoable=False):
+                self._undo.pop()
+                self._redo.append(current)
+
+    def redo(self) -> None:
+        if self._redo:
+            current = self.spec
+            if self.set_spec(self._redo[-1], undoable=False):
+                self._redo.pop()
+                self._undo.append(current)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def _replace(self, spec: ExperimentSpec, path: Path | None) -> None:
+        self.stop(join=True)
+        self.path = path
+        self.spec = spec
+        self._saved = spec
+        self._undo.clear()
+        self._redo.clear()
+        self.target_epoch = spec.training.epochs
+        self._rebuild()
+        self.pathChanged.emit(str(path) if path else "")
+        self.specChanged.emit(spec)
+        self.dirtyChanged.emit(False)
+
+    def new(self, spec: ExperimentSpec | None = None) -> None:
+        self._replace(spec or ExperimentSpec(), None)
+
+    def open(self, path: str | Path) -> None:
+        """Load a file; raises ExperimentError (with .problems) and leaves everything untouched."""
+        from workbench.experiment import load_experiment
+
+        path = Path(path).resolve()
+        spec = load_experiment(path)
+        self._replace(spec, path)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        from workbench.experiment import save_experiment
+
+        target = Path(path).resolve() if path is not None else self.path
+        if target is None:
+            raise ValueError("no file name: use save(path)")
+        save_experiment(self.spec, target)
+        moved = target != self.path
+        self.path = target
+        self._saved = self.spec
+        if moved:
+            self.pathChanged.emit(str(target))
+        self.dirtyChanged.emit(False)
+        return target
+
+    # ------------------------------------------------------------------ trainer
+    def _rebuild(self) -> None:
+        """A fresh Trainer for the current spec (new weights); history starts over."""
+        from engine.trainer import Trainer
+
+        self.history.clear()
+        self.last_epoch = self.last_step = self.last_finished = None
+        self.elapsed_before = 0.0
+        self.steps_per_second = 0.0
+        try:
+            self.trainer = Trainer(self.spec, base_dir=self.base_dir)
+            self.view_network = self.trainer.network.copy()
+            self.build_error = ""
+        except Exception as exc:  # shown inline by the editors; never a crash
+            self.trainer = None
+            self.view_network = None
+            self.build_error = _friendly(exc)
+        self.target_epoch = self.spec.training.epochs
+        self._set_state("idle")
+        self.buildError.emit(self.build_error)
+        self.trainerChanged.emit(self.trainer)
+        self.historyUpdated.emit()
+        if self.view_network is not None:
+            self.networkUpdated.emit(self.view_network)
+
+    def reset_weights(self) -> None:
+        self.stop(join=True)
+        self._rebuild()
+
+    # ------------------------------------------------------------------ running
+    @property
+    def is_running(self) -> bool:
+        return self.run is not None and self.run.is_running()
+
+    def _set_state(self, state: str) -> None:
+        if state != self.run_state:
+            self.run_state = state
+            self.runStateChanged.emit(state)
+
+    def start(self) -> None:
+        """Start, or resume a paused run (F5)."""
+        if self.is_running:
+            if self.run_state == "paused":
+                self.resume()
+            return
+        if self.trainer is None:
+            return
+        if self.trainer.status == "diverged":
+            self._rebuild()  # NaN weights cannot continue
+        remaining = self.target_epoch - self.trainer.epoch
+        if remaining <= 0:
+            self.target_epoch = self.trainer.epoch + self.spec.training.epochs
+            remaining = self.spec.training.epochs
+        self._launch(remaining)
+
+    def step_epoch(self) -> None:
+        """Train exactly one more epoch (F10); while running, does nothing."""
+        if self.is_running or self.trainer is None:
+            return
+        if self.trainer.status == "diverged":
+            self._rebuild()
+        self.target_epoch = max(self.target_epoch, self.trainer.epoch + 1)
+        self._launch(1)
+
+    def _launch(self, epochs: int) -> None:
+        self._join_finished()
+        run = TrainingThread(self.trainer, epochs, self)
+        run.worker.batch.connect(self._on_batch)
+        run.worker.error.connect(self._on_error)
+        run.worker.finished.connect(self._on_finished)
+        self.run = run
+        self.run_started_at = time.monotonic()
+        self._rate_mark = (time.monotonic(), self.trainer.step)
+        self._set_state("running")
+        run.start()
+
+    def pause(self) -> None:
+        if self.is_running and self.run_state == "running":
+            self.run.worker.pause()
+            self._set_state("paused")
+            # The worker is blocked once paused: pull what it had buffered.
+            QTimer.singleShot(120, self._flush_paused)
+
+    def _flush_paused(self) -> None:
+        if self.run is not None and self.run_state == "paused":
+            self.run.worker.flush()
+
+    def resume(self) -> None:
+        if self.is_running and self.run_state == "paused":
+            self._rate_mark = (time.monotonic(), self.trainer.step)
+            self.run.worker.resume()
+            self._set_state("running")
+
+    def toggle_pause(self) -> None:
+        if self.run_state == "paused":
+            self.resume()
+        else:
+            self.pause()
+
+    def stop(self, join: bool = False) -> None:
+        """Ask the run to stop (Shift+F5); with ``join`` wait until the thread has ended."""
+        if self.run is None:
+            return
+        if self.is_running:
+            self._set_state("stopping")
+            self.run.worker.request_stop()
+        if join:
+            self.run.stop_and_join()
+            # Deliver what the worker sent before it ended (queued signals).
+            self._join_finished()
+
+    def shutdown(self) -> None:
+        """On close: stop and join; never leaves a running QThread behind."""
+        self.stop(join=True)
+
+    def _join_finished(self) -> None:
+        if self.run is not None:
+            self.run.stop_and_join()
+            run, self.run = self.run, None
+            run.worker.batch.disconnect(self._on_batch)
+            run.worker.error.disconnect(self._on_error)
+            run.worker.finished.disconnect(self._on_finished)
+            run.deleteLater()
+
+    @property
+    def elapsed(self) -> float:
+        if self.trainer is None:
+            return 0.0
+        return float(self.trainer.seconds) if not self.is_running else (
+            self.elapsed_before + time.monotonic() - (self.run_started_at or time.monotonic())
+        )
+
+    # ------------------------------------------------------------------ worker slots
+    @Slot(list, object)
+    def _on_batch(self, events: list, state: object) -> None:
+        if self.run is None or self.sender() is not self.run.worker:
+            return  # a late batch from a run that was stopped and replaced
+        self.history.extend(events)
+        for event in events:
+            if isinstance(event, StepMetrics):
+                self.last_step = event
+            elif isinstance(event, EpochMetrics):
+                self.last_epoch = event
+        if self.last_step is not None and self._rate_mark is not None and self.run_state == "running":
+            t0, s0 = self._rate_mark
+            now = time.monotonic()
+            if now - t0 >= 0.5:
+                rate = (self.last_step.step - s0) / (now - t0)
+                self.steps_per_second = rate if self.steps_per_second == 0 else (
+                    0.5 * self.steps_per_second + 0.5 * rate
+                )
+                self._rate_mark = (now, self.last_step.step)
+        if isinstance(state, dict) and self.view_network is not None:
+            try:
+                self.view_network.load_state_dict(state)
+                self.networkUpdated.emit(self.view_network)
+            except ValueError:
+                pass
+        if events:
+            self.eventsArrived.emit(events)
+            self.historyUpdated.emit()
+
+    @Slot(str, str)
+    def _on_error(self, message: str, details: str) -> None:
+        if self.run is None or self.sender() is not self.run.worker:
+            return
+        self._set_state("error")
+        self.runError.emit(message, details)
+
+    @Slot(object)
+    def _on_finished(self, result: object) -> None:
+        if self.run is None or self.sender() is not self.run.worker:
+            return
+        self._join_finished()
+        if self.trainer is not None:
+            self.elapsed_before = float(self.trainer.seconds)
+        self.last_finished = result if isinstance(result, RunFinished) else None
+        if self.run_state != "error":
+            self._set_state(result.status if isinstance(result, RunFinished) else "stopped")
+        self.runFinished.emit(result)
+
+
+def _friendly(exc: Exception) -> str:
+    """A one-line reason the spec cannot be built, for the inline message."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0] if len(text) > 300 else text

@@ -1,0 +1,120 @@
+"""Drive ``Trainer.run()`` on a QThread and hand its events to the GUI in batches.
+
+The worker's ``run`` blocks its thread's event loop for the whole run, so queued slot calls
+would never reach it: stop, pause and "change the learning rate now" go straight to the
+Trainer's own thread-safe methods instead. Events are buffered and emitted at most every
+``interval`` seconds (and on finish, and on an explicit ``flush`` from the GUI thread when
+paused), so the GUI thread is never flooded and nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine.events import RunFinished
+
+
+class TrainingWorker(QObject):
+    """Runs one ``trainer.run(epochs)`` call; lives on its own QThread."""
+
+    # events (list of StepMetrics / EpochMetrics / RunFinished) and a copy of the network state
+    batch = Signal(list, object)
+    error = Signal(str, str)  # message, traceback
+    finished = Signal(object)  # the RunFinished, or None after an exception
+
+    def __init__(self, trainer: Any, epochs: int | None, interval: float = 0.05) -> None:
+        super().__init__()
+        self.trainer = trainer
+        self.epochs = epochs
+        self.interval = interval
+        self.emits = 0  # batches sent: tests check it is far below the number of steps
+        self._lock = threading.Lock()
+        self._pending: list[object] = []
+        self._state_dirty = False
+
+    @Slot()
+    def run(self) -> None:
+        result: RunFinished | None = None
+        try:
+            # Trainer.run limits BLAS to the spec's thread count itself.
+            last = time.monotonic()
+            for event in self.trainer.run(self.epochs):
+                with self._lock:
+                    self._pending.append(event)
+                    self._state_dirty = True
+                if isinstance(event, RunFinished):
+                    result = event
+                now = time.monotonic()
+                if now - last >= self.interval:
+                    self.flush()
+                    last = now
+            self.flush()
+        except Exception as exc:  # the GUI shows it; the app stays usable
+            self.flush()
+            self.error.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        self.finished.emit(result)
+
+    def flush(self) -> None:
+        """Emit what is buffered. Safe from any thread (the GUI calls it when a run pauses)."""
+        with self._lock:
+            events, self._pending = self._pending, []
+            dirty, self._state_dirty = self._state_dirty, False
+            # Between steps the generator is suspended (or paused), so a copy here is consistent.
+            state = _state_copy(self.trainer) if dirty else None
+        if events or state is not None:
+            self.emits += 1
+            self.batch.emit(events, state)
+
+    # -- thread-safe controls: the Trainer reads them between steps ---------------------------
+    def request_stop(self) -> None:
+        self.trainer.request_stop()
+        self.trainer.resume()  # a paused run must wake up to notice the stop
+
+    def pause(self) -> None:
+        self.trainer.pause()
+
+    def resume(self) -> None:
+        self.trainer.resume()
+
+    def set_hyperparameters(self, **changes: float) -> None:
+        self.trainer.set_hyperparameters(**changes)
+
+
+def _state_copy(trainer: Any) -> dict | None:
+    try:
+        return trainer.network.state_dict()
+    except Exception:
+        return None
+
+
+class TrainingThread(QObject):
+    """Owns a worker and its QThread: start, stop and always join."""
+
+    def __init__(self, trainer: Any, epochs: int | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("training")
+        self.worker = TrainingWorker(trainer, epochs)
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.worker.finished.connect(self.thread.quit)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def is_running(self) -> bool:
+        return self.thread.isRunning()
+
+    def stop_and_join(self, timeout_ms: int = 10_000) -> bool:
+        """Ask the run to stop, wait for the thread; True when it has ended."""
+        if self.thread.isRunning():
+            self.worker.request_stop()
+            self.thread.quit()
+            return bool(self.thread.wait(timeout_ms))
+        self.thread.wait(timeout_ms)
+        return True
