@@ -26,8 +26,13 @@ EXPLODING_GROWTH = 10.0
 GROWTH_WINDOW = 3
 # Dead ReLU units: fraction of a layer's units that output 0 for every sample of a batch.
 DEAD_FRACTION = 0.5
-# Saturated sigmoid/tanh outputs (sigmoid < 0.01 or > 0.99, |tanh| > 0.99).
+# Saturated sigmoid/tanh outputs (sigmoid < 0.01 or > 0.99, |tanh| > 0.99): above SATURATED_FRACTION
+# when it starts within the first SATURATED_EARLY_EPOCHS (the initialization or the input scale is at
+# fault), above SATURATED_FRACTION_LATE at any time. A tanh net that fits well grows to about half
+# its outputs saturated as it gets confident (measured 0.47-0.59 on the spiral), which is no problem.
 SATURATED_FRACTION = 0.5
+SATURATED_EARLY_EPOCHS = 3
+SATURATED_FRACTION_LATE = 0.7
 # Update-to-weight ratio ||ΔW|| / ||W|| per step; about 1e-3 is healthy (Karpathy's rule of thumb).
 UPDATE_RATIO_LOW = 1e-5
 UPDATE_RATIO_HIGH = 1e-1
@@ -133,6 +138,7 @@ def diagnose(
         found += _activations(history, order)
         found += _update_ratios(history, order)
         found += _plateau(history)
+        found = _without_echoes(found, history, order)
     # Non-finite findings come first per kind; keep one per (kind, layer).
     unique: dict[tuple[str, str | None], Diagnosis] = {}
     for d in found:
@@ -174,7 +180,7 @@ def _streaks(flags: Sequence[bool], min_len: int) -> list[tuple[int, int]]:
 
 def _span(history: list[EpochMetrics], runs: list[tuple[int, int]]) -> str:
     """'since epoch 4, still at the last epoch' or 'from epoch 4 to 9'."""
-    first, last = runs[0][0], runs[-1][1]
+    first, last = runs[0][0], max(end for _, end in runs)
     if last == len(history) - 1:
         return f"since epoch {history[first].epoch}"
     return f"from epoch {history[first].epoch} to {history[last].epoch}"
@@ -273,6 +279,26 @@ def _loss_diverging(history: list[EpochMetrics]) -> list[Diagnosis]:
             **_at(history, i),
         )
     ]
+
+
+def _without_echoes(found: list[Diagnosis], history: list[EpochMetrics], order: list[str]) -> list[Diagnosis]:
+    """Drop "updates too small" for layers whose gradient vanished: one cause, one message."""
+    if not any(d.kind == "vanishing_gradients" for d in found):
+        return found
+    layers = [n for n in order if n in history[0].layer_grad_norms]
+    last = layers[-1]
+    vanished = set()
+    for layer in layers[:-1]:
+        ratios = [
+            m.layer_grad_norms.get(layer, math.nan) / m.layer_grad_norms[last]
+            if m.layer_grad_norms.get(last, 0.0) > 0.0
+            else math.nan
+            for m in history
+        ]
+        if _streaks([r < VANISHING_RATIO for r in ratios], SUSTAIN_EPOCHS):
+            vanished.add(layer)
+    low = REMEDIES["update_ratio_low"]
+    return [d for d in found if not (d.kind == "update_ratio" and d.remedy == low and d.layer in vanished)]
 
 
 def _grad_series(history: list[EpochMetrics], layer: str) -> list[float]:
@@ -381,10 +407,14 @@ def _activations(history: list[EpochMetrics], order: list[str]) -> list[Diagnosi
                     **_at(history, i),
                 )
             )
-        sat = [s is not None and s.saturated_fraction > SATURATED_FRACTION for s in stats]
-        runs = _streaks(sat, SUSTAIN_EPOCHS)
+        fractions = [math.nan if s is None else s.saturated_fraction for s in stats]
+        early = _streaks([f > SATURATED_FRACTION for f in fractions], SUSTAIN_EPOCHS)
+        early = [r for r in early if r[0] < SATURATED_EARLY_EPOCHS]
+        late = _streaks([f > SATURATED_FRACTION_LATE for f in fractions], SUSTAIN_EPOCHS)
+        runs = sorted(early + late)
         if runs:
             i = runs[0][0]
+            bound = SATURATED_FRACTION if runs[0] in early else SATURATED_FRACTION_LATE
             frac = stats[i].saturated_fraction  # type: ignore[union-attr]
             out.append(
                 Diagnosis(
@@ -393,7 +423,7 @@ def _activations(history: list[EpochMetrics], order: list[str]) -> list[Diagnosi
                     layer,
                     message=(
                         f"Saturated units in '{layer}' {_span(history, runs)}: {_pct(frac)} of its outputs "
-                        f"sit on the flat ends of the sigmoid/tanh (threshold {_pct(SATURATED_FRACTION)}), "
+                        f"sit on the flat ends of the sigmoid/tanh (threshold {_pct(bound)}), "
                         "where the derivative is almost zero and gradients cannot pass."
                     ),
                     remedy=REMEDIES["saturated"],
