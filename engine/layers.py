@@ -168,7 +168,12 @@ class Dense(Layer):
             grad_y = grad_y.reshape(-1, self.units)
         g = grad_y if self._identity else self.activation.backward(self.z, self.a, grad_y)
         x = self._x
-        np.dot(x.T, g, out=self.grads["W"])
+        gW = self.grads["W"]
+        # np.dot has less call overhead on tiny layers, np.matmul runs the big products faster.
+        if g.shape[0] * gW.size > 100_000:
+            np.matmul(x.T, g, out=gW)
+        else:
+            np.dot(x.T, g, out=gW)
         ones = self._ones
         if ones.shape[0] != g.shape[0] or ones.dtype != g.dtype:
             ones = self._ones = np.ones(g.shape[0], dtype=g.dtype)
