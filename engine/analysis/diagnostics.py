@@ -162,7 +162,10 @@ def _layer_order(
 
 
 def _finite(v: float) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v)
+    try:
+        return math.isfinite(v)  # Python and NumPy floats alike
+    except TypeError:
+        return False
 
 
 def _streaks(flags: Sequence[bool], min_len: int) -> list[tuple[int, int]]:
