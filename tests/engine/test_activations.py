@@ -115,7 +115,7 @@ def test_erf_is_accurate_across_the_real_line():
     x = np.concatenate([np.linspace(-7, 7, 2801), [0.0, 1e-8, -1e-8, 2.0, -2.0, 6.0, 50.0, -1e300]])
     expected = np.array([math.erf(v) for v in x])
     np.testing.assert_allclose(erf(x), expected, rtol=1e-13, atol=1e-15)
-    x32 = x.astype(np.float32)
+    x32 = x[np.abs(x) < 1e30].astype(np.float32)
     got32 = erf(x32)
     assert got32.dtype == np.float32
     np.testing.assert_allclose(got32, [math.erf(float(v)) for v in x32], rtol=0, atol=5e-7)
