@@ -36,7 +36,7 @@ class Spec(BaseModel):
 class DataSpec(Spec):
     """Where the data comes from and how it is split."""
 
-    source: str = Field("spiral", description="Dataset name: a synthetic set, 'digits' or 'csv'.")
+    source: str = Field("spiral_multi", description="Dataset name: a synthetic set, 'digits' or 'csv'.")
     n_samples: int = Field(500, ge=10, le=MAX_SAMPLES, description="Samples of a synthetic set.")
     noise: float = Field(0.0, ge=0.0, le=0.5, description="Label/position noise, 0 to 0.5.")
     n_classes: int = Field(3, ge=2, le=10, description="Classes of multi-class synthetic sets.")

@@ -196,10 +196,11 @@ class Trainer:
             x, y, labels = self._x_train, self._y_train, ds.y_train
         if len(x) == 0:
             return math.nan, math.nan
-        out = self.network.forward(x, training=False)
-        value, _ = self.loss(out, y)
-        value += self._penalty()
-        return float(value), self._metric(out, labels)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = self.network.forward(x, training=False)
+            value, _ = self.loss(out, y)
+            value += self._penalty()
+            return float(value), self._metric(out, labels)
 
     @property
     def metric_name(self) -> str:
@@ -244,11 +245,11 @@ class Trainer:
         return RunFinished(status, self.epoch, self.step, self.seconds, self.divergence)
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
-        net, opt = self.network, self.optimizer
+        opt = self.optimizer
         n = len(self._x_train)
         epoch = self.epoch + 1
         steps_per_epoch = 1 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size)
-        sums = {"grad": {}, "weight": {}, "ratio": {}}
+        sums: dict[str, dict[str, float]] = {"grad": {}, "ratio": {}}
         n_steps = 0
         batches = (
             [np.arange(n)] if opt.needs_closure else minibatches(n, self.spec.training.batch_size, self._rng)
@@ -269,31 +270,13 @@ class Trainer:
             xb, yb = self._x_train[idx], self._y_train[idx]
             self.step += 1
 
-            if opt.needs_closure:
-                loss_value = self._full_batch_step(xb, yb)
-                grad_sums = self._stats.squared_sums(net.grads)
-                grad_norm = math.sqrt(sum(grad_sums))
-                if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
-                    return self._diverged(epoch, loss_value, grad_sums)
-            else:
-                out = net.forward(xb, training=True)
-                loss_value, grad_out = self.loss(out, yb)
-                net.backward(grad_out, input_grad=False)
-                loss_value = float(loss_value) + self._regularize()
-                grad_sums = self._stats.squared_sums(net.grads)
-                grad_norm = math.sqrt(sum(grad_sums))
-                if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
-                    return self._diverged(epoch, loss_value, grad_sums)
-                self._clip(grad_norm)
-                np.copyto(self._prev_params, net.params)
-                opt.step(net.grads)
-
-            np.subtract(net.params, self._prev_params, out=self._prev_params)
-            update_sums = self._stats.squared_sums(self._prev_params)
-            weight_sums = self._stats.squared_sums(net.params)
-            if not math.isfinite(sum(weight_sums)):
-                self.divergence = Divergence(epoch, self.step, "weights", self._first_bad_layer(weight_sums))
-                return self._finished("diverged")
+            # Overflow is expected when a run diverges; it is detected explicitly below, so
+            # NumPy's warnings are silenced for the step (never across a yield).
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                result = self._step(epoch, xb, yb)
+            if isinstance(result, RunFinished):
+                return result
+            grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
             grad_norms = self._stats.weight_norms(grad_sums)
             weight_norms = self._stats.weight_norms(weight_sums)
             update_norms = self._stats.weight_norms(update_sums)
@@ -321,6 +304,36 @@ class Trainer:
             self.divergence = Divergence(epoch, self.step, "loss", None)
             return self._finished("diverged")
         return self._early_stop(metrics.val_loss)
+
+    def _step(self, epoch: int, xb: np.ndarray, yb: np.ndarray) -> RunFinished | tuple:
+        """One optimizer step; the squared norms it measured, or how it diverged."""
+        net, opt = self.network, self.optimizer
+        if opt.needs_closure:
+            loss_value = self._full_batch_step(xb, yb)
+            grad_sums = self._stats.squared_sums(net.grads)
+            grad_norm = math.sqrt(sum(grad_sums))
+            if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+                return self._diverged(epoch, loss_value, grad_sums)
+        else:
+            out = net.forward(xb, training=True)
+            loss_value, grad_out = self.loss(out, yb)
+            net.backward(grad_out, input_grad=False)
+            loss_value = float(loss_value) + self._regularize()
+            grad_sums = self._stats.squared_sums(net.grads)
+            grad_norm = math.sqrt(sum(grad_sums))
+            if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+                return self._diverged(epoch, loss_value, grad_sums)
+            self._clip(grad_norm)
+            np.copyto(self._prev_params, net.params)
+            opt.step(net.grads)
+
+        np.subtract(net.params, self._prev_params, out=self._prev_params)
+        update_sums = self._stats.squared_sums(self._prev_params)
+        weight_sums = self._stats.squared_sums(net.params)
+        if not math.isfinite(sum(weight_sums)):
+            self.divergence = Divergence(epoch, self.step, "weights", self._first_bad_layer(weight_sums))
+            return self._finished("diverged")
+        return grad_sums, grad_norm, loss_value, weight_sums, update_sums
 
     def _full_batch_step(self, x: np.ndarray, y: np.ndarray) -> float:
         net = self.network
