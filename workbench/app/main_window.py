@@ -636,7 +636,7 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self, *_args: object) -> None:
         s = self.session
-        running = s.is_running
+        running = s.run is not None  # set before the thread has actually started
         buildable = s.trainer is not None
         self.start_action.setEnabled(buildable and (not running or s.run_state == "paused"))
         self.start_action.setText("Resume" if s.run_state == "paused" else "Start")

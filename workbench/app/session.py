@@ -275,7 +275,7 @@ class Session(QObject):
         run.start()
 
     def pause(self) -> None:
-        if self.is_running and self.run_state == "running":
+        if self.run is not None and self.run_state == "running":
             self.run.worker.pause()
             self._set_state("paused")
             # The worker is blocked once paused: pull what it had buffered.
@@ -286,7 +286,7 @@ class Session(QObject):
             self.run.worker.flush()
 
     def resume(self) -> None:
-        if self.is_running and self.run_state == "paused":
+        if self.run is not None and self.run_state == "paused":
             self._rate_mark = (time.monotonic(), self.trainer.step)
             self.run.worker.resume()
             self._set_state("running")

@@ -1,0 +1,78 @@
+"""A main window per test with settings in a temporary file and every dialog replaced by a
+recorder, so no test can block on a modal window; teardown always stops and joins training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings
+
+from engine.spec import ExperimentSpec
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "experiments" / "default-spiral.json"
+
+
+class Dialogs:
+    """Answers the window's questions and records what it showed."""
+
+    def __init__(self) -> None:
+        self.errors: list[tuple[str, str]] = []
+        self.warnings: list[tuple[str, str]] = []
+        self.infos: list[tuple[str, str]] = []
+        self.save_changes = "discard"
+        self.confirm = True
+        self.open_path = ""
+        self.save_path = ""
+        self.folder = ""
+        self.png_size: tuple[int, int] | None = (640, 480)
+
+    def install(self, window: Any) -> None:
+        window.show_error = lambda title, text, details="": self.errors.append((title, text))
+        window.show_warning = lambda title, text: self.warnings.append((title, text))
+        window.show_info = lambda title, text: self.infos.append((title, text))
+        window.ask_save_changes = lambda: self.save_changes
+        window.ask_confirm = lambda title, text: self.confirm
+        window.ask_open_path = lambda caption, filters: self.open_path
+        window.ask_save_path = lambda caption, suggested, filters: self.save_path
+        window.ask_folder = lambda caption: self.folder
+        window.ask_png_size = lambda: self.png_size
+
+
+def small_spec(epochs: int = 5, **training: Any) -> ExperimentSpec:
+    """The default spiral, shrunk so an epoch takes a few milliseconds."""
+    from workbench.experiment import load_experiment
+
+    spec = load_experiment(DEFAULT)
+    return spec.with_overrides({"data.n_samples": 200, "training.epochs": epochs,
+                                **{f"training.{k}": v for k, v in training.items()}})
+
+
+@pytest.fixture
+def dialogs() -> Dialogs:
+    return Dialogs()
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
+    from workbench.app.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings)
+    dialogs.install(win)
+    qtbot.addWidget(win)
+    win.show()
+    win.session.new(small_spec())
+    yield win
+    thread = win.session.run.thread if win.session.run is not None else None
+    win.session.shutdown()
+    dialogs.save_changes = "discard"
+    win.close()
+    assert not win.session.is_running
+    if thread is not None:
+        assert not thread.isRunning()

@@ -1,0 +1,54 @@
+"""History: growable columns that keep every step, in order, and tolerate NaN/inf."""
+
+import math
+
+import numpy as np
+
+from engine.events import EpochMetrics, StepMetrics
+from workbench.app.history import History
+
+
+def step(i: int, loss: float = 1.0) -> StepMetrics:
+    return StepMetrics(1, i, loss, 0.01, 1.0, {"dense1": 0.1 * i, "output": 0.2}, {}, {}, {})
+
+
+def epoch(e: int) -> EpochMetrics:
+    return EpochMetrics(e, 10 * e, 1.0 / e, 1.1 / e, 0.5, 0.4, "r2", 0.01, 0.1 * e, {"dense1": 1.0}, {}, {})
+
+
+def test_steps_keep_order_across_growth() -> None:
+    h = History()
+    for start in range(1, 5001, 250):
+        h.extend([step(i) for i in range(start, start + 250)])
+    assert h.n_steps == 5000
+    assert np.array_equal(h.steps("step"), np.arange(1, 5001))
+    assert h.layers == ["dense1", "output"]
+    assert h.step_layer_grads("dense1")[-1] == 500.0
+
+
+def test_epochs_metric_name_and_revision() -> None:
+    h = History()
+    rev = h.revision
+    h.extend([epoch(1), epoch(2), step(1)])
+    assert h.n_epochs == 2 and h.n_steps == 1
+    assert h.metric_name == "r2"
+    assert h.revision > rev
+    assert h.last("val_loss") == 0.55
+
+
+def test_infinite_values_become_gaps() -> None:
+    h = History()
+    h.extend([step(1, math.inf), step(2, math.nan), step(3, 0.5)])
+    loss = h.steps("loss")
+    assert np.isnan(loss[0]) and np.isnan(loss[1]) and loss[2] == 0.5
+
+
+def test_clear_and_load_columns() -> None:
+    h = History()
+    h.extend([step(1)])
+    h.load_columns({"epoch": np.array([1.0, 2.0]), "train_loss": np.array([0.9, 0.5]),
+                    "grad_norm/dense1": np.array([0.3, 0.2])}, "accuracy")
+    assert h.n_steps == 0 and h.n_epochs == 2
+    assert list(h.epochs("train_loss")) == [0.9, 0.5]
+    assert list(h.epoch_layer_grads("dense1")) == [0.3, 0.2]
+    assert np.isnan(h.epochs("val_loss")).all()
