@@ -155,3 +155,12 @@ def test_run_in_a_subprocess(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "workbench", "validate", str(tmp_path / "nope.json")],
                          capture_output=True, text=True, cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_headless_modules_import_no_qt() -> None:
+    code = (
+        "import sys, workbench.cli, workbench.experiment, workbench.runs, workbench.export\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {'PySide6', 'pyqtgraph'})))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert proc.stdout.strip() == ""
