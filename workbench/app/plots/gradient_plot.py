@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtWidgets import QCheckBox
 
 from workbench.app.history import History
 from workbench.app.plots.base import PlotView, columns, set_curve
@@ -24,6 +25,14 @@ class GradientPlot(PlotView):
         self.log_box = self.add_log_toggle(
             True, "Gradient norms span many orders of magnitude; a log axis shows them all."
         )
+        self.epoch_means = QCheckBox("epoch means")
+        self.epoch_means.setChecked(True)
+        self.epoch_means.setToolTip(
+            "Show each layer's mean gradient norm per epoch (smooth), or the norm at every step (noisy, "
+            "but shows single bad steps)."
+        )
+        self.epoch_means.toggled.connect(lambda _on: self.force_redraw())
+        self.controls.addWidget(self.epoch_means)
         self.add_hint("")
         self.setToolTip(
             "The L2 norm of each layer's weight gradient at every step. Curves that fall orders of "
@@ -43,11 +52,13 @@ class GradientPlot(PlotView):
         self.curves = {}
         for i, name in enumerate(layers):
             color = LAYER_COLOURS[i % len(LAYER_COLOURS)]
-            self.curves[name] = self.new_curve(name, color, width=1)
+            curve = self.new_curve(name, color, width=1)
+            curve.setZValue(len(layers) - i)  # input-side layers on top: they are the ones that vanish
+            self.curves[name] = curve
 
     def redraw(self, history: History) -> None:
         self._sync_layers(history.layers)
-        if history.n_steps:
+        if history.n_steps and not (self.epoch_means.isChecked() and history.n_epochs):
             x = history.steps("step")
             ys = [history.step_layer_grads(n) for n in self.curves]
         else:  # a run folder holds per-epoch means only
@@ -56,6 +67,9 @@ class GradientPlot(PlotView):
         for curve, y in zip(self.curves.values(), ys, strict=True):
             set_curve(curve, x, y)
         self._data = (x, ys)
+
+    def force_redraw(self) -> None:
+        self._revision = -1
 
     def table(self) -> tuple[list[str], np.ndarray]:
         x, ys = self._data
