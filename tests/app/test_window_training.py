@@ -158,3 +158,33 @@ def test_shortcuts_on_toolbar_and_run_menu(window) -> None:
     run_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Run")
     assert set(window.run_actions) <= set(run_menu.actions())
     assert window.open_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Open)
+
+
+def test_data_editor_rebuilds_the_data(qtbot, window) -> None:
+    panel = window.data_panel
+    panel.dataset.setCurrentIndex(panel.dataset.findData("circle"))
+    panel.dataset.activated.emit(panel.dataset.currentIndex())
+    assert window.session.spec.data.source == "circle"
+    assert window.session.trainer.dataset.n_classes == 2
+    assert not panel.classes.isEnabled()  # circle has a fixed number of classes
+    seed = window.session.spec.seed
+    qtbot.mouseClick(panel.regenerate_button, Qt.MouseButton.LeftButton)
+    assert window.session.spec.seed != seed
+    panel.noise.setValue(0.3)
+    panel.noise.editingFinished.emit()
+    assert window.session.spec.data.noise == 0.3
+    assert len(panel.scatter.data) == len(window.session.trainer.dataset.x_train)
+
+
+def test_live_clipping_and_l2_reach_the_trainer(qtbot, window) -> None:
+    window.session.new(small_spec(epochs=100_000))
+    window.session.start()
+    qtbot.waitUntil(lambda: window.session.history.n_steps > 0, timeout=10_000)
+    panel = window.training_panel
+    panel.clip_mode.setCurrentText("norm")
+    panel.clip_mode.activated.emit(panel.clip_mode.currentIndex())
+    panel.l2.setText("0.001")
+    panel.l2.editingFinished.emit()
+    qtbot.waitUntil(lambda: window.session.trainer.settings.clip_mode == "norm"
+                    and window.session.trainer.settings.l2 == 0.001, timeout=10_000)
+    assert window.session.is_running  # applied live, no reset
