@@ -1,0 +1,127 @@
+"""Gradient health: every layer's gradient norm over time as one heatmap (layers × steps).
+
+The per-layer curves (GradientPlot) show the numbers; the heatmap shows the *shape* of the
+problem at a glance: a band that fades towards the input side is a vanishing gradient, one that
+brightens is an exploding one. Colour is log₁₀ of the norm, because healthy and sick layers
+differ by orders of magnitude. Long histories are averaged (in log space) into at most
+``MAX_COLUMNS`` columns so a million steps cost no more to draw than a thousand.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+
+from workbench.app.history import History
+from workbench.app.plots.base import PlotView, columns
+
+if TYPE_CHECKING:
+    from workbench.app.main_window import MainWindow
+
+MAX_COLUMNS = 600
+TINY = 1e-30  # log of an exact zero gradient (a dead layer) stays finite
+
+
+class GradientHealthView(PlotView):
+    title = "Gradient health"
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.plot_item.setLabel("bottom", "step")
+        self.plot_item.setLabel("left", "layer")
+        self.plot_item.invertY(True)  # input-side layer on top, output at the bottom
+        self.plot_item.showGrid(x=False, y=False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot_item.addItem(self.image)
+        self.colour_bar = pg.ColorBarItem(
+            values=(-8, 0), colorMap=pg.colormap.get("viridis"), label="log₁₀ ‖∂L/∂W‖", interactive=False
+        )
+        self.colour_bar.setImageItem(self.image, insert_in=self.plot_item)
+        self.hint = self.add_hint("")
+        self.setToolTip(
+            "Each row is a layer (input side on top), each column a moment of training; the colour is "
+            "log₁₀ of the layer's weight-gradient norm. Rows that turn dark towards the top are vanishing "
+            "gradients (early layers barely learn); bright rows near the input are exploding gradients."
+        )
+        self.layers: list[str] = []
+        self.data = np.empty((0, 0))  # log10 norms shown: one row per layer, one column per time bin
+        self.times = np.empty(0)  # x of each column (step, or epoch-end step for run folders)
+
+    def redraw(self, history: History) -> None:
+        layers = list(history.layers)
+        if history.n_steps:
+            x = history.steps("step")
+            norms = [history.step_layer_grads(n) for n in layers]
+        else:  # a run folder holds per-epoch means only
+            x = history.epochs("step")
+            norms = [history.epoch_layer_grads(n) for n in layers]
+        if layers != self.layers:
+            self.layers = layers
+            axis = self.plot_item.getAxis("left")
+            axis.setTicks([[(i + 0.5, name) for i, name in enumerate(layers)]])
+        if not layers or len(x) == 0:
+            self.data, self.times = np.empty((len(layers), 0)), np.empty(0)
+            self.image.clear()
+            self.hint.setText("Train to see how each layer's gradient evolves.")
+            return
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(np.maximum(np.vstack(norms), TINY))  # NaN (diverged) stays NaN
+        self.data, self.times = _bin_columns(logs, np.asarray(x, float), MAX_COLUMNS)
+        finite = self.data[np.isfinite(self.data)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-8.0, 0.0)
+        if hi - lo < 1e-6:
+            lo, hi = lo - 0.5, hi + 0.5
+        # NaN columns (divergence) draw as the lowest colour; mark them explicitly in the hint.
+        shown = np.where(np.isfinite(self.data), self.data, lo)
+        self.image.setImage(shown, autoLevels=False)
+        self.colour_bar.setLevels((lo, hi))
+        t0, t1 = float(self.times[0]), float(self.times[-1])
+        width = max(t1 - t0, 1.0)
+        # Each column covers its bin; the last one ends where training is now.
+        self.image.setRect(QRectF(t0 - width / max(len(self.times), 1), 0.0,
+                                  width * (1 + 1 / max(len(self.times), 1)), float(len(layers))))
+        spread = hi - lo
+        self.hint.setText(f"colour spans {spread:.1f} orders of magnitude"
+                          + (" · NaN/inf shown dark" if not np.all(np.isfinite(self.data)) else ""))
+
+    def table(self) -> tuple[list[str], np.ndarray]:
+        header = ["step", *(f"log10_grad_norm/{n}" for n in self.layers)]
+        if self.data.size == 0:
+            return header, np.empty((0, len(header)))
+        return header, columns(self.times, *self.data)
+
+
+def _bin_columns(logs: np.ndarray, x: np.ndarray, max_columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """Average ``logs`` (layers × n) into at most ``max_columns`` equal groups of consecutive columns.
+
+    The mean of logs is the log of the geometric mean: one spike does not paint a whole bin."""
+    n = logs.shape[1]
+    if n <= max_columns:
+        return logs.copy(), x.copy()
+    edges = np.linspace(0, n, max_columns + 1).astype(int)
+    with np.errstate(invalid="ignore"):
+        sums = np.add.reduceat(logs, edges[:-1], axis=1)
+    counts = np.diff(edges).astype(float)
+    return sums / counts, x[edges[1:] - 1]
+
+
+def install(window: MainWindow) -> None:
+    """A "Gradient health" dock beside the per-layer gradient curves, listed in View and Analyze."""
+    if getattr(window, "gradient_health_view", None) is not None:
+        return
+    from workbench.app.views import analyze_menu
+
+    view = GradientHealthView()
+    window.gradient_health_view = view
+    dock = window.add_view_dock(view.title, view)
+    grad_dock = window.plot_docks.get(window.gradient_plot)
+    if grad_dock is not None:
+        window.splitDockWidget(grad_dock, dock, Qt.Orientation.Horizontal)
+    action = analyze_menu(window).addAction("Gradient Health Heatmap")
+    action.setToolTip("Show every layer's gradient norm over time as a heatmap")
+    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
+    window.gradient_health_action = action
+    view.refresh(window.session.history, force=True)
