@@ -190,7 +190,7 @@ class _CloseWatcher(QObject):
         self.jobs: list[BackgroundJob] = []
         window.installEventFilter(self)
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Close:
             for job in self.jobs:
                 job.cancel(join=True)
@@ -223,7 +223,9 @@ def training_arrays(session: Any, max_samples: int | None = None,
     return x, y
 
 
-def progress_row(view: PlotView, run_text: str, run_tip: str) -> tuple[QPushButton, QPushButton, QProgressBar]:
+def progress_row(
+    view: PlotView, run_text: str, run_tip: str
+) -> tuple[QPushButton, QPushButton, QProgressBar]:
     """Run button, Cancel button and a progress bar in a view's control row."""
     run = QPushButton(run_text)
     run.setToolTip(run_tip)
@@ -405,7 +407,8 @@ class LRFinderView(PlotView):
         finite = np.concatenate([raw[np.isfinite(raw)], r.smoothed[np.isfinite(r.smoothed)]])
         if finite.size:
             # Clip the view to the interesting range: the exploding tail would flatten the rest.
-            lo, hi = float(finite.min()), float(np.nanmax(r.smoothed)) if np.isfinite(r.smoothed).any() else 1.0
+            smooth = r.smoothed[np.isfinite(r.smoothed)]
+            lo, hi = float(finite.min()), float(smooth.max()) if smooth.size else float(finite.max())
             first = float(r.smoothed[0]) if np.isfinite(r.smoothed[0]) else hi
             top = max(first * 1.5, lo * 1.1, min(hi, 4 * first))
             self.plot_item.setXRange(math.log10(r.lrs[0]), math.log10(r.lrs[-1]), padding=0.02)
@@ -416,8 +419,9 @@ class LRFinderView(PlotView):
             self.line.setValue(math.log10(lr))
             self.line.label.setFormat(f"suggested {lr:.2g}")
             tail = " (stopped early: the loss exploded)" if r.diverged else ""
-            self.hint.setText(f"Suggested learning rate ≈ {lr:.2g} for {self.optimizer_used or 'the optimizer'}"
-                              f"{tail}. Apply uses {self.apply_value:g}.")
+            opt = self.optimizer_used or "the optimizer"
+            self.hint.setText(f"Suggested learning rate ≈ {lr:.2g} for {opt}{tail}. "
+                              f"Apply uses {self.apply_value:g}.")
         else:
             self.line.setVisible(False)
             self.hint.setText("No suggestion: the loss never fell clearly. Try another range or model.")
