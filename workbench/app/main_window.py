@@ -39,7 +39,7 @@ from workbench.app.session import Session
 APP_NAME = "Gradient Workbench"
 ORG_NAME = "GradientWorkbench"
 MAX_RECENT = 8
-FRAME_MS = 33  # one redraw timer for every plot: ~30 frames a second at most
+FRAME_MS = 40  # one redraw timer for every plot: 25 frames a second at most
 SHORTCUTS = [
     ("F5", "Start training, or resume a paused run"),
     ("F6", "Pause / resume"),

@@ -30,7 +30,9 @@ class PlotView(QWidget):
         self.plot_widget = pg.PlotWidget()
         self.plot_widget.setMinimumSize(220, 150)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
-        self.plot_item.showGrid(x=True, y=True, alpha=0.25)
+        # No grid: pyqtgraph paints grid lines through the axis items, which cost more per
+        # frame than all curves together (profiled: ~45 % of the GUI thread while training).
+        self.plot_item.showGrid(x=False, y=False)
         for side in ("left", "bottom"):
             # "accuracy (x0.001)" helps nobody: show values as they are.
             self.plot_item.getAxis(side).enableAutoSIPrefix(False)

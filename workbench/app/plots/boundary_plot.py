@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ PALETTE = np.array(
     dtype=float,
 )
 GRID = 90
+MIN_INTERVAL = 0.15  # seconds between two boundary recomputations while training
 
 
 class BoundaryPlot(PlotView):
@@ -56,6 +58,7 @@ class BoundaryPlot(PlotView):
         self._prediction: np.ndarray | None = None
         self._net_revision = 0
         self._drawn_revision = -1
+        self._drawn_at = 0.0
 
     # The session feeds the dataset/loss (trainerChanged) and weights (networkUpdated).
     def set_trainer(self, trainer: Any) -> None:
@@ -109,9 +112,14 @@ class BoundaryPlot(PlotView):
         self.points.setData(pos=pts, brush=brushes)
 
     def redraw(self, history: History) -> None:
-        # Weights, not history rows, drive this view: skip frames where they did not change.
+        # Weights, not history rows, drive this view: skip frames where they did not change, and
+        # recompute the grid at most ~6×/s (a forward pass over 8,100 points holds the GIL).
         if self._drawn_revision == self._net_revision or self._grid is None or self.network is None:
             return
+        now = time.monotonic()
+        if self._drawn_revision >= 0 and now - self._drawn_at < MIN_INTERVAL:
+            return
+        self._drawn_at = now
         self._drawn_revision = self._net_revision
         gx, gy = self._grid
         xx, yy = np.meshgrid(gx, gy)
@@ -130,6 +138,7 @@ class BoundaryPlot(PlotView):
     def refresh(self, history: History, force: bool = False) -> None:
         if force:
             self._drawn_revision = -1
+            self._drawn_at = 0.0
         self.redraw(history)
 
     def table(self) -> tuple[list[str], np.ndarray]:
