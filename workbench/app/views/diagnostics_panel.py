@@ -1,0 +1,198 @@
+"""Diagnostics: what is wrong with this run, in plain words, and what to try.
+
+The panel keeps its own copy of the run's EpochMetrics (from ``session.eventsArrived``; the
+History holds columns, but ``diagnose`` needs the per-layer dicts and activation summaries) and
+re-runs ``engine.analysis.diagnose`` as epochs arrive (coalesced to a few times a second) and
+once more when the run ends, with the trainer's divergence so a NaN blow-up is named too.
+Step metrics are not all kept: only the first (layer order) and non-finite ones (the exact step
+where the loss or a gradient went NaN) matter to ``diagnose``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.analysis import Diagnosis, diagnose
+from engine.events import EpochMetrics, RunFinished, StepMetrics
+
+if TYPE_CHECKING:
+    from workbench.app.main_window import MainWindow
+
+KIND_TITLES = {
+    "loss_diverging": "Loss diverging",
+    "exploding_gradients": "Exploding gradients",
+    "vanishing_gradients": "Vanishing gradients",
+    "dead_relu": "Dead ReLU units",
+    "saturated": "Saturated units",
+    "update_ratio": "Update size",
+    "loss_plateau": "Loss plateau",
+}
+SEVERITY_COLOURS = {"error": QColor(253, 226, 225), "warning": QColor(255, 244, 214)}
+HEALTHY = "No problems detected"
+REFRESH_MS = 250  # live re-diagnosis at most ~4×/s: diagnose is cheap, the list rebuild is not free
+
+
+class DiagnosticsPanel(QWidget):
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("DiagnosticsPanel")
+        self.session = session
+        self.epochs: list[EpochMetrics] = []
+        self.steps: list[StepMetrics] = []
+        self.divergence: Any = None
+        self.diagnoses: list[Diagnosis] = []
+
+        self.status = QLabel("")
+        self.status.setStyleSheet("color: #666;")
+        copy = QPushButton("Copy")
+        copy.setToolTip("Copy every diagnosis as plain text (for a report or an issue)")
+        copy.clicked.connect(self.copy_text)
+        top = QHBoxLayout()
+        top.setContentsMargins(4, 0, 4, 0)
+        top.addWidget(self.status, 1)
+        top.addWidget(copy)
+        self.list = QListWidget()
+        self.list.setWordWrap(True)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setUniformItemSizes(False)
+        self.list.setSpacing(2)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.list, 1)
+        self.setToolTip(
+            "Automatic checks of the run so far: vanishing or exploding gradients, dead ReLUs, saturated "
+            "sigmoid/tanh units, updates far from ~1e-3 of the weights, a diverging or stalled loss. Each "
+            "names the layer and the epoch it started, and suggests a remedy. Thresholds: "
+            "docs/diagnostics.md."
+        )
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.update_diagnoses)
+        session.trainerChanged.connect(self._trainer_changed)
+        session.eventsArrived.connect(self._events)
+        session.runFinished.connect(self._finished)
+        self._trainer_changed(session.trainer)
+
+    @Slot(object)
+    def _trainer_changed(self, trainer: Any) -> None:
+        self.steps, self.divergence = [], None
+        # A trainer that already ran (the panel was opened late) brings its own history.
+        running = self.session.is_running
+        self.epochs = list(getattr(trainer, "history", None) or []) if not running else []
+        if trainer is not None and not running:
+            self.divergence = getattr(trainer, "divergence", None)
+        self.update_diagnoses()
+
+    @Slot(list)
+    def _events(self, events: list) -> None:
+        new_epoch = False
+        for e in events:
+            if isinstance(e, EpochMetrics):
+                self.epochs.append(e)
+                new_epoch = True
+            elif isinstance(e, StepMetrics) and (not self.steps or not _all_finite(e)):
+                self.steps.append(e)
+            elif isinstance(e, RunFinished) and e.divergence is not None:
+                self.divergence = e.divergence
+        if new_epoch and not self._timer.isActive():
+            self._timer.start()
+
+    @Slot(object)
+    def _finished(self, result: Any) -> None:
+        if isinstance(result, RunFinished) and result.divergence is not None:
+            self.divergence = result.divergence
+        self._timer.stop()
+        self.update_diagnoses()
+
+    def update_diagnoses(self) -> None:
+        net = self.session.view_network
+        order = [name for name, *_ in net.summary()] if net is not None else None
+        try:
+            self.diagnoses = diagnose(self.epochs, self.steps, layer_order=order, divergence=self.divergence)
+        except Exception as exc:  # a diagnostics bug must never take the app down
+            self.diagnoses = []
+            self.status.setText(f"Diagnostics failed: {exc}")
+            return
+        self._fill()
+
+    def _fill(self) -> None:
+        self.list.clear()
+        n = len(self.epochs)
+        if not self.diagnoses:
+            ok = self.style().standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
+            item = QListWidgetItem(ok, HEALTHY)
+            item.setForeground(QBrush(QColor(30, 120, 40)))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip("None of the checks fired on the epochs so far." if n else
+                            "Train a few epochs: the checks need a sustained pattern, not one noisy epoch.")
+            self.list.addItem(item)
+        for d in self.diagnoses:
+            icon = QStyle.StandardPixmap.SP_MessageBoxCritical if d.severity == "error" else (
+                QStyle.StandardPixmap.SP_MessageBoxWarning)
+            item = QListWidgetItem(self.style().standardIcon(icon), item_text(d))
+            item.setBackground(QBrush(SEVERITY_COLOURS.get(d.severity, QColor("white"))))
+            item.setToolTip(d.text())
+            item.setData(Qt.ItemDataRole.UserRole, d)
+            self.list.addItem(item)
+        errors = sum(d.severity == "error" for d in self.diagnoses)
+        summary = f"{n} epoch{'s' if n != 1 else ''} checked"
+        if self.diagnoses:
+            summary += f" · {errors} error(s), {len(self.diagnoses) - errors} warning(s)"
+        self.status.setText(summary)
+
+    def texts(self) -> list[str]:
+        """What the list shows, one string per row."""
+        return [self.list.item(i).text() for i in range(self.list.count())]
+
+    def copy_text(self) -> str:
+        text = "\n\n".join(d.text() for d in self.diagnoses) or HEALTHY
+        QGuiApplication.clipboard().setText(text)
+        return text
+
+
+def item_text(d: Diagnosis) -> str:
+    where = [f"layer {d.layer}"] if d.layer else []
+    where.append(f"epoch {d.epoch}, step {d.step}")
+    title = f"{KIND_TITLES.get(d.kind, d.kind)} ({d.severity}) — {' · '.join(where)}"
+    return f"{title}\n{d.message}\nTry: {d.remedy}"
+
+
+def _all_finite(s: StepMetrics) -> bool:
+    return math.isfinite(s.loss) and math.isfinite(s.grad_norm) and all(
+        math.isfinite(v) for v in s.layer_grad_norms.values()
+    )
+
+
+def install(window: MainWindow) -> None:
+    """A "Diagnostics" dock at the bottom of the window, listed in View and Analyze."""
+    if getattr(window, "diagnostics_panel", None) is not None:
+        return
+    from workbench.app.views import analyze_menu
+
+    panel = DiagnosticsPanel(window.session)
+    window.diagnostics_panel = panel
+    dock = window.add_view_dock("Diagnostics", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
+    action = analyze_menu(window).addAction("Diagnostics")
+    action.setToolTip("Plain-language problems found in the run, with a suggested remedy")
+    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
+    window.diagnostics_action = action
