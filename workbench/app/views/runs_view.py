@@ -1,0 +1,825 @@
+"""Runs: every finished run of the session, sweeps and an experiment's variants, side by side.
+
+Each finished, stopped or diverged run of the session lands in the Runs list with its History
+(name, what differs from the base experiment, final losses and metric, status). Selecting
+several rows overlays their loss, metric and gradient-norm curves, one colour per run.
+
+Analyze ▸ Sweep… trains one hyperparameter over a list of values (learning rate, activation of
+all hidden layers, optimizer, batch size, initialization) one run after another on a worker
+thread (a plain ``Trainer`` per spec from ``engine.analysis.sweep_specs``, same seed), with
+progress and Cancel; the session's own run is never touched. Experiment files with variants
+open as such a comparison: the base and its variants are listed, and "Run Variants" trains
+``engine.analysis.variant_specs(spec)`` the same way. Runs are sequential (no process pool).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QItemSelectionModel, Qt, Slot
+from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.activations import ACTIVATIONS
+from engine.analysis import Cancelled, sweep_specs, variant_specs
+from engine.events import EpochMetrics, RunFinished
+from engine.initializers import INITIALIZERS
+from engine.optimizers import OPTIMIZERS
+from engine.spec import ExperimentSpec
+from workbench.app.history import History
+from workbench.app.plots.base import PlotView, columns
+from workbench.app.views.lr_finder_view import BackgroundJob, register_job
+
+if TYPE_CHECKING:
+    from workbench.app.main_window import MainWindow
+
+# tab10: distinct, colour-blind-tolerant, and the same order matplotlib users know.
+RUN_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+               (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+FINAL_STATES = ("finished", "stopped", "diverged", "early_stopped")
+SKIP_IN_DIFF = ("name", "description", "variants", "format", "version")
+
+RUNS_TIP = (
+    "Every finished, stopped or diverged run, with what differs from the base experiment. Select several "
+    "rows (Ctrl/Shift+click) to overlay their curves; with nothing selected all runs are shown. Sweeps "
+    "and an experiment file's variants train one run after another with the same seed, so the only "
+    "difference is the setting you changed."
+)
+
+
+# ----------------------------------------------------------------------------- sweep choices
+@dataclass(frozen=True)
+class SweepParam:
+    title: str
+    path: str
+    kind: type
+    defaults: str
+    tip: str
+
+
+def _all(names: list[str], skip: tuple[str, ...] = ()) -> str:
+    return ", ".join(n for n in names if n not in skip)
+
+
+SWEEP_PARAMS: dict[str, SweepParam] = {
+    "lr": SweepParam("Learning rate", "optimizer.lr", float, "1, 0.03, 1e-4",
+                     "Too high: the loss jumps or explodes. Too low: it crawls. The seed's classic table."),
+    "activation": SweepParam("Activation (all hidden layers)", "model.layers.*.activation", str,
+                             _all(ACTIVATIONS.names()),
+                             "Saturating activations (sigmoid, tanh) slow deep nets; ReLU-family ones "
+                             "keep gradients alive."),
+    "optimizer": SweepParam("Optimizer", "optimizer", str, "sgd, momentum, adam, rmsprop, adagrad",
+                            "Each with the experiment's learning rate; 'momentum' is SGD with momentum 0.9."),
+    "batch_size": SweepParam("Batch size", "training.batch_size", int, "8, 32, 128",
+                             "Small batches: noisy, frequent steps; large batches: smooth, expensive ones."),
+    "init": SweepParam("Initialization (all hidden layers)", "model.layers.*.weight_init", str,
+                       _all(INITIALIZERS.names(), skip=("constant",)),
+                       "Zeros never learns (every unit stays identical); Glorot suits tanh, He suits ReLU."),
+}
+
+
+@dataclass(frozen=True)
+class SweepChoice:
+    param: str  # a key of SWEEP_PARAMS
+    values: tuple[Any, ...]
+    epochs: int
+
+
+def parse_values(param: str, text: str) -> list[Any]:
+    """The comma-separated values of a sweep, checked; ValueError with a readable message."""
+    p = SWEEP_PARAMS[param]
+    parts = [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+    if not parts:
+        raise ValueError("Enter at least one value, separated by commas.")
+    values: list[Any] = []
+    for part in parts:
+        if p.kind is float:
+            try:
+                v = float(part)
+            except ValueError:
+                raise ValueError(f"“{part}” is not a number (e.g. 0.01 or 1e-3).") from None
+            if not 0.0 < v <= 100.0:
+                raise ValueError(f"A learning rate must be above 0 and at most 100, not {part}.")
+            values.append(v)
+        elif p.kind is int:
+            try:
+                v = int(part)
+            except ValueError:
+                raise ValueError(f"“{part}” is not a whole number.") from None
+            if v < 1:
+                raise ValueError(f"A batch size must be at least 1, not {part}.")
+            values.append(v)
+        else:
+            registry = {"activation": ACTIVATIONS, "init": INITIALIZERS, "optimizer": OPTIMIZERS}[param]
+            if not (param == "optimizer" and part == "momentum"):
+                registry.get(part)  # UnknownNameError (a ValueError) with a did-you-mean
+            values.append(part)
+    return values
+
+
+def _optimizer_section(spec: ExperimentSpec, name: str) -> dict[str, Any]:
+    # Options belong to the old optimizer (Adam's betas mean nothing to SGD): start from defaults.
+    if name == "momentum":
+        return {"name": "sgd", "lr": spec.optimizer.lr, "momentum": 0.9}
+    return {"name": name, "lr": spec.optimizer.lr}
+
+
+def build_sweep(spec: ExperimentSpec, param: str, values: list[Any]) -> list[tuple[str, ExperimentSpec]]:
+    """(label, spec) per value through ``sweep_specs``; options of a swapped choice are dropped."""
+    p = SWEEP_PARAMS[param]
+    base = spec.model_copy(update={"variants": ()})
+    if param == "optimizer":
+        runs = sweep_specs(base, p.path, [_optimizer_section(spec, v) for v in values])
+        return [(f"optimizer={v}", s.model_copy(update={"name": f"{spec.name} [optimizer={v}]"}))
+                for v, (_, s) in zip(values, runs, strict=True)]
+    if param in ("activation", "init"):
+        # leaky_relu's negative_slope would be an error for tanh: options go with the old choice.
+        key = "activation_options" if param == "activation" else "weight_init_options"
+        dense = [i for i, layer in enumerate(spec.model.layers) if layer.type == "dense"]
+        base = base.with_overrides({f"model.layers.{i}.{key}": {} for i in dense}) if dense else base
+        base = base.model_copy(update={"name": spec.name})
+    return sweep_specs(base, p.path, values)
+
+
+class SweepDialog(QDialog):
+    """Pick one hyperparameter, its values and the epochs per run."""
+
+    def __init__(self, spec: ExperimentSpec, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sweep a hyperparameter")
+        self.spec = spec
+        self.param = QComboBox()
+        for key, p in SWEEP_PARAMS.items():
+            self.param.addItem(p.title, key)
+        self.param.setToolTip("The one setting that differs between the runs; everything else, the seed "
+                              "included, stays as in the experiment.")
+        self.values = QLineEdit()
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100_000)
+        self.epochs.setValue(spec.training.epochs)
+        self.epochs.setToolTip("Epochs per run.")
+        self.explain = QLabel()
+        self.explain.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #b00020;")
+        self.error.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow("Hyperparameter", self.param)
+        form.addRow("Values", self.values)
+        form.addRow("Epochs per run", self.epochs)
+        sb = QDialogButtonBox.StandardButton
+        buttons = QDialogButtonBox(sb.Ok | sb.Cancel)
+        buttons.button(sb.Ok).setText("Run Sweep")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.explain)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        self.param.currentIndexChanged.connect(self._param_changed)
+        self._param_changed()
+
+    def _param_changed(self, *_args: object) -> None:
+        p = SWEEP_PARAMS[self.param.currentData()]
+        self.values.setText(p.defaults)
+        self.values.setToolTip(f"Comma-separated values. {p.tip}")
+        self.explain.setText(p.tip)
+        self.error.setText("")
+
+    def set_param(self, key: str) -> None:
+        self.param.setCurrentIndex(list(SWEEP_PARAMS).index(key))
+
+    def choice(self) -> SweepChoice:
+        """What the dialog describes; ValueError when the values do not parse."""
+        key = self.param.currentData()
+        return SweepChoice(key, tuple(parse_values(key, self.values.text())), self.epochs.value())
+
+    def _accept(self) -> None:
+        try:
+            self.choice()
+        except ValueError as exc:
+            self.error.setText(str(exc))
+            return
+        self.accept()
+
+
+# ----------------------------------------------------------------------------- records
+@dataclass
+class RunRecord:
+    name: str
+    diff: str
+    spec: ExperimentSpec
+    colour: tuple[int, int, int]
+    # pending | queued | running | cancelled | error, or a RunFinished status
+    status: str = "pending"
+    history: History | None = None
+    source: str = "session"  # session | sweep | variant
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def last(self, name: str) -> float:
+        return self.history.last(name) if self.history is not None else float("nan")
+
+    @property
+    def has_curves(self) -> bool:
+        return self.history is not None and self.history.n_epochs > 0
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(node, list) and node and all(isinstance(v, dict) for v in node):
+        out = {}
+        for i, v in enumerate(node):
+            out.update(_flatten(v, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> str:
+    """What differs from ``base``, short: ``lr=0.1, activation=relu`` (layer settings merged)."""
+    a = {k: v for k, v in base.model_dump(mode="json").items() if k not in SKIP_IN_DIFF}
+    b = {k: v for k, v in spec.model_dump(mode="json").items() if k not in SKIP_IN_DIFF}
+    if len(a["model"]["layers"]) != len(b["model"]["layers"]):
+        n = len(b["model"]["layers"])
+        parts = [f"{n} hidden layer{'s' * (n != 1)}"]
+        a["model"].pop("layers")
+        b["model"].pop("layers")
+    else:
+        parts = []
+    fa, fb = _flatten(a), _flatten(b)
+    seen: set[str] = set()
+    for key in sorted(set(fa) | set(fb), key=lambda k: (list(fb).index(k) if k in fb else 10**6, k)):
+        if fa.get(key, None) == fb.get(key, None):
+            continue
+        short = key.rsplit(".", 1)[-1]
+        if key.startswith("model.layers."):
+            index = key.split(".")[2]
+            same = all(fb.get(k) == fb.get(key) for k in fb if k.startswith("model.layers.")
+                       and k.rsplit(".", 1)[-1] == short and fa.get(k) != fb.get(k))
+            short = short if same else f"layer{int(index) + 1}.{short}"
+        elif short == "name":
+            short = key.split(".")[0]  # optimizer / loss / schedule
+        text = f"{short}={_show(fb.get(key, '—'))}"
+        if text not in seen:
+            seen.add(text)
+            parts.append(text)
+    out = ", ".join(parts) or "same as base"
+    return out if len(out) <= limit else out[: limit - 1] + "…"
+
+
+def _copy_history(history: History) -> History:
+    return copy.deepcopy(history)
+
+
+# ----------------------------------------------------------------------------- comparison plots
+class RunComparisonPlot(PlotView):
+    """One quantity of several runs overlaid: solid = training set, dashed = validation."""
+
+    def __init__(self, kind: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kind = kind  # 'loss' | 'metric' | 'grad'
+        self.title = {"loss": "Run comparison: loss", "metric": "Run comparison: accuracy",
+                      "grad": "Run comparison: gradient norm"}[kind]
+        p = self.plot_item
+        p.setLabel("bottom", "epoch")
+        p.setLabel("left", {"loss": "loss", "metric": "accuracy", "grad": "‖∇L‖ (global)"}[kind])
+        self.legend = p.addLegend(offset=(-10, 10), brush=(255, 255, 255, 190))
+        if kind in ("loss", "grad"):
+            self.add_log_toggle(True, "Log axis: runs that differ by orders of magnitude stay readable.")
+        self.add_hint({"loss": "solid: training · dashed: validation",
+                       "metric": "solid: training · dashed: validation",
+                       "grad": "global gradient norm at each step"}[kind])
+        self.setToolTip({
+            "loss": "Training (solid) and validation (dashed) loss after each epoch of each selected run.",
+            "metric": "Training (solid) and validation (dashed) accuracy (R² for regression) of each run.",
+            "grad": "The norm of the whole gradient at every step, against epochs. Runs whose curve "
+                    "falls to ~0 early stall (vanishing gradients or dead units); a curve shooting up "
+                    "means exploding gradients.",
+        }[kind])
+        self.curves: list[tuple[str, str, pg.PlotDataItem]] = []  # (run name, 'train'|'val'|'grad', curve)
+        self.records: list[RunRecord] = []
+
+    def set_runs(self, records: list[RunRecord]) -> None:
+        for _, _, curve in self.curves:
+            self.plot_item.removeItem(curve)
+        self.legend.clear()
+        self.curves = []
+        self.records = [r for r in records if r.has_curves]
+        metric_name = "accuracy"
+        for r in self.records:
+            h = r.history
+            assert h is not None
+            if self.kind == "grad":
+                x, y = _grad_series(h)
+                curve = self.new_curve(r.name, r.colour)
+                curve.setData(x, y, connect="finite")
+                self.curves.append((r.name, "grad", curve))
+                continue
+            metric_name = h.metric_name
+            train_key, val_key = ("train_loss", "val_loss") if self.kind == "loss" else ("train_metric",
+                                                                                           "val_metric")
+            train = self.new_curve(r.name, r.colour, width=2)
+            train.setData(h.epochs("epoch"), h.epochs(train_key), connect="finite")
+            val = self.plot_item.plot(pen=pg.mkPen(r.colour, width=1.5, style=Qt.PenStyle.DashLine))
+            val.setData(h.epochs("epoch"), h.epochs(val_key), connect="finite")
+            self.curves += [(r.name, "train", train), (r.name, "val", val)]
+        if self.kind == "metric":
+            label = "R²" if metric_name == "r2" else "accuracy"
+            self.plot_item.setLabel("left", label)
+            self.title = f"Run comparison: {label}"
+
+    def refresh(self, history: History, force: bool = False) -> None:
+        pass  # drawn from the runs list when it changes, not from the live history
+
+    def redraw(self, history: History) -> None:
+        pass
+
+    def table(self) -> tuple[list[str], np.ndarray]:
+        names: list[str] = []
+        arrays: list[np.ndarray] = []
+        for run, which, curve in self.curves:
+            x, y = curve.getOriginalDataset()
+            x = np.asarray(x if x is not None else [], float)
+            y = np.asarray(y if y is not None else [], float)
+            xname = "epoch"
+            names += [f"{run} {xname}", f"{run} {which}"]
+            arrays += [x, y]
+        return names, columns(*arrays) if arrays else np.empty((0, 0))
+
+
+def _grad_series(h: History) -> tuple[np.ndarray, np.ndarray]:
+    """Step-level global gradient norm against fractional epochs, so batch sizes line up."""
+    if h.n_steps:
+        steps = h.steps("step")
+        per_epoch = float(h.epochs("step")[0]) if h.n_epochs and h.epochs("step")[0] > 0 else 1.0
+        return steps / per_epoch, h.steps("grad_norm")
+    return h.epochs("epoch"), np.full(h.n_epochs, np.nan)
+
+
+# ----------------------------------------------------------------------------- the runs view
+COLUMNS = ("Run", "Differs from base", "Status", "Train loss", "Val loss", "Train metric", "Val metric")
+
+
+class RunsView(QWidget):
+    title = "Runs"
+
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.records: list[RunRecord] = []
+        self.base_spec: ExperimentSpec = session.spec
+        self._colours = itertools.cycle(RUN_COLOURS)
+        self._session_runs = 0
+        self._batch: list[RunRecord] = []  # the records the running job fills, in order
+        self.job = BackgroundJob(self)
+        # Replaced in tests: returns the user's sweep choice, or None when cancelled.
+        self.ask_sweep: Callable[[], SweepChoice | None] = self._ask_sweep_dialog
+
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("Train the experiment once per value of one hyperparameter and "
+                                     "overlay the runs.")
+        self.variants_button = QPushButton("Run Variants")
+        self.variants_button.setToolTip("Train the base experiment and each variant of the file, one "
+                                        "after another, and overlay them.")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the sweep; finished runs stay in the list.")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected runs from the list.")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove every finished run from the list.")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        row = QHBoxLayout()
+        row.setContentsMargins(4, 2, 4, 0)
+        for w in (self.sweep_button, self.variants_button, self.cancel_button, self.progress,
+                  self.remove_button, self.clear_button):
+            row.addWidget(w)
+        row.addStretch(1)
+
+        self.table_widget = QTableWidget(0, len(COLUMNS))
+        self.table_widget.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table_widget.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table_widget.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table_widget.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table_widget.verticalHeader().setVisible(False)
+        header = self.table_widget.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table_widget.setToolTip(RUNS_TIP)
+        self.table_widget.itemSelectionChanged.connect(self._selection_changed)
+
+        self.loss_plot = RunComparisonPlot("loss")
+        self.metric_plot = RunComparisonPlot("metric")
+        self.grad_plot = RunComparisonPlot("grad")
+        self.plots = [self.loss_plot, self.metric_plot, self.grad_plot]
+        plots = QSplitter(Qt.Orientation.Horizontal)
+        for p in self.plots:
+            plots.addWidget(p)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table_widget)
+        split.addWidget(plots)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        self.table_widget.setMinimumHeight(90)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(split, 1)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: #444; padding: 2px 4px;")
+        layout.addWidget(self.hint)
+        self.setToolTip(RUNS_TIP)
+
+        self.sweep_button.clicked.connect(self.sweep)
+        self.variants_button.clicked.connect(self.run_variants)
+        self.cancel_button.clicked.connect(lambda: self.job.cancel())
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.clear_button.clicked.connect(self.clear)
+        self.job.progress.connect(lambda v: self.progress.setValue(round(v * 100)))
+        self.job.partial.connect(self._on_partial)
+        self.job.finished.connect(self._on_done)
+        self.job.failed.connect(self._on_failed)
+        self.job.cancelled.connect(self._on_cancelled)
+        self.job.runningChanged.connect(lambda _r: self._update_buttons())
+        session.runFinished.connect(self._session_run_finished)
+        session.pathChanged.connect(self._path_changed)
+        session.specChanged.connect(lambda _s: self._update_buttons())
+        self._path_changed("")
+        self._update_buttons()
+
+    # -- records ---------------------------------------------------------------------------
+    def _new_record(self, name: str, diff: str, spec: ExperimentSpec, source: str,
+                    status: str = "pending") -> RunRecord:
+        return RunRecord(name, diff, spec, next(self._colours), status=status, source=source)
+
+    def add_record(self, record: RunRecord) -> None:
+        self.records.append(record)
+        self._rebuild_table()
+
+    @Slot(object)
+    def _session_run_finished(self, result: object) -> None:
+        s = self.session
+        if not isinstance(result, RunFinished) or result.status not in FINAL_STATES:
+            return
+        if s.history.n_epochs == 0 and s.history.n_steps == 0:
+            return
+        self._session_runs += 1
+        record = self._new_record(f"Session run {self._session_runs}", spec_diff(self.base_spec, s.spec),
+                                  s.spec, "session", status=result.status)
+        record.history = _copy_history(s.history)
+        self.add_record(record)
+
+    @Slot(str)
+    def _path_changed(self, _path: str) -> None:
+        """A new or opened experiment becomes the base; its variants are listed, ready to run."""
+        if self.job.is_running():
+            self.job.cancel(join=True)
+        spec = self.session.spec
+        self.base_spec = spec.model_copy(update={"variants": ()})
+        self.records = [r for r in self.records if not (r.source == "variant" and not r.has_curves)]
+        if spec.variants:
+            for label, vspec in variant_specs(spec):
+                diff = "base" if label == "base" else spec_diff(self.base_spec, vspec)
+                self.records.append(self._new_record(label, diff, vspec, "variant"))
+            self.hint.setText(f"This experiment has {len(spec.variants)} variant"
+                              f"{'s' * (len(spec.variants) != 1)}: Run Variants trains the base and each "
+                              "variant with the same seed and overlays them.")
+        self._rebuild_table()
+        if spec.variants:
+            self.table_widget.scrollToBottom()
+        self._update_buttons()
+
+    def remove_selected(self) -> None:
+        rows = set(self.selected_rows())
+        self.records = [r for i, r in enumerate(self.records) if i not in rows or r in self._batch]
+        self._rebuild_table()
+
+    def clear(self) -> None:
+        self.records = [r for r in self.records if r in self._batch or not r.has_curves]
+        self._rebuild_table()
+
+    # -- table -----------------------------------------------------------------------------
+    def _rebuild_table(self) -> None:
+        selected = {id(self.records[i]) for i in self.selected_rows() if i < len(self.records)}
+        t = self.table_widget
+        t.blockSignals(True)
+        t.setRowCount(len(self.records))
+        for row, r in enumerate(self.records):
+            self._fill_row(row, r)
+        t.clearSelection()
+        for row, r in enumerate(self.records):
+            if id(r) in selected:
+                self._select(row)
+        t.blockSignals(False)
+        self._selection_changed()
+
+    def _select(self, row: int) -> None:
+        model = self.table_widget.selectionModel()
+        index = self.table_widget.model().index(row, 0)
+        model.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+
+    def _fill_row(self, row: int, r: RunRecord) -> None:
+        metric = r.history.metric_name if r.history is not None else "accuracy"
+
+        def fmt(v: float) -> str:
+            return f"{v:.4g}" if np.isfinite(v) else "—"
+
+        values = (r.name, r.diff, r.status if not r.message else f"{r.status}: {r.message}",
+                  fmt(r.last("train_loss")), fmt(r.last("val_loss")),
+                  fmt(r.last("train_metric")), fmt(r.last("val_metric")))
+        for col, text in enumerate(values):
+            item = QTableWidgetItem(text)
+            if col == 0:
+                pix = QPixmap(12, 12)
+                pix.fill(QColor(*r.colour))
+                item.setIcon(QIcon(pix))
+            if col >= 3:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if r.status == "diverged":
+                item.setForeground(QBrush(QColor(180, 0, 30)))
+            if col in (5, 6):
+                item.setToolTip(f"Final {'R²' if metric == 'r2' else 'accuracy'}")
+            self.table_widget.setItem(row, col, item)
+        self.table_widget.item(row, 1).setToolTip(r.diff)
+
+    def selected_rows(self) -> list[int]:
+        return sorted({i.row() for i in self.table_widget.selectionModel().selectedRows()})
+
+    def select_records(self, records: list[RunRecord]) -> None:
+        t = self.table_widget
+        t.blockSignals(True)
+        t.clearSelection()
+        for row, r in enumerate(self.records):
+            if r in records:
+                self._select(row)
+        t.blockSignals(False)
+        self._selection_changed()
+
+    def shown_records(self) -> list[RunRecord]:
+        """The selected runs; all of them when nothing is selected."""
+        rows = self.selected_rows()
+        chosen = [self.records[i] for i in rows] if rows else list(self.records)
+        return [r for r in chosen if r.has_curves]
+
+    def _selection_changed(self) -> None:
+        shown = self.shown_records()
+        for p in self.plots:
+            p.set_runs(shown)
+        self._update_buttons()
+
+    # -- sweeps ----------------------------------------------------------------------------
+    def _ask_sweep_dialog(self) -> SweepChoice | None:
+        dialog = SweepDialog(self.session.spec, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return dialog.choice()
+
+    def sweep(self) -> bool:
+        if self.job.is_running():
+            return False
+        choice = self.ask_sweep()
+        if choice is None:
+            return False
+        return self.start_sweep(choice)
+
+    def start_sweep(self, choice: SweepChoice) -> bool:
+        try:
+            items = build_sweep(self.session.spec, choice.param, list(choice.values))
+        except Exception as exc:  # pydantic rejects a value: say which
+            self.hint.setText(f"Cannot sweep: {exc}")
+            return False
+        base = self.session.spec
+        records = [self._new_record(label, label, spec, "sweep", status="queued") for label, spec in items]
+        self.records += records
+        self._rebuild_table()
+        title = SWEEP_PARAMS[choice.param].title.lower()
+        return self._run(records, choice.epochs, f"Sweep of the {title} ({len(records)} runs, same seed)",
+                         base)
+
+    def run_variants(self) -> bool:
+        if self.job.is_running():
+            return False
+        spec = self.session.spec
+        if not spec.variants:
+            self.hint.setText("This experiment has no variants. Add them to the file, or use Sweep….")
+            return False
+        pending = [r for r in self.records if r.source == "variant" and not r.has_curves]
+        if not pending:
+            for label, vspec in variant_specs(spec):
+                diff = "base" if label == "base" else spec_diff(self.base_spec, vspec)
+                pending.append(self._new_record(label, diff, vspec, "variant"))
+            self.records += pending
+        for r in pending:
+            r.status = "queued"
+        self._rebuild_table()
+        return self._run(pending, None, f"The base and {len(spec.variants)} variants, same seed", spec)
+
+    def _run(self, records: list[RunRecord], epochs: int | None, what: str, base: ExperimentSpec) -> bool:
+        session = self.session
+        trainer = session.trainer
+        dataset = trainer.dataset if trainer is not None else None
+        base_dir = session.base_dir
+        jobs = [(i, r.spec) for i, r in enumerate(records)]
+        self._batch = records
+        self.select_records([])
+        self.hint.setText(f"{what}: training…")
+        self.progress.setValue(0)
+
+        def work(progress: Callable[[float], None], cancelled: Callable[[], bool],
+                 partial: Callable[[object], None]) -> object:
+            return run_specs(jobs, epochs, base, dataset, base_dir, progress, cancelled, partial)
+
+        self._what = what
+        return self.job.start(work, "sweep")
+
+    @Slot(object)
+    def _on_partial(self, message: object) -> None:
+        kind, index, *rest = message  # type: ignore[misc]
+        if index >= len(self._batch):
+            return
+        r = self._batch[index]
+        if kind == "start":
+            r.status = "running"
+        else:
+            history, status, error = rest
+            r.history = history
+            r.status = status
+            r.message = error
+        if r in self.records:
+            self._fill_row(self.records.index(r), r)
+        if kind == "done":
+            done = [x for x in self._batch if x.has_curves and x in self.records]
+            self.select_records(done)
+
+    @Slot(object)
+    def _on_done(self, _result: object) -> None:
+        self.hint.setText(f"{getattr(self, '_what', 'Runs')}: done. Select rows to compare a subset.")
+        self._finish_batch()
+
+    @Slot(str, str)
+    def _on_failed(self, message: str, _details: str) -> None:
+        self.hint.setText(f"The sweep stopped with an error: {message}")
+        self._finish_batch()
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self.hint.setText("Sweep cancelled; finished runs stay in the list.")
+        self._finish_batch()
+
+    def _finish_batch(self) -> None:
+        for r in self._batch:
+            if r.status in ("queued", "running"):
+                r.status = "cancelled" if r.source == "sweep" else "pending"
+        # Sweep runs that never ran are noise in the list; a file's variants stay, ready to run.
+        self.records = [r for r in self.records if not (r.source == "sweep" and r.status == "cancelled")]
+        batch, self._batch = self._batch, []
+        self.progress.setValue(0 if not any(r.has_curves for r in batch) else 100)
+        self._rebuild_table()
+        self.select_records([r for r in batch if r.has_curves and r in self.records])
+
+    def cancel(self, join: bool = False) -> None:
+        self.job.cancel(join=join)
+
+    def _update_buttons(self) -> None:
+        running = self.job.is_running()
+        self.sweep_button.setEnabled(not running)
+        self.variants_button.setEnabled(not running and bool(self.session.spec.variants))
+        self.cancel_button.setEnabled(running)
+        self.remove_button.setEnabled(bool(self.selected_rows()))
+        self.clear_button.setEnabled(any(r.has_curves for r in self.records))
+
+
+def run_specs(jobs: list[tuple[int, ExperimentSpec]], epochs: int | None, base: ExperimentSpec,
+              dataset: Any, base_dir: Any, progress: Callable[[float], None], cancelled: Callable[[], bool],
+              partial: Callable[[object], None]) -> int:
+    """Train each spec in turn with a plain Trainer (on the calling, worker thread).
+
+    Reports ``("start", i)`` and ``("done", i, history, status, error)`` through ``partial``;
+    a spec that cannot be built is an error row, not the end of the sweep. Raises Cancelled.
+    """
+    from engine.trainer import Trainer
+
+    n = len(jobs)
+    for k, (index, spec) in enumerate(jobs):
+        if cancelled():
+            raise Cancelled("sweep cancelled")
+        partial(("start", index))
+        history = History()
+        status, error = "error", ""
+        try:
+            same_data = dataset is not None and spec.data == base.data and spec.seed == base.seed
+            trainer = Trainer(spec, base_dir=base_dir, dataset=dataset if same_data else None)
+        except Exception as exc:
+            partial(("done", index, history, "error", f"{type(exc).__name__}: {exc}"))
+            continue
+        total = epochs if epochs is not None else spec.training.epochs
+        events = trainer.run(total)
+        buffer: list[object] = []
+        try:
+            for event in events:
+                if cancelled():
+                    raise Cancelled("sweep cancelled")
+                buffer.append(event)
+                if isinstance(event, EpochMetrics):
+                    history.extend(buffer)
+                    buffer = []
+                    progress((k + event.epoch / max(total, 1)) / n)
+                elif isinstance(event, RunFinished):
+                    status = event.status
+        except Cancelled:
+            raise
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            events.close()
+        history.extend(buffer)
+        partial(("done", index, history, status, error))
+        progress((k + 1) / n)
+    return n
+
+
+def install(window: MainWindow) -> None:
+    from workbench.app.views import analyze_menu
+
+    view = RunsView(window.session)
+    dock = window.add_view_dock("Runs", view, Qt.DockWidgetArea.BottomDockWidgetArea)
+    dock.hide()
+    register_job(window, view.job)
+    window.runs_view = view  # type: ignore[attr-defined]
+    # The comparison plots export like every other plot (menu, "Export all plots").
+    for plot in view.plots:
+        window.plots.append(plot)
+        window.plot_docks[plot] = dock
+        plot.exportRequested.connect(lambda fmt, p=plot: window.export_plot(p, fmt))
+
+    def show() -> None:
+        dock.show()
+        dock.raise_()
+
+    def sweep() -> None:
+        show()
+        view.sweep()
+
+    def variants() -> None:
+        show()
+        view.run_variants()
+
+    def path_changed(_path: str) -> None:
+        if window.session.spec.variants:
+            show()  # a file with variants opens as a comparison
+
+    window.session.pathChanged.connect(path_changed)
+    menu = analyze_menu(window)
+    menu.addSeparator()
+    for text, slot, tip in (
+        ("Runs", show, "The list of finished runs and their overlaid curves."),
+        ("Sweep…", sweep, "Train once per value of one hyperparameter (learning rate, activation, optimizer, "
+                          "batch size, initialization) and compare the runs."),
+        ("Run Variants", variants, "Train the base experiment and each of the file's variants and compare."),
+    ):
+        action = QAction(text, window)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False, s=slot: s())
+        menu.addAction(action)
+        setattr(window, {"Runs": "runs_action", "Sweep…": "sweep_action",
+                         "Run Variants": "run_variants_action"}[text], action)
