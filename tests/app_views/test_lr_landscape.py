@@ -1,0 +1,218 @@
+"""LR range test and loss landscape views: the plotted data is the analysis result, Apply edits
+the experiment (undoably, live while training), cancel stops and leaves the app usable."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine.events import StepMetrics
+from workbench.app.views import landscape_view, lr_finder_view
+from workbench.app.views.landscape_view import N_CONTOURS, ParamPath
+from workbench.app.views.lr_finder_view import training_arrays
+
+from .conftest import digits_spec, spiral_spec, train
+
+
+def lr_view(window: Any) -> Any:
+    if not hasattr(window, "lr_finder_view"):
+        lr_finder_view.install(window)
+    return window.lr_finder_view
+
+
+def ls_view(window: Any) -> Any:
+    if not hasattr(window, "landscape_view"):
+        landscape_view.install(window)
+    return window.landscape_view
+
+
+def run_job(qtbot: Any, view: Any, start: Any, timeout: int = 20_000) -> Any:
+    with qtbot.waitSignal(view.job.finished, timeout=timeout) as blocker:
+        assert start()
+    qtbot.waitUntil(lambda: not view.job.is_running(), timeout=timeout)
+    return blocker.args[0]
+
+
+def finite_equal(a: np.ndarray, b: np.ndarray) -> None:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    assert a.shape == b.shape
+    ok = np.isfinite(b)
+    np.testing.assert_array_equal(a[ok], b[ok])
+    assert np.isnan(a[~ok]).all()
+
+
+# ----------------------------------------------------------------------------- LR range test
+def test_lr_view_plots_the_result_and_marks_the_suggestion(qtbot: Any, window: Any) -> None:
+    window.session.new(spiral_spec(optimizer={"name": "sgd", "lr": 0.01}))
+    view = lr_view(window)
+    dock = window.view_docks[view.title]
+    assert not dock.isVisible()
+    with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
+        window.lr_finder_action.trigger()  # Analyze ▸ Learning-Rate Range Test
+    qtbot.waitUntil(lambda: not view.job.is_running())
+    result = blocker.args[0]
+    assert dock.isVisible() and view.result is result
+    assert view.optimizer_used == "sgd"
+    assert result.suggested_lr is not None
+
+    x, y = view.raw_curve.getOriginalDataset()
+    np.testing.assert_array_equal(x, result.lrs)
+    finite_equal(y, result.losses)
+    x, y = view.smooth_curve.getOriginalDataset()
+    np.testing.assert_array_equal(x, result.lrs)
+    finite_equal(y, result.smoothed)
+    assert view.plot_item.getAxis("bottom").logMode  # learning rates on a log axis
+    assert view.line.isVisible()
+    assert 10 ** view.line.value() == pytest.approx(result.suggested_lr, rel=1e-9)
+    assert f"{result.suggested_lr:.2g}" in view.line.label.toPlainText()
+    assert f"{result.suggested_lr:.2g}" in view.hint.text()
+    assert view.progress.value() == 100
+    assert view.apply_button.isEnabled()
+
+    header, rows = view.table()
+    assert header == ["lr", "loss", "smoothed"]
+    np.testing.assert_array_equal(rows[:, 0], result.lrs)
+
+
+def test_apply_sets_the_learning_rate_undoably(qtbot: Any, window: Any) -> None:
+    view = lr_view(window)
+    session = window.session
+    before = session.spec.optimizer.lr
+    run_job(qtbot, view, view.start)
+    value = view.apply_value
+    assert value is not None and value == pytest.approx(view.suggested_lr, rel=0.06)
+    trainer = session.trainer
+    view.apply_button.click()
+    assert session.spec.optimizer.lr == value
+    assert session.trainer is trainer  # a learning-rate change keeps the weights
+    assert window.training_panel.lr.currentText() == f"{value:g}"
+    window.undo_action.trigger()
+    assert session.spec.optimizer.lr == before
+
+
+def test_apply_during_a_run_takes_effect_at_the_next_step(qtbot: Any, window: Any) -> None:
+    view = lr_view(window)
+    session = window.session
+    run_job(qtbot, view, view.start)
+    value = view.apply_value
+    assert value != session.spec.optimizer.lr
+    session.set_spec(session.spec.with_overrides({"training.epochs": 2000}))
+    trainer = session.trainer
+    seen: list[float] = []
+    session.eventsArrived.connect(
+        lambda events: seen.extend(e.lr for e in events if isinstance(e, StepMetrics))
+    )
+    session.start()
+    qtbot.waitUntil(lambda: len(seen) > 0, timeout=10_000)
+    assert view.apply()
+    assert session.is_running and session.trainer is trainer  # no restart
+    qtbot.waitUntil(lambda: seen[-1] == pytest.approx(value), timeout=10_000)
+    session.stop(join=True)
+
+
+def test_lr_cancel_leaves_the_view_usable(qtbot: Any, window: Any) -> None:
+    view = lr_view(window)
+    with qtbot.waitSignal(view.job.cancelled, timeout=20_000):
+        assert view.start()
+        assert not view.run_button.isEnabled() and view.cancel_button.isEnabled()
+        view.cancel_button.click()
+    qtbot.waitUntil(lambda: not view.job.is_running())
+    assert view.result is None and "Cancelled" in view.hint.text()
+    assert view.run_button.isEnabled() and not view.cancel_button.isEnabled()
+    assert not view.apply_button.isEnabled()
+    run_job(qtbot, view, view.start)  # and it runs again afterwards
+    assert view.result is not None
+
+
+# ----------------------------------------------------------------------------- loss landscape
+def test_landscape_image_is_the_loss_grid_centred_on_the_current_loss(qtbot: Any, window: Any) -> None:
+    view = ls_view(window)
+    train(qtbot, window)
+    session = window.session
+    assert len(view.path.snapshots) >= 2  # the initial weights and at least one update
+    view.resolution.setValue(21)
+    view.log_box.setChecked(False)
+    with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
+        window.landscape_action.trigger()  # Analyze ▸ Loss Landscape
+    qtbot.waitUntil(lambda: not view.job.is_running())
+    result = blocker.args[0]
+    assert window.view_docks[view.title].isVisible()
+    assert result.losses.shape == (21, 21)
+    np.testing.assert_array_equal(view.image.image, result.losses)
+
+    # The centre of the grid is the current weights: the loss there is the model's loss now.
+    x, y = training_arrays(session)
+    loss, _ = session.trainer.loss(session.view_network.forward(x, training=False), y)
+    assert result.center_loss == pytest.approx(float(loss), rel=1e-6)
+    assert view.image.image[10, 10] == pytest.approx(result.center_loss, rel=1e-6)
+    assert view.image.image.min() == pytest.approx(result.losses.min())
+    assert view.colorbar.levels() == pytest.approx((result.losses.min(), result.losses.max()))
+    rect = view.image.mapRectToParent(view.image.boundingRect())
+    assert (rect.center().x(), rect.center().y()) == pytest.approx((0.0, 0.0), abs=1e-9)
+    assert len(view.contours) == N_CONTOURS
+
+    # Path: every snapshot plus the current weights, projected; the current point sits at (0, 0).
+    px, py = view.path_curve.getOriginalDataset()
+    np.testing.assert_array_equal(np.column_stack([px, py]), result.path_xy)
+    assert len(result.path_xy) >= 2
+    np.testing.assert_allclose(result.path_xy[-1], [0.0, 0.0], atol=1e-4)
+    cx, cy = view.current_marker.getData()
+    assert (float(cx[0]), float(cy[0])) == (0.0, 0.0)
+    assert f"{result.center_loss:.4g}" in view.hint.text()
+
+    view.log_box.setChecked(True)  # log colours: the same grid, in decades
+    np.testing.assert_allclose(view.image.image, np.log10(result.losses))
+    header, rows = view.table()
+    assert header == ["alpha", "beta", "loss"] and rows.shape == (21 * 21, 3)
+
+
+def test_landscape_cancel_is_prompt_and_the_app_stays_usable(qtbot: Any, window: Any) -> None:
+    window.session.new(digits_spec())
+    view = ls_view(window)
+    view.resolution.setValue(151)  # ~23,000 forward passes over 1,400 images: long
+    with qtbot.waitSignal(view.job.progress, timeout=20_000):
+        assert view.start()
+    view.cancel(join=True)  # returns once the worker stopped between two grid rows
+    assert not view.job.is_running()
+    assert view.result is None and "Cancelled" in view.hint.text()
+    assert view.run_button.isEnabled() and view.resolution.isEnabled()
+    view.resolution.setValue(5)
+    result = run_job(qtbot, view, view.start)
+    assert result.losses.shape == (5, 5)
+    train(qtbot, window)  # training still works
+
+
+def test_param_path_decimates_evenly_and_keeps_the_start() -> None:
+    class Net:
+        def __init__(self, i: int) -> None:
+            self.params = np.full(3, float(i), np.float32)
+
+    path = ParamPath(capacity=8)
+    for i in range(100):
+        path.record(Net(i))
+    values = [float(p[0]) for p in path.snapshots]
+    assert 4 <= len(values) <= 8
+    assert values[0] == 0.0
+    steps = np.diff(values)
+    assert (steps == steps[0]).all()  # evenly spaced in updates
+    path.record(type("N", (), {"params": np.zeros(5, np.float32)})())  # another architecture
+    assert len(path.snapshots) == 1
+
+    again = ParamPath(capacity=100)
+    again.record(Net(1))
+    again.record(Net(1))  # the same weights again (a pause flush) are not a step
+    again.record(Net(2))
+    assert [float(p[0]) for p in again.snapshots] == [1.0, 2.0]
+
+
+def test_landscape_path_restarts_with_new_weights(qtbot: Any, window: Any) -> None:
+    view = ls_view(window)
+    train(qtbot, window)
+    assert len(view.path.snapshots) >= 2
+    window.reset_action.trigger()
+    assert len(view.path.snapshots) == 1
+    np.testing.assert_array_equal(view.path.snapshots[0], window.session.view_network.params)
+    assert math.isfinite(float(view.path.snapshots[0].sum()))
