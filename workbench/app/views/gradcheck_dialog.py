@@ -214,13 +214,19 @@ class GradCheckDialog(QDialog):
         super().closeEvent(event)
 
 
-def open_gradient_check(window: MainWindow) -> GradCheckDialog:
-    """Show the dialog (non-modal) and start a check."""
+def dialog_for(window: MainWindow) -> GradCheckDialog:
+    """The window's one gradient-check dialog, created on first use."""
     dialog = getattr(window, "gradcheck_dialog", None)
     if dialog is None:
         dialog = window.gradcheck_dialog = GradCheckDialog(window)
         window.session.trainerChanged.connect(lambda _t: dialog.table.setRowCount(0))
         window.installEventFilter(dialog)
+    return dialog
+
+
+def open_gradient_check(window: MainWindow) -> GradCheckDialog:
+    """Show the dialog (non-modal) and start a check."""
+    dialog = dialog_for(window)
     dialog.show()
     dialog.raise_()
     dialog.start()

@@ -1,0 +1,164 @@
+"""Gradient health heatmap, diagnostics panel and gradient check: what a user sees after training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine.analysis import diagnose
+from tests.app_views.conftest import deep_sigmoid_spec, spiral_spec, train
+from workbench.app.export import export_csv, export_png
+
+
+def _menu_texts(menu: Any) -> list[str]:
+    return [a.text().replace("&", "") for a in menu.actions()]
+
+
+def _install(window: Any, *names: str) -> None:
+    import importlib
+
+    for name in names:
+        importlib.import_module(f"workbench.app.views.{name}").install(window)
+
+
+# ---------------------------------------------------------------------------------------- heatmap
+
+
+def test_heatmap_has_a_row_per_layer_and_grows_with_training(qtbot: Any, window: Any, tmp_path: Any) -> None:
+    _install(window, "gradient_health")
+    view = window.gradient_health_view
+    assert "Gradient health" in _menu_texts(window.view_menu)
+    assert "Gradient Health Heatmap" in _menu_texts(window.analyze_menu)
+    train(qtbot, window)
+    window.refresh_views(force=True)
+    layers = window.session.history.layers
+    assert layers == ["dense1", "dense2", "output"]
+    rows, first = view.data.shape
+    assert rows == len(layers) and first == window.session.history.n_steps > 0
+    # Each cell is log10 of the layer's gradient norm at that step.
+    expected = np.log10(window.session.history.step_layer_grads("dense2"))
+    np.testing.assert_allclose(view.data[1], expected)
+    assert view.image.image.shape == (len(layers), first)
+    train(qtbot, window)  # continue: more columns
+    window.refresh_views(force=True)
+    assert view.data.shape[0] == len(layers) and view.data.shape[1] > first
+    header, table = view.table()
+    assert header == ["step", "log10_grad_norm/dense1", "log10_grad_norm/dense2", "log10_grad_norm/output"]
+    assert table.shape == (view.data.shape[1], 4)
+    assert export_png(view, tmp_path / "h.png", 400, 300).stat().st_size > 1000
+    assert export_csv(view, tmp_path / "h.csv").read_text().startswith("step,")
+
+
+def test_heatmap_bins_long_histories_into_bounded_columns() -> None:
+    from workbench.app.views.gradient_health import _bin_columns
+
+    logs = np.vstack([np.arange(1000.0), -np.arange(1000.0)])
+    binned, x = _bin_columns(logs, np.arange(1, 1001.0), 100)
+    assert binned.shape == (2, 100)
+    np.testing.assert_allclose(binned[0, 0], np.mean(np.arange(10.0)))
+    assert x[-1] == 1000.0
+
+
+# ---------------------------------------------------------------------------------------- diagnostics
+
+
+def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, window: Any) -> None:
+    _install(window, "diagnostics_panel")
+    panel = window.diagnostics_panel
+    assert "Diagnostics" in _menu_texts(window.view_menu)
+    assert "Diagnostics" in _menu_texts(window.analyze_menu)
+    assert panel.texts() == ["No problems detected"]
+    window.session.new(deep_sigmoid_spec(epochs=6))
+    train(qtbot, window)
+    kinds = [d.kind for d in panel.diagnoses]
+    assert "vanishing_gradients" in kinds
+    t = window.session.trainer
+    assert panel.diagnoses == diagnose(t.history, layer_order=[n for n, *_ in t.network.summary()])
+    vanishing = next(d for d in panel.diagnoses if d.kind == "vanishing_gradients")
+    row = panel.texts()[kinds.index("vanishing_gradients")]
+    assert row.startswith("Vanishing gradients (warning) — layer dense1 · epoch 1, step")
+    assert vanishing.message in row and f"Try: {vanishing.remedy}" in row
+    item = panel.list.item(kinds.index("vanishing_gradients"))
+    assert item.background().color().name() == "#fff4d6"  # warning colour
+    assert "6 epochs checked" in panel.status.text()
+    assert "vanishing" in panel.copy_text().lower()
+    # A new experiment starts clean.
+    window.session.new(spiral_spec())
+    assert panel.texts() == ["No problems detected"] and panel.epochs == []
+
+
+def test_healthy_run_shows_no_problems(qtbot: Any, window: Any) -> None:
+    _install(window, "diagnostics_panel")
+    train(qtbot, window)
+    assert window.diagnostics_panel.diagnoses == []
+    assert window.diagnostics_panel.texts() == ["No problems detected"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_is_shown_as_an_error(qtbot: Any, window: Any) -> None:
+    from engine.spec import DenseSpec, ModelSpec, OptimizerSpec
+
+    _install(window, "diagnostics_panel")
+    layer = DenseSpec(units=16, activation="relu", weight_init="normal", weight_init_options={"std": 1.5})
+    spec = deep_sigmoid_spec(epochs=5).model_copy(
+        update={"model": ModelSpec(layers=(layer,) * 8), "optimizer": OptimizerSpec(name="sgd", lr=0.01)}
+    )
+    window.session.new(spec)
+    result = train(qtbot, window)
+    assert result.status == "diverged"
+    panel = window.diagnostics_panel
+    errors = [d for d in panel.diagnoses if d.severity == "error"]
+    assert errors and errors[0].step == result.divergence.step
+    assert panel.list.item(panel.diagnoses.index(errors[0])).background().color().name() == "#fde2e1"
+
+
+# ---------------------------------------------------------------------------------------- gradient check
+
+
+def _run_check(qtbot: Any, window: Any) -> Any:
+    from workbench.app.views.gradcheck_dialog import dialog_for
+
+    action = window.gradcheck_action
+    assert action in window.analyze_menu.actions() and action.text() == "Check Gradients…"
+    dialog = dialog_for(window)
+    with qtbot.waitSignal(dialog.checked, timeout=20_000):
+        action.trigger()
+    assert dialog.isVisible() and not dialog.running
+    return dialog
+
+
+def test_gradient_check_is_all_green_for_a_healthy_model(qtbot: Any, window: Any) -> None:
+    from workbench.app.views.gradcheck_dialog import GREEN, PASS_THRESHOLD
+
+    _install(window, "gradcheck_dialog")
+    dialog = _run_check(qtbot, window)
+    names = list(window.session.view_network.parameters())
+    assert list(dialog.result) == names
+    assert all(err < PASS_THRESHOLD for err in dialog.result.values())
+    assert dialog.colours() == {n: GREEN for n in names}
+    assert "All 6 parameters agree" in dialog.summary.text()
+    dialog.close()
+
+
+def test_gradient_check_turns_red_for_a_wrong_backward(qtbot: Any, window: Any, monkeypatch: Any) -> None:
+    from engine.layers import Dense
+    from workbench.app.views.gradcheck_dialog import GREEN, RED
+
+    _install(window, "gradcheck_dialog")
+    original = Dense.backward
+
+    def wrong(self: Any, grad_y: np.ndarray, input_grad: bool = True) -> Any:
+        out = original(self, grad_y, input_grad)
+        self.grads["W"] *= 1.5  # a classic bug: a wrong factor in the weight gradient
+        return out
+
+    monkeypatch.setattr(Dense, "backward", wrong)
+    dialog = _run_check(qtbot, window)
+    colours = dialog.colours()
+    assert {n for n, c in colours.items() if c == RED} == {"dense1.W", "dense2.W", "output.W"}
+    assert {n for n, c in colours.items() if c == GREEN} == {"dense1.b", "dense2.b", "output.b"}
+    assert dialog.result["dense1.W"] > 0.1
+    assert "3 of 6 parameters" in dialog.summary.text()
+    dialog.close()
