@@ -1,0 +1,178 @@
+"""Weights/gradients histograms, neuron maps and saliency: the numbers behind what is drawn."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from engine.analysis import saliency, saliency_map_2d
+from tests.app_views.conftest import digits_spec, train
+from workbench.app.export import export_csv, export_png
+
+
+def _install(window: Any, name: str) -> None:
+    importlib.import_module(f"workbench.app.views.{name}").install(window)
+
+
+def _menu_texts(menu: Any) -> list[str]:
+    return [a.text().replace("&", "") for a in menu.actions()]
+
+
+def _show(window: Any, title: str) -> None:
+    dock = window.view_docks[title]
+    dock.show()
+    dock.raise_()
+
+
+# ---------------------------------------------------------------------------------------- histograms
+
+
+def test_histogram_counts_add_up_to_the_layers_parameters(qtbot: Any, window: Any, tmp_path: Any) -> None:
+    _install(window, "histograms")
+    view = window.histogram_view
+    assert "Weights and gradients" in _menu_texts(window.view_menu)
+    assert "Weight and Gradient Histograms" in _menu_texts(window.analyze_menu)
+    _show(window, "Weights and gradients")
+    layers = [view.layer_box.itemText(i) for i in range(view.layer_box.count())]
+    assert layers == ["dense1", "dense2", "output"]
+    before = len(view.snapshots["dense2"])
+    train(qtbot, window)
+    view.layer_box.setCurrentText("dense2")
+    window.refresh_views(force=True)
+    sizes = dict((name, n) for name, _kind, _shape, n in window.session.view_network.summary())
+    assert view.counts["weights"].sum() == sizes["dense2"] == 16 * 16 + 16
+    assert view.counts["gradients"].sum() == sizes["dense2"]
+    # The weights shown are the view network's, after training.
+    net = window.session.view_network
+    values = np.concatenate([net.parameters()["dense2.W"].ravel(), net.parameters()["dense2.b"].ravel()])
+    expected, _ = np.histogram(values, bins=view.edges["weights"])
+    np.testing.assert_array_equal(view.counts["weights"], expected)
+    assert np.any(view.counts["gradients"][: len(view.counts["gradients"]) // 2 + 1] > 0)
+    # The evolution gained a snapshot (the end of the run) and is drawn as bins × time.
+    assert len(view.snapshots["dense2"]) > before
+    density = view.evolution["weights"]
+    assert density.shape[0] == 60 and density.shape[1] >= 2
+    np.testing.assert_allclose(density.sum(axis=0), 1.0, atol=1e-9)
+    view.layer_box.setCurrentText("output")
+    assert view.counts["weights"].sum() == sizes["output"]
+    header, rows = view.table()
+    assert header[2] == "weights_count" and rows[:, 2].sum() == sizes["output"]
+    assert export_png(view, tmp_path / "hist.png", 500, 400).stat().st_size > 1000
+    assert export_csv(view, tmp_path / "hist.csv").exists()
+
+
+def test_histogram_gradients_match_a_manual_backward_pass(window: Any) -> None:
+    from engine.trainer import targets_for_loss
+    from workbench.app.views.histograms import BATCH, measure
+
+    _install(window, "histograms")
+    view = window.histogram_view
+    t = window.session.trainer
+    net = window.session.view_network.copy()
+    ds = t.dataset
+    out = net.forward(ds.x_train[:BATCH], training=False)
+    _, g = t.loss(out, targets_for_loss(ds, ds.y_train[:BATCH], t.loss, net.params.dtype))
+    net.backward(g)
+    grads = measure(window.session.view_network, t, view._batch)["dense1"]["gradients"]
+    manual = np.concatenate([net.gradients()["dense1.W"].ravel(), net.gradients()["dense1.b"].ravel()])
+    np.testing.assert_allclose(grads, manual, rtol=1e-5, atol=1e-7)
+    # Measuring never touches the shared view network's gradients.
+    assert not np.shares_memory(grads, window.session.view_network.grads)
+
+
+# ---------------------------------------------------------------------------------------- neuron maps
+
+
+def test_one_thumbnail_per_hidden_unit_and_click_enlarges(qtbot: Any, window: Any, tmp_path: Any) -> None:
+    _install(window, "neuron_maps")
+    view, big = window.neuron_maps_view, window.neuron_map_plot
+    assert {"Neurons", "Neuron map"} <= set(_menu_texts(window.view_menu))
+    assert "Neuron Maps" in _menu_texts(window.analyze_menu)
+    train(qtbot, window)
+    _show(window, "Neurons")
+    view.tick()
+    assert sorted(view.buttons) == [(layer, u) for layer in ("dense1", "dense2") for u in range(16)]
+    assert all(not b.icon().isNull() for b in view.buttons.values())
+    assert view.message.text() == "32 hidden units in 2 layer(s)"
+    # A thumbnail is that unit's output: compare with a forward pass of the view network.
+    net = window.session.view_network
+    assert view.maps["dense1"].shape == (32, 32, 16)
+    corner = window.session.trainer.dataset.featurize(_plane_lo(window).reshape(1, 2))  # grid [0, 0]
+    net.forward(corner.astype(net.params.dtype))
+    np.testing.assert_allclose(view.maps["dense1"][0, 0], net.layers[0].a[0], rtol=1e-5, atol=1e-6)
+
+    big.refresh(window.session.history, force=True)
+    output_values = big.values.copy()
+    assert big.selected is None and output_values.shape == (90, 90)
+    qtbot.mouseClick(view.buttons[("dense2", 5)], Qt.MouseButton.LeftButton)
+    assert big.selected == ("dense2", 5) and view.buttons[("dense2", 5)].isChecked()
+    assert big.values.shape == (90, 90) and not np.allclose(big.values, output_values)
+    unit5 = big.values.copy()
+    qtbot.mouseClick(view.buttons[("dense1", 0)], Qt.MouseButton.LeftButton)
+    assert not np.allclose(big.values, unit5) and not view.buttons[("dense2", 5)].isChecked()
+    assert "dense1 · unit 1" in big.hint.text()
+    qtbot.mouseClick(big.output_button, Qt.MouseButton.LeftButton)  # back to the network output
+    assert big.selected is None
+    np.testing.assert_allclose(big.values, output_values)
+    assert export_png(big, tmp_path / "n.png", 300, 300).stat().st_size > 1000
+
+
+def _plane_lo(window: Any) -> np.ndarray:
+    ds = window.session.trainer.dataset
+    pts = np.concatenate([ds.points_train, ds.points_val])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return lo - (0.08 * (hi - lo) + 1e-9)
+
+
+def test_neuron_maps_explain_themselves_on_non_2d_data(qtbot: Any, window: Any) -> None:
+    _install(window, "neuron_maps")
+    window.session.new(digits_spec())
+    _show(window, "Neurons")
+    window.neuron_maps_view.tick()
+    assert window.neuron_maps_view.buttons == {}
+    assert "2-D data" in window.neuron_maps_view.message.text()
+
+
+# ---------------------------------------------------------------------------------------- saliency
+
+
+def test_saliency_map_matches_the_engine(qtbot: Any, window: Any, tmp_path: Any) -> None:
+    _install(window, "saliency_view")
+    view = window.saliency_view
+    assert "Saliency" in _menu_texts(window.view_menu) and "Saliency Map" in _menu_texts(window.analyze_menu)
+    train(qtbot, window)
+    _show(window, "Saliency")
+    window.refresh_views(force=True)
+    t, net = window.session.trainer, window.session.view_network
+    expected = saliency_map_2d(net, t.loss, t.dataset.featurize, bounds=view.bounds, resolution=60)
+    assert view.mode == "2d"
+    np.testing.assert_allclose(view.values, expected.values, rtol=1e-6)
+    np.testing.assert_allclose(view.left_image.image, expected.values, rtol=1e-6)
+    # A fixed class differentiates that class's logit everywhere.
+    view.target_box.setCurrentIndex(view.target_box.findText("class 2"))
+    window.refresh_views(force=True)
+    fixed = saliency_map_2d(net, t.loss, t.dataset.featurize, bounds=view.bounds, resolution=60,
+                            target_class=2)
+    np.testing.assert_allclose(view.values, fixed.values, rtol=1e-6)
+    assert export_csv(view, tmp_path / "s.csv").read_text().splitlines()[0] == "x1,x2,saliency"
+
+
+def test_digit_saliency_is_shown_beside_the_chosen_image(qtbot: Any, window: Any) -> None:
+    _install(window, "saliency_view")
+    view = window.saliency_view
+    window.session.new(digits_spec())
+    train(qtbot, window)
+    _show(window, "Saliency")
+    view.sample_box.setValue(7)
+    window.refresh_views(force=True)
+    t, net = window.session.trainer, window.session.view_network
+    x = t.dataset.x_val[7:8]
+    assert view.mode == "image" and view.sample_box.isVisible()
+    np.testing.assert_allclose(view.sample, x.reshape(8, 8))
+    np.testing.assert_allclose(view.values, saliency(net, t.loss, x).reshape(8, 8), rtol=1e-6)
+    np.testing.assert_allclose(view.right_image.image, view.values.T, rtol=1e-6)
+    label = int(t.dataset.y_val[7])
+    assert view.left.titleLabel.text.startswith(f"sample 7: label {label}, predicted ")
