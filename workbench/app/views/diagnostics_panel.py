@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -71,6 +71,7 @@ class DiagnosticsPanel(QWidget):
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setUniformItemSizes(False)
         self.list.setSpacing(2)
+        self.list.setMinimumHeight(60)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -92,6 +93,9 @@ class DiagnosticsPanel(QWidget):
         session.eventsArrived.connect(self._events)
         session.runFinished.connect(self._finished)
         self._trainer_changed(session.trainer)
+
+    def sizeHint(self) -> QSize:
+        return QSize(600, 150)  # a strip under the plots, not half the window
 
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
