@@ -35,6 +35,7 @@ from workbench.app.export import export_all, export_csv, export_png, export_svg,
 from workbench.app.panels import DataPanel, NetworkPanel, TrainingPanel
 from workbench.app.plots import BoundaryPlot, GradientPlot, LossPlot, MetricPlot, PlotView
 from workbench.app.session import Session
+from workbench.app.views import install_views
 
 APP_NAME = "Gradient Workbench"
 ORG_NAME = "GradientWorkbench"
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.frame_timer.setInterval(FRAME_MS)
         self.frame_timer.timeout.connect(self.refresh_views)
         self.frame_timer.start()
+        install_views(self)
 
         self.resize(1280, 800)
         self._default_state = self.saveState()
