@@ -122,7 +122,7 @@ class Identity(Activation):
         return grad_a
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     # The tanh form never overflows or underflows: tails become exact 0 and 1.
     s = np.tanh(z * 0.5)
     s *= 0.5
@@ -135,7 +135,7 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return _sigmoid(z)
+        return sigmoid(z)
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         return grad_a * (a * (1.0 - a))
@@ -257,7 +257,7 @@ class Softplus(Activation):
         return t
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
-        return grad_a * _sigmoid(z)
+        return grad_a * sigmoid(z)
 
 
 @ACTIVATIONS.register("silu")
@@ -267,10 +267,10 @@ class SiLU(Activation):
     name = "silu"
 
     def forward(self, z: np.ndarray) -> np.ndarray:
-        return z * _sigmoid(z)
+        return z * sigmoid(z)
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
-        s = _sigmoid(z)
+        s = sigmoid(z)
         # s + z·s·(1 - s) = s + a·(1 - s)
         d = 1.0 - s
         d *= a

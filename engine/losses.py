@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engine.activations import sigmoid as _sigmoid
 from engine.registry import Registry
 
 LOSSES: Registry[type[Loss]] = Registry("loss")
@@ -103,13 +104,6 @@ class Huber(Loss):
         value = float(np.vdot(c, d - 0.5 * c)) / d.size
         c *= 1.0 / d.size
         return value, c
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    s = np.tanh(z * 0.5)
-    s *= 0.5
-    s += 0.5
-    return s
 
 
 @LOSSES.register("binary_cross_entropy")
