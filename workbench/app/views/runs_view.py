@@ -291,8 +291,9 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
         short = key.rsplit(".", 1)[-1]
         if key.startswith("model.layers."):
             index = key.split(".")[2]
-            same = all(fb.get(k) == fb.get(key) for k in fb if k.startswith("model.layers.")
-                       and k.rsplit(".", 1)[-1] == short and fa.get(k) != fb.get(k))
+            # "activation=relu" only when every layer with that setting changed to the same value.
+            peers = [k for k in fb if k.startswith("model.layers.") and k.rsplit(".", 1)[-1] == short]
+            same = all(fb[k] == fb[key] and fa.get(k) != fb[k] for k in peers)
             short = short if same else f"layer{int(index) + 1}.{short}"
         elif short == "name":
             short = key.split(".")[0]  # optimizer / loss / schedule
