@@ -382,7 +382,9 @@ class RunComparisonPlot(PlotView):
             xname = "epoch"
             names += [f"{run} {xname}", f"{run} {which}"]
             arrays += [x, y]
-        return names, columns(*arrays) if arrays else np.empty((0, 0))
+        if not arrays:
+            return ["epoch"], np.empty((0, 1))
+        return names, columns(*arrays)
 
 
 def _grad_series(h: History) -> tuple[np.ndarray, np.ndarray]:
