@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 export QT_API := pyside6
 
-.PHONY: run test bench soak lint screenshot clean
+.PHONY: run test bench soak lint screenshot torch-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,11 @@ lint: $(STAMP)
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m workbench.app.screenshot docs/screenshot.png
 
+# Optional, not in CI: the optimizer tests that compare trajectories with torch.optim itself
+# run in a separate venv holding PyTorch (never a dependency of the product).
+torch-check: $(STAMP)
+	test -x .venv-torch/bin/python || ($(PYTHON) -m venv .venv-torch && .venv-torch/bin/pip install --quiet torch==2.13.0 numpy pytest pytest-qt hypothesis pydantic threadpoolctl)
+	PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv-torch/bin/python -m pytest -q -p no:cacheprovider tests/engine/test_optimizers.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-torch build *.egg-info
