@@ -23,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
 
 from engine.analysis import Cancelled, LRRangeResult, lr_range_test
 from engine.optimizers import OPTIMIZERS
@@ -282,11 +282,19 @@ class LRFinderView(PlotView):
         # InfiniteLine does not follow log mode: its value is log10(lr).
         self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((214, 39, 40), width=2,
                                                                            style=Qt.PenStyle.DashLine),
-                                    label="", labelOpts={"position": 0.9, "color": (214, 39, 40),
+                                    label="", labelOpts={"position": 0.06, "color": (214, 39, 40),
                                                          "fill": (255, 255, 255, 200)})
         self.line.setVisible(False)
         p.addItem(self.line, ignoreBounds=True)
 
+        self.steps = QSpinBox()
+        self.steps.setRange(20, 5000)
+        self.steps.setSingleStep(50)
+        self.steps.setValue(100)
+        self.steps.setToolTip("Training steps of the test, spread over 1e-6 … 10. Hard problems show "
+                              "their descent only with more steps.")
+        self.controls.addWidget(QLabel("steps"))
+        self.controls.addWidget(self.steps)
         self.run_button, self.cancel_button, self.progress = progress_row(
             self, "Run test", "Run the range test on a copy of the current model and training data "
             "(your model and its training are not touched).")
@@ -335,6 +343,7 @@ class LRFinderView(PlotView):
         x, y = training_arrays(s)
         batch = spec.training.batch_size
         seed = spec.seed
+        steps = self.steps.value()
         self.optimizer_used = name
         self.error = ""
 
@@ -345,7 +354,7 @@ class LRFinderView(PlotView):
             with threadpool_limits(limits=1, user_api="blas"):
                 return lr_range_test(network, loss, x, y, rng=np.random.default_rng(seed),
                                      optimizer_name=name, optimizer_options=options, batch_size=batch,
-                                     progress=progress, cancelled=cancelled)
+                                     steps=steps, progress=progress, cancelled=cancelled)
 
         self.progress.setValue(0)
         self.hint.setText(f"Running the range test with {name}…")
@@ -420,11 +429,25 @@ class LRFinderView(PlotView):
             self.line.label.setFormat(f"suggested {lr:.2g}")
             tail = " (stopped early: the loss exploded)" if r.diverged else ""
             opt = self.optimizer_used or "the optimizer"
-            self.hint.setText(f"Suggested learning rate ≈ {lr:.2g} for {opt}{tail}. "
-                              f"Apply uses {self.apply_value:g}.")
+            text = f"Suggested learning rate ≈ {lr:.2g} for {opt}{tail}. Apply uses {self.apply_value:g}."
+            if not self.clear_descent():
+                text += (" Caution: the loss barely fell during the test, so this suggestion is weak; try "
+                         "more steps.")
+            self.hint.setText(text)
         else:
             self.line.setVisible(False)
             self.hint.setText("No suggestion: the loss never fell clearly. Try another range or model.")
+
+    def clear_descent(self) -> bool:
+        """Whether the smoothed loss fell clearly (≥ 10 %) below its early level during the test."""
+        r = self.result
+        if r is None:
+            return False
+        smooth = r.smoothed[np.isfinite(r.smoothed)]
+        if len(smooth) < 5:
+            return False
+        early = float(np.median(smooth[: max(2, len(smooth) // 5)]))
+        return float(smooth.min()) < 0.9 * early
 
     def refresh(self, history: History, force: bool = False) -> None:
         # The curves come from the last test, not from the training history.
