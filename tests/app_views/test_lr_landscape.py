@@ -76,6 +76,10 @@ def test_lr_view_plots_the_result_and_marks_the_suggestion(qtbot: Any, window: A
     assert header == ["lr", "loss", "smoothed"]
     np.testing.assert_array_equal(rows[:, 0], result.lrs)
 
+    view.steps.setValue(40)  # the steps control reaches the engine
+    shorter = run_job(qtbot, view, view.start)
+    assert len(shorter.lrs) <= 40 and shorter.lrs[1] / shorter.lrs[0] > result.lrs[1] / result.lrs[0]
+
 
 def test_apply_sets_the_learning_rate_undoably(qtbot: Any, window: Any) -> None:
     view = lr_view(window)
