@@ -36,6 +36,9 @@ SATURATED_FRACTION_LATE = 0.7
 # Update-to-weight ratio ||ΔW|| / ||W|| per step; about 1e-3 is healthy (Karpathy's rule of thumb).
 UPDATE_RATIO_LOW = 1e-5
 UPDATE_RATIO_HIGH = 1e-1
+# Epochs whose learning rate a schedule has brought below this fraction of its peak are not
+# flagged for too-small updates.
+ANNEALED_LR_FRACTION = 0.2
 # Loss diverging: training loss above DIVERGE_FACTOR × its best so far, the rise being at least
 # DIVERGE_MIN_RISE × the first epoch's loss (ignores tiny wiggles near zero), for DIVERGE_EPOCHS epochs.
 DIVERGE_FACTOR = 2.0
@@ -413,7 +416,12 @@ def _activations(history: list[EpochMetrics], order: list[str]) -> list[Diagnosi
         fractions = [math.nan if s is None else s.saturated_fraction for s in stats]
         early = _streaks([f > SATURATED_FRACTION for f in fractions], SUSTAIN_EPOCHS)
         early = [r for r in early if r[0] < SATURATED_EARLY_EPOCHS]
-        late = _streaks([f > SATURATED_FRACTION_LATE for f in fractions], SUSTAIN_EPOCHS)
+        # Later on, saturation is only a problem while the network still fits poorly: a
+        # confident, well-fitting tanh network sits on the flat ends by design.
+        poor = [_poor_fit(m) for m in history]
+        late = _streaks(
+            [f > SATURATED_FRACTION_LATE and p for f, p in zip(fractions, poor, strict=True)], SUSTAIN_EPOCHS
+        )
         runs = sorted(early + late)
         if runs:
             i = runs[0][0]
@@ -438,10 +446,16 @@ def _activations(history: list[EpochMetrics], order: list[str]) -> list[Diagnosi
 
 def _update_ratios(history: list[EpochMetrics], order: list[str]) -> list[Diagnosis]:
     out: list[Diagnosis] = []
+    # Small updates are the intent once a schedule has annealed the learning rate.
+    peak, annealed = 0.0, []
+    for m in history:
+        peak = max(peak, m.lr) if _finite(m.lr) else peak
+        annealed.append(_finite(m.lr) and m.lr < ANNEALED_LR_FRACTION * peak)
     for layer in order:
         r = [m.layer_update_ratios.get(layer, math.nan) for m in history]
+        low = [_finite(v) and v < UPDATE_RATIO_LOW and not a for v, a in zip(r, annealed, strict=True)]
         for too, flags in (
-            ("low", [_finite(v) and v < UPDATE_RATIO_LOW for v in r]),
+            ("low", low),
             ("high", [_finite(v) and v > UPDATE_RATIO_HIGH for v in r]),
         ):
             runs = _streaks(flags, SUSTAIN_EPOCHS)
@@ -464,6 +478,11 @@ def _update_ratios(history: list[EpochMetrics], order: list[str]) -> list[Diagno
                 )
             )
     return out
+
+
+def _poor_fit(m: EpochMetrics) -> bool:
+    bound = POOR_METRIC.get(m.metric_name)
+    return bound is not None and _finite(m.train_metric) and m.train_metric < bound
 
 
 def _plateau(history: list[EpochMetrics]) -> list[Diagnosis]:

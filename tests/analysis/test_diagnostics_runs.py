@@ -20,7 +20,7 @@ def deep(activation: str, std: float, optimizer: str, lr: float) -> ExperimentSp
     )
 
 
-def train(spec: ExperimentSpec, epochs: int) -> tuple[Trainer, list[StepMetrics]]:
+def train(spec: ExperimentSpec, epochs: int | None) -> tuple[Trainer, list[StepMetrics]]:
     trainer = Trainer(spec)
     steps = [e for e in trainer.run(epochs=epochs) if isinstance(e, StepMetrics)]
     return trainer, steps
@@ -36,6 +36,19 @@ def test_healthy_default_spiral_triggers_nothing_at_any_point(seed: int) -> None
         assert diagnose(history[:n], [s for s in steps if s.epoch <= n]) == [], n
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_default_spiral_experiment_file_triggers_nothing(seed: int) -> None:
+    from pathlib import Path
+
+    from workbench.experiment import load_experiment
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "default-spiral.json"
+    trainer, steps = train(load_experiment(path).with_overrides({"seed": seed}), None)
+    assert trainer.status == "finished" and trainer.history[-1].val_metric >= 0.95
+    for n in (2, 5, 20, 60, 100, len(trainer.history)):
+        assert diagnose(trainer.history[:n], [s for s in steps if s.epoch <= n]) == [], n
+
+
 def test_deep_sigmoid_net_with_small_init_has_vanishing_gradients() -> None:
     trainer, steps = train(deep("sigmoid", 0.1, "sgd", 0.1), 12)
     found = diagnose(trainer.history, steps)
@@ -49,7 +62,6 @@ def test_deep_sigmoid_net_with_small_init_has_vanishing_gradients() -> None:
     assert "loss_plateau" in [x.kind for x in found]  # and the loss is stuck at chance level
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the forward pass overflows: that is the point
 def test_deep_net_with_large_init_explodes() -> None:
     trainer, steps = train(deep("relu", 1.0, "sgd", 0.01), 5)
     assert trainer.status == "diverged"
