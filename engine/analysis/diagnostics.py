@@ -487,12 +487,13 @@ def _poor_fit(m: EpochMetrics) -> bool:
 
 def _plateau(history: list[EpochMetrics]) -> list[Diagnosis]:
     losses = [m.train_loss for m in history]
+    if not all(_finite(v) for v in losses):
+        return []
     w = PLATEAU_WINDOW
+    best = list(itertools.accumulate(losses, min))  # best loss up to each epoch: linear, not quadratic
     for e in range(w, len(history)):
-        before, recent = losses[: e - w + 1], losses[e - w + 1 : e + 1]
-        if not all(_finite(v) for v in before + recent):
-            return []
-        best_before = min(before)
+        recent = losses[e - w + 1 : e + 1]
+        best_before = best[e - w]
         if best_before <= 0.0:
             continue
         improvement = (best_before - min(recent)) / best_before
