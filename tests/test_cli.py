@@ -164,3 +164,14 @@ def test_headless_modules_import_no_qt() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_opening_the_app_without_a_display_says_how_to_proceed(monkeypatch, capsys) -> None:
+    from workbench.app import main as app_main
+
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("sys.platform", "linux")
+    assert app_main(None) == 2
+    err = capsys.readouterr().err
+    assert "no display" in err and "gradient-workbench run" in err
