@@ -11,8 +11,8 @@ import pytest
 
 from engine.events import StepMetrics
 from workbench.app.views import landscape_view, lr_finder_view
+from workbench.app.views.jobs import training_arrays
 from workbench.app.views.landscape_view import N_CONTOURS, ParamPath
-from workbench.app.views.lr_finder_view import training_arrays
 
 from .conftest import digits_spec, spiral_spec, train
 

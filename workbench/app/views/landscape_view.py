@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLabel, QSpinBox, QWidg
 from engine.analysis import LandscapeResult, loss_landscape
 from workbench.app.history import History
 from workbench.app.plots.base import PlotView
-from workbench.app.views.lr_finder_view import (
+from workbench.app.views.jobs import (
     BackgroundJob,
     progress_row,
     register_job,

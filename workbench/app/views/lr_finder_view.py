@@ -7,251 +7,31 @@ log learning-rate axis, with the suggested rate marked; "Apply" makes it the exp
 learning rate through the same undoable edit the Training panel uses (live at the next step
 while training).
 
-This module also holds ``BackgroundJob``, the small off-GUI-thread runner the landscape and
-sweep views share.
+The off-thread runner and the shared controls live in ``workbench.app.views.jobs``.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSpinBox, QWidget
 
-from engine.analysis import Cancelled, LRRangeResult, lr_range_test
+from engine.analysis import LRRangeResult, lr_range_test
 from engine.optimizers import OPTIMIZERS
-from engine.trainer import targets_for_loss
 from workbench.app.history import History
 from workbench.app.panels.common import edit_spec
 from workbench.app.plots.base import PlotView, columns
+from workbench.app.views.jobs import BackgroundJob, progress_row, register_job, status_label, training_arrays
 
 if TYPE_CHECKING:
     from workbench.app.main_window import MainWindow
 
-# (progress, cancelled, partial): what a job function receives to report and to stop.
-JobFn = Callable[[Callable[[float], None], Callable[[], bool], Callable[[object], None]], object]
-
-
-# ----------------------------------------------------------------------------- background jobs
-class _JobWorker(QObject):
-    progress = Signal(float)
-    partial = Signal(object)
-    done = Signal(object)
-    failed = Signal(str, str)
-    cancelled = Signal()
-    ended = Signal()
-
-    def __init__(self, fn: JobFn) -> None:
-        super().__init__()
-        self.fn = fn
-        self.cancel_event = threading.Event()
-        self._last_percent = -1
-
-    def _progress(self, fraction: float) -> None:
-        # Emit only when the shown percentage moves: a few hundred signals at most per job.
-        percent = int(max(0.0, min(1.0, float(fraction))) * 100)
-        if percent != self._last_percent:
-            self._last_percent = percent
-            self.progress.emit(percent / 100.0)
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            result = self.fn(self._progress, self.cancel_event.is_set, self.partial.emit)
-        except Cancelled:
-            self.cancelled.emit()
-        except Exception as exc:  # shown in the view; the app stays usable
-            if self.cancel_event.is_set():
-                self.cancelled.emit()
-            else:
-                self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        else:
-            if self.cancel_event.is_set():
-                self.cancelled.emit()
-            else:
-                self.done.emit(result)
-        self.ended.emit()
-
-
-class BackgroundJob(QObject):
-    """Runs one function at a time on its own QThread; signals arrive on the GUI thread.
-
-    The function gets ``progress(fraction)``, ``cancelled() -> bool`` and ``partial(obj)``;
-    it should check ``cancelled()`` often and raise ``engine.analysis.Cancelled``. Every
-    job is joined on ``cancel(join=True)`` and when the owning window closes.
-    """
-
-    progress = Signal(float)
-    partial = Signal(object)
-    finished = Signal(object)  # the function's result
-    failed = Signal(str, str)
-    cancelled = Signal()
-    runningChanged = Signal(bool)
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._thread: QThread | None = None
-        self._worker: _JobWorker | None = None
-
-    def is_running(self) -> bool:
-        return self._thread is not None
-
-    def start(self, fn: JobFn, name: str = "analysis") -> bool:
-        """Start ``fn`` unless a job is already running (then False)."""
-        if self._thread is not None:
-            return False
-        thread = QThread()
-        thread.setObjectName(name)
-        worker = _JobWorker(fn)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.ended.connect(thread.quit)
-        # Bound slots of this GUI-thread object: queued, so they run on the GUI thread.
-        worker.progress.connect(self._on_progress)
-        worker.partial.connect(self._on_partial)
-        worker.done.connect(self._on_done)
-        worker.failed.connect(self._on_failed)
-        worker.cancelled.connect(self._on_cancelled)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker = thread, worker
-        self.runningChanged.emit(True)
-        thread.start()
-        return True
-
-    def cancel(self, join: bool = False) -> None:
-        if self._worker is not None:
-            self._worker.cancel_event.set()
-        if join:
-            self.join()
-
-    def join(self, timeout_ms: int = 30_000) -> None:
-        """Wait for the thread and deliver its queued signals (tests and window close)."""
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait(timeout_ms)
-            from PySide6.QtCore import QCoreApplication
-
-            QCoreApplication.sendPostedEvents()
-            QCoreApplication.processEvents()
-            self._on_thread_finished()
-
-    def _sender_is_current(self) -> bool:
-        return self.sender() is self._worker
-
-    @Slot(float)
-    def _on_progress(self, value: float) -> None:
-        if self._sender_is_current():
-            self.progress.emit(value)
-
-    @Slot(object)
-    def _on_partial(self, value: object) -> None:
-        if self._sender_is_current():
-            self.partial.emit(value)
-
-    @Slot(object)
-    def _on_done(self, value: object) -> None:
-        if self._sender_is_current():
-            self.finished.emit(value)
-
-    @Slot(str, str)
-    def _on_failed(self, message: str, details: str) -> None:
-        if self._sender_is_current():
-            self.failed.emit(message, details)
-
-    @Slot()
-    def _on_cancelled(self) -> None:
-        if self._sender_is_current():
-            self.cancelled.emit()
-
-    @Slot()
-    def _on_thread_finished(self) -> None:
-        thread, worker = self._thread, self._worker
-        if thread is None or thread.isRunning():
-            return
-        self._thread = self._worker = None
-        assert worker is not None
-        worker.deleteLater()
-        thread.deleteLater()
-        self.runningChanged.emit(False)
-
-
-class _CloseWatcher(QObject):
-    """Cancels and joins a window's analysis jobs when it closes: no QThread outlives it."""
-
-    def __init__(self, window: QWidget) -> None:
-        super().__init__(window)
-        self.jobs: list[BackgroundJob] = []
-        window.installEventFilter(self)
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close:
-            for job in self.jobs:
-                job.cancel(join=True)
-        return False
-
-
-def register_job(window: QWidget, job: BackgroundJob) -> None:
-    """Join ``job`` when ``window`` closes."""
-    watcher = getattr(window, "_analysis_close_watcher", None)
-    if watcher is None:
-        watcher = _CloseWatcher(window)
-        window._analysis_close_watcher = watcher  # type: ignore[attr-defined]
-    watcher.jobs.append(job)
-
-
-def training_arrays(session: Any, max_samples: int | None = None,
-                    rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Network inputs and loss targets of the training split, copied on the GUI thread.
-
-    With ``max_samples``, a random subset (drawn from ``rng``) keeps long analyses quick.
-    """
-    trainer = session.trainer
-    dtype = session.view_network.params.dtype
-    ds = trainer.dataset
-    x = np.array(ds.x_train, dtype=dtype)
-    y = np.array(targets_for_loss(ds, ds.y_train, trainer.loss, dtype))
-    if max_samples is not None and len(x) > max_samples:
-        idx = np.sort((rng or np.random.default_rng(0)).choice(len(x), max_samples, replace=False))
-        x, y = x[idx], y[idx]
-    return x, y
-
-
-def progress_row(
-    view: PlotView, run_text: str, run_tip: str
-) -> tuple[QPushButton, QPushButton, QProgressBar]:
-    """Run button, Cancel button and a progress bar in a view's control row."""
-    run = QPushButton(run_text)
-    run.setToolTip(run_tip)
-    cancel = QPushButton("Cancel")
-    cancel.setToolTip("Stop the computation; nothing is changed.")
-    cancel.setEnabled(False)
-    bar = QProgressBar()
-    bar.setRange(0, 100)
-    bar.setMaximumWidth(140)
-    bar.setTextVisible(True)
-    bar.setValue(0)
-    for w in (run, cancel, bar):
-        view.controls.addWidget(w)
-    return run, cancel, bar
-
-
-def status_label(view: PlotView, text: str) -> QLabel:
-    """A wrapped explanation line under a view's plot (the control row is too narrow for it)."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #444; padding: 2px 4px;")
-    view.layout().addWidget(label)
-    return label
-
-
-# ----------------------------------------------------------------------------- the view
 LR_TIP = (
     "The learning-rate range test trains a copy of the model for a few steps while the learning rate "
     "grows exponentially. The loss first barely moves (rate too low), then falls fastest, then explodes "

@@ -52,7 +52,7 @@ from engine.optimizers import OPTIMIZERS
 from engine.spec import ExperimentSpec
 from workbench.app.history import History
 from workbench.app.plots.base import PlotView, columns
-from workbench.app.views.lr_finder_view import BackgroundJob, register_job
+from workbench.app.views.jobs import BackgroundJob, register_job
 
 if TYPE_CHECKING:
     from workbench.app.main_window import MainWindow
