@@ -1,12 +1,14 @@
-"""Loss landscape: filter-normalised directions, exact centre, path projection, no side effects."""
+"""Loss landscape: filter-normalised and PCA directions, exact centre, path projection, no side effects."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pytest
 
 from engine.analysis import Cancelled, filter_normalized_direction, loss_landscape
-from engine.analysis.landscape import project_path
+from engine.analysis.landscape import path_grid, pca_directions, project_path
 
 from .problems import assert_unchanged, make_net, snapshot
 
@@ -130,3 +132,133 @@ def test_bad_arguments(spiral, ce) -> None:
         loss_landscape(net, ce, spiral.x_train, spiral.y_train, rng=np.random.default_rng(0), resolution=1)
     with pytest.raises(ValueError, match="span"):
         loss_landscape(net, ce, spiral.x_train, spiral.y_train, rng=np.random.default_rng(0), span=0.0)
+
+
+# ----------------------------------------------------------------------------- PCA directions
+def sgd_path(dataset: Any, ce: Any, net: Any, steps: int = 200, every: int = 10) -> list[np.ndarray]:
+    """Snapshots of plain minibatch SGD on ``net`` (trained in place), first and last included."""
+    rng = np.random.default_rng(0)
+    path = [net.params.copy()]
+    for step in range(steps):
+        idx = rng.choice(len(dataset.x_train), 32, replace=False)
+        _, grad = ce(net.forward(dataset.x_train[idx], training=True), dataset.y_train[idx])
+        net.backward(grad)
+        net.params -= 0.5 * net.grads
+        if (step + 1) % every == 0:
+            path.append(net.params.copy())
+    return path
+
+
+def test_pca_directions_of_a_training_path_are_orthonormal_and_ranked(spiral, ce) -> None:
+    net = make_net(spiral, dtype=np.float64)
+    path = sgd_path(spiral, ce, net)
+    (d1, d2), var, coords = pca_directions(path, net.params)
+    basis = np.stack([d1, d2])
+    np.testing.assert_allclose(basis @ basis.T, np.eye(2), atol=1e-10)
+    assert 0.0 <= var[1] <= var[0] <= 1.0 and var[0] + var[1] <= 1.0 + 1e-12
+    assert var[0] > 0.5  # SGD mostly heads one way: the first component holds most of the path
+    offsets = np.stack(path) - net.params
+    np.testing.assert_allclose(coords, offsets @ basis.T, atol=1e-9)
+    # The variance is the share of the path's squared distance from the current weights.
+    total = float((offsets**2).sum())
+    np.testing.assert_allclose(var, (coords**2).sum(axis=0) / total, rtol=1e-9)
+    assert coords[0, 0] < 0.0 and coords[0, 1] <= 0.0  # the path starts on the left
+    np.testing.assert_allclose(coords[-1], [0.0, 0.0], atol=1e-9)
+
+
+def test_a_path_in_a_plane_is_reproduced_exactly(spiral, ce) -> None:
+    net = make_net(spiral, dtype=np.float64)
+    rng = np.random.default_rng(4)
+    u, v = rng.normal(size=(2, net.params.size))  # a plane through the current weights, not orthogonal
+    ab = [(3.0, 1.0), (2.0, -0.5), (1.2, 0.4), (0.5, 0.1), (0.0, 0.0)]
+    path = [net.params + a * u + b * v for a, b in ab]
+    result = loss_landscape(net, ce, spiral.x_train, spiral.y_train, rng=rng, resolution=5, path=path,
+                            directions="pca")
+    assert result.method == "pca"
+    assert result.explained_variance is not None and sum(result.explained_variance) == pytest.approx(1.0)
+    d1, d2 = (d.astype(np.float64) for d in result.directions)
+    rebuilt = [net.params + x * d1 + y * d2 for x, y in result.path_xy]
+    np.testing.assert_allclose(rebuilt, path, atol=1e-9)
+
+
+def test_pca_landscape_spans_the_path_and_is_centred_on_the_current_loss(spiral, ce) -> None:
+    trained = make_net(spiral)
+    path = sgd_path(spiral, ce, trained, steps=100)
+    before = snapshot(trained)
+    x, y = spiral.x_train, spiral.y_train
+    result = loss_landscape(trained, ce, x, y, rng=np.random.default_rng(0), resolution=11, path=path,
+                            directions="pca", margin=0.25)
+    assert_unchanged(trained, before)
+    d1, d2 = result.directions
+    assert d1.dtype == trained.params.dtype
+    assert float(d1 @ d1) == pytest.approx(1.0, abs=1e-5) and abs(float(d1 @ d2)) < 1e-5
+
+    # The current weights are a grid point and their loss is the model's eval loss now.
+    expected, _ = ce(trained.copy().forward(x, training=False), y)
+    assert result.center_loss == pytest.approx(float(expected), rel=1e-12)
+    i, j = int(np.flatnonzero(result.alphas == 0.0)[0]), int(np.flatnonzero(result.betas == 0.0)[0])
+    assert result.losses[i, j] == result.center_loss
+
+    # Every path point lies inside the grid, with room around it; the path really moves on it.
+    for axis, grid in ((0, result.alphas), (1, result.betas)):
+        lo, hi = result.path_xy[:, axis].min(), result.path_xy[:, axis].max()
+        extent = max(hi, 0.0) - min(lo, 0.0)
+        assert grid[0] <= min(lo, 0.0) - 0.25 * extent + 1e-12 and grid[-1] >= max(hi, 0.0) + 0.25 * extent
+        assert grid[-1] - grid[0] <= 2.0 * extent  # sized to the path, not to an arbitrary span
+    assert abs(result.path_xy[0, 0]) > 0.4 * (result.alphas[-1] - result.alphas[0])
+
+    # A grid point is the loss at centre + α·d1 + β·d2 (the PC axes are real directions).
+    probe = trained.copy()
+    probe.params[:] = trained.params + float(result.alphas[2]) * d1 + float(result.betas[7]) * d2
+    value, _ = ce(probe.forward(x, training=False), y)
+    assert result.losses[2, 7] == pytest.approx(float(value), rel=1e-6)
+    # The start of training had a higher loss than now, and the grid shows it near the start.
+    assert result.losses[0].max() > result.center_loss
+
+
+def test_random_directions_barely_see_the_path_that_pca_spans(spiral, ce) -> None:
+    net = make_net(spiral)
+    path = sgd_path(spiral, ce, net, steps=100)
+    args = (net, ce, spiral.x_train, spiral.y_train)
+    rand = loss_landscape(*args, rng=np.random.default_rng(0), resolution=3, path=path)
+    pca = loss_landscape(*args, rng=np.random.default_rng(0), resolution=3, path=path, directions="pca")
+    assert rand.method == "random" and rand.explained_variance is None
+    rand_share = np.abs(rand.path_xy[0]).max() / rand.alphas[-1]
+    pca_share = np.abs(pca.path_xy[0]).max() / (pca.alphas[-1] - pca.alphas[0])
+    assert pca_share > 5 * rand_share
+
+
+def test_a_straight_path_gets_an_orthogonal_second_direction(spiral) -> None:
+    net = make_net(spiral, dtype=np.float64)
+    u = np.random.default_rng(2).normal(size=net.params.size)
+    path = [net.params + t * u for t in (2.0, 1.0, 0.0)]
+    (d1, d2), var, coords = pca_directions(path, net.params, rng=np.random.default_rng(0), network=net)
+    assert var == (pytest.approx(1.0), 0.0)
+    assert abs(float(d1 @ d2)) < 1e-12 and float(d2 @ d2) == pytest.approx(1.0)
+    np.testing.assert_allclose(coords[:, 1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(np.abs(coords[:, 0]), [2.0 * np.linalg.norm(u), np.linalg.norm(u), 0.0])
+
+
+def test_path_grid_has_zero_on_it_and_covers_the_margin() -> None:
+    for coords in (np.array([-3.0, -1.0, 0.0]), np.array([0.2, -0.7, 0.0]), np.array([5.0, 0.0])):
+        for n in (3, 4, 21, 40):
+            grid = path_grid(coords, n, 0.25)
+            extent = max(coords.max(), 0.0) - min(coords.min(), 0.0)
+            assert len(grid) == n and (np.diff(grid) > 0).all()
+            assert 0.0 in grid.tolist()
+            assert grid[0] <= min(coords.min(), 0.0) - 0.25 * extent + 1e-12
+            assert grid[-1] >= max(coords.max(), 0.0) + 0.25 * extent - 1e-12
+
+
+def test_pca_needs_a_path_that_moves(spiral, ce) -> None:
+    net = make_net(spiral)
+    args = (net, ce, spiral.x_train, spiral.y_train)
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="path"):
+        loss_landscape(*args, rng=rng, directions="pca")
+    with pytest.raises(ValueError, match="moves"):
+        loss_landscape(*args, rng=rng, directions="pca", path=[net.params.copy()])
+    with pytest.raises(ValueError, match="resolution"):
+        loss_landscape(*args, rng=rng, directions="pca", path=[net.params + 1.0], resolution=2)
+    with pytest.raises(ValueError, match="directions"):
+        loss_landscape(*args, rng=rng, directions="hessian")  # type: ignore[arg-type]
