@@ -6,7 +6,9 @@ the plots get contiguous views (``history.steps('loss')``) to hand to ``setData`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
@@ -44,7 +46,7 @@ class _Columns:
         arr = np.full(self._capacity, np.nan)
         self._data[name] = arr
 
-    def append_rows(self, rows: dict[str, list[float]], count: int) -> None:
+    def append_rows(self, rows: dict[str, Sequence[float] | np.ndarray], count: int) -> None:
         self._grow(self.n + count)
         for name, arr in self._data.items():
             values = rows.get(name)
@@ -75,6 +77,8 @@ class History:
         self._epochs = _Columns(EPOCH_FIELDS)
         self._epoch_layers = _Columns([])
         self.revision = 0  # bumped on every change: plots redraw only when it moved
+        # Bumped when rows are removed (clear, load): views that cache work per row start over.
+        self.generation = 0
 
     # -- writing --------------------------------------------------------------------------
     def clear(self) -> None:
@@ -84,6 +88,7 @@ class History:
         self._epochs = _Columns(EPOCH_FIELDS)
         self._epoch_layers = _Columns([])
         self.revision += 1
+        self.generation += 1
 
     def _ensure_layers(self, names: Iterable[str]) -> None:
         for name in names:
@@ -94,25 +99,37 @@ class History:
 
     def extend(self, events: Iterable[object]) -> None:
         """Append every StepMetrics and EpochMetrics in ``events`` (others are ignored)."""
-        steps = [e for e in events if isinstance(e, StepMetrics)]
-        epochs = [e for e in events if isinstance(e, EpochMetrics)]
+        # Runs on the GUI thread for every batch (hundreds of steps): loops stay in C (fromiter,
+        # map, attrgetter) because every Python instruction here is one the trainer waits for.
+        events = list(events)
+        steps = [e for e in events if type(e) is StepMetrics]
+        epochs = [e for e in events if type(e) is EpochMetrics]
         if steps:
             self._ensure_layers(steps[0].layer_grad_norms)
-            self._steps.append_rows({f: [getattr(s, f) for s in steps] for f in STEP_FIELDS}, len(steps))
-            self._step_layers.append_rows(
-                {name: [s.layer_grad_norms.get(name, np.nan) for s in steps] for name in self.layers},
-                len(steps),
-            )
+            self._steps.append_rows(_fields(steps, STEP_FIELDS), len(steps))
+            self._step_layers.append_rows(self._layer_rows(steps), len(steps))
         if epochs:
             self.metric_name = epochs[-1].metric_name
             self._ensure_layers(epochs[0].layer_grad_norms)
-            self._epochs.append_rows({f: [getattr(e, f) for e in epochs] for f in EPOCH_FIELDS}, len(epochs))
-            self._epoch_layers.append_rows(
-                {name: [e.layer_grad_norms.get(name, np.nan) for e in epochs] for name in self.layers},
-                len(epochs),
-            )
+            self._epochs.append_rows(_fields(epochs, EPOCH_FIELDS), len(epochs))
+            self._epoch_layers.append_rows(self._layer_rows(epochs), len(epochs))
         if steps or epochs:
             self.revision += 1
+
+    def _layer_rows(self, items: list) -> dict[str, np.ndarray]:
+        norms = [e.layer_grad_norms for e in items]
+        n, k = len(norms), len(self.layers)
+        if list(norms[0]) == self.layers and list(norms[-1]) == self.layers:
+            # One network reports its layers in one order: a (rows × layers) table in one go.
+            try:
+                table = np.fromiter(chain.from_iterable(map(dict.values, norms)), float, count=n * k)
+            except ValueError:  # a row with fewer layers: take the general path
+                pass
+            else:
+                table = table.reshape(n, k)
+                return {name: table[:, i] for i, name in enumerate(self.layers)}
+        return {name: np.fromiter((d.get(name, np.nan) for d in norms), float, count=n)
+                for name in self.layers}
 
     def load_columns(self, epochs: dict[str, np.ndarray], metric_name: str = "accuracy") -> None:
         """Replace the history by epoch columns read from a run folder (no step data)."""
@@ -149,3 +166,8 @@ class History:
     def last(self, name: str, default: float = float("nan")) -> float:
         col = self._epochs.get(name)
         return float(col[-1]) if len(col) else default
+
+
+def _fields(items: list, names: Iterable[str]) -> dict[str, np.ndarray]:
+    n = len(items)
+    return {f: np.fromiter(map(attrgetter(f), items), float, count=n) for f in names}

@@ -34,6 +34,7 @@ from workbench import __version__
 from workbench.app.export import export_all, export_csv, export_png, export_svg, slug
 from workbench.app.panels import DataPanel, NetworkPanel, TrainingPanel
 from workbench.app.plots import BoundaryPlot, GradientPlot, LossPlot, MetricPlot, PlotView
+from workbench.app.plots.base import on_screen
 from workbench.app.session import Session
 from workbench.app.views import install_views
 
@@ -41,6 +42,12 @@ APP_NAME = "Gradient Workbench"
 ORG_NAME = "GradientWorkbench"
 MAX_RECENT = 8
 FRAME_MS = 40  # one redraw timer for every plot: 25 frames a second at most
+# Frame budget while training: the GUI thread's CPU time (redraws, paints, batch handling) is
+# kept near GUI_SHARE of wall time by stretching the frame interval, up to MAX_FRAME_MS (2 Hz).
+# Every GUI-thread Python instruction is one the training thread cannot run (the GIL), so this
+# is what keeps training in the window close to headless speed.
+GUI_SHARE = 0.12
+MAX_FRAME_MS = 500
 SHORTCUTS = [
     ("F5", "Start training, or resume a paused run"),
     ("F6", "Pause / resume"),
@@ -102,6 +109,8 @@ class MainWindow(QMainWindow):
         self.frame_timer = QTimer(self)
         self.frame_timer.setInterval(FRAME_MS)
         self.frame_timer.timeout.connect(self.refresh_views)
+        self._frame_mark: tuple[float, float] | None = None  # (wall, GUI-thread CPU) at the last frame
+        self.gui_share = 0.0  # smoothed share of wall time the GUI thread was busy
         self.frame_timer.start()
         install_views(self)
 
@@ -126,7 +135,22 @@ class MainWindow(QMainWindow):
             widget = area_widget
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        shown = dock.widget()
+        dock.visibilityChanged.connect(lambda on: on and self._catch_up(shown))
         return dock
+
+    def _catch_up(self, widget: QWidget) -> None:
+        """A dock came into view (its tab chosen, or reopened): draw what it missed right away."""
+        if isinstance(widget, QScrollArea):
+            widget = widget.widget()
+
+        def draw() -> None:
+            if isinstance(widget, PlotView):
+                widget.refresh(self.session.history)
+            elif hasattr(widget, "tick"):
+                widget.tick()
+
+        QTimer.singleShot(0, draw)  # after the layout has moved it on screen
 
     def _build_docks(self) -> None:
         s = self.session
@@ -620,6 +644,8 @@ class MainWindow(QMainWindow):
     def _run_state_changed(self, state: str) -> None:
         self._update_actions()
         self._update_status()
+        for plot in self.plots:
+            plot.set_live(state == "running")
 
     @Slot(object)
     def _run_finished(self, result: Any) -> None:
@@ -671,12 +697,35 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def refresh_views(self, force: bool = False) -> None:
-        """The one redraw per frame: plots whose data moved, and the status bar."""
+        """The one redraw per frame: plots on screen whose data moved, and the status bar.
+
+        A plot in a closed dock, or in a tab behind another, is not touched; it catches up when
+        shown (``_catch_up``). ``force`` redraws every plot, on screen or not (exports, tests)."""
         history = self.session.history
-        for plot in self.plots:
-            if force or self.plot_docks[plot].isVisible():
-                plot.refresh(history, force=force)
-        self._update_status()
+        if force or not self.isMinimized():
+            for plot in self.plots:
+                if force or on_screen(self.plot_docks[plot]):
+                    plot.refresh(history, force=force)
+            self._update_status()
+        if not force:
+            self._adapt_frame_rate()
+
+    def _adapt_frame_rate(self) -> None:
+        """Stretch the frame interval while the GUI thread uses more than GUI_SHARE of the time."""
+        wall, cpu = time.perf_counter(), time.thread_time()
+        mark, self._frame_mark = self._frame_mark, (wall, cpu)
+        if mark is None or wall - mark[0] <= 0:
+            return
+        share = (cpu - mark[1]) / (wall - mark[0])
+        self.gui_share = 0.7 * self.gui_share + 0.3 * share
+        if self.session.run_state != "running":
+            interval = FRAME_MS  # idle or paused: edits and zooms deserve the full frame rate
+        else:
+            # Multiplicative steps, bounded per frame: converges in a few frames, never oscillates wildly.
+            factor = min(max(self.gui_share / GUI_SHARE, 0.7), 1.5)
+            interval = round(min(max(self.frame_timer.interval() * factor, FRAME_MS), MAX_FRAME_MS))
+        if interval != self.frame_timer.interval():
+            self.frame_timer.setInterval(interval)
 
     # ------------------------------------------------------------------ window events
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -14,7 +14,8 @@ Signals that views (plots, the "explain the gradients" docks) can use:
 - ``networkUpdated(network)``: ``view_network`` now holds newer weights (≤ ~20×/s while
   training, and once per new trainer).
 - ``historyUpdated()``: new rows in ``history`` (≤ ~20×/s while training).
-- ``eventsArrived(list)``: the raw batch of StepMetrics / EpochMetrics / RunFinished.
+- ``eventsArrived(list)``: the raw batch of StepMetrics / EpochMetrics / RunFinished (declared
+  ``object`` so the list is passed as is: ``Signal(list)`` copies it for every connection).
 - ``runStateChanged(str)``: 'idle' | 'running' | 'paused' | 'stopping' | 'stopped' |
   'finished' | 'diverged' | 'early_stopped' | 'error'.
 - ``runFinished(RunFinished | None)``, ``runError(message, traceback)``.
@@ -70,7 +71,7 @@ class Session(QObject):
     trainerChanged = Signal(object)
     networkUpdated = Signal(object)
     historyUpdated = Signal()
-    eventsArrived = Signal(list)
+    eventsArrived = Signal(object)  # a list
     runStateChanged = Signal(str)
     runFinished = Signal(object)
     runError = Signal(str, str)
@@ -331,16 +332,22 @@ class Session(QObject):
         )
 
     # ------------------------------------------------------------------ worker slots
-    @Slot(list, object)
+    @Slot(object, object)
     def _on_batch(self, events: list, state: object) -> None:
         if self.run is None or self.sender() is not self.run.worker:
             return  # a late batch from a run that was stopped and replaced
         self.history.extend(events)
-        for event in events:
-            if isinstance(event, StepMetrics):
-                self.last_step = event
-            elif isinstance(event, EpochMetrics):
-                self.last_epoch = event
+        # The latest of each kind: from the end, a batch holds hundreds of steps per epoch.
+        last_step = last_epoch = None
+        for event in reversed(events):
+            if last_step is None and isinstance(event, StepMetrics):
+                last_step = event
+            elif last_epoch is None and isinstance(event, EpochMetrics):
+                last_epoch = event
+            if last_step is not None and last_epoch is not None:
+                break
+        self.last_step = last_step or self.last_step
+        self.last_epoch = last_epoch or self.last_epoch
         if self.last_step is not None and self._rate_mark is not None and self.run_state == "running":
             t0, s0 = self._rate_mark
             now = time.monotonic()

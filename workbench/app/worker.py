@@ -22,8 +22,9 @@ from engine.events import RunFinished
 class TrainingWorker(QObject):
     """Runs one ``trainer.run(epochs)`` call; lives on its own QThread."""
 
-    # events (list of StepMetrics / EpochMetrics / RunFinished) and a copy of the network state
-    batch = Signal(list, object)
+    # events (list of StepMetrics / EpochMetrics / RunFinished) and a copy of the network state;
+    # declared ``object``: a ``list`` signal argument is copied element by element on every emit.
+    batch = Signal(object, object)
     error = Signal(str, str)  # message, traceback
     finished = Signal(object)  # the RunFinished, or None after an exception
 
@@ -99,7 +100,7 @@ class TrainingThread(QObject):
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("training")
-        self.worker = TrainingWorker(trainer, epochs)
+        self.worker = TrainingWorker(trainer, epochs, interval=0.1)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.thread.quit)

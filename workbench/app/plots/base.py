@@ -8,6 +8,8 @@ redraws are throttled.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -17,17 +19,108 @@ from workbench.app.history import History
 
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
 
+# Maps computed from the weights (decision boundary, neuron maps, saliency, histograms) cost a
+# forward pass or more on the GUI thread: while the weights keep changing, at most ~3 a second.
+MAP_INTERVAL = 0.3
+
+
+def on_screen(widget: QWidget) -> bool:
+    """True when part of ``widget`` can be seen: not closed, hidden, or in a dock tab behind another.
+
+    Qt 6 keeps a tabbed-away dock "visible" (it moves it off the window), so ``isVisible()``
+    alone would let every hidden view keep computing."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+class MapThrottle:
+    """Recompute a weights-driven map only when the weights changed, at most every ``interval`` s.
+
+    ``changed()`` on new weights; ``due()`` in the refresh says whether to recompute now (a skipped
+    change stays pending and is drawn on a later frame: the last weights are always drawn)."""
+
+    def __init__(self, interval: float = MAP_INTERVAL) -> None:
+        self.interval = interval
+        self.revision = 0
+        self._drawn = -1
+        self._at = -np.inf
+
+    def changed(self) -> None:
+        self.revision += 1
+
+    def reset(self) -> None:
+        """Draw on the next ``due()`` whatever the time (a new trainer, a forced refresh)."""
+        self._drawn, self._at = -1, -np.inf
+
+    @property
+    def pending(self) -> bool:
+        return self._drawn != self.revision
+
+    def due(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if not force and (not self.pending or now - self._at < self.interval):
+            return False
+        self._drawn, self._at = self.revision, now
+        return True
+
+
+class SteadyViewBox(pg.ViewBox):
+    """A ViewBox whose auto-range moves only when the data leaves the view or fills little of it.
+
+    pyqtgraph's auto-range follows the data exactly, so a growing history changes the range on
+    every frame and every axis is laid out and repainted again: the costliest part of a frame.
+    Here, while ``steady``, a range that still holds the data is kept, and a range that must grow
+    grows with headroom in that direction (HEADROOM of the span: x, y), so the axes change a
+    logarithmic number of times over a run. User zoom/pan and the "A" button work as in pyqtgraph.
+    """
+
+    HEADROOM = (0.25, 0.05)
+    LOOSE = 1.6  # a view more than this many times the data's span is shrunk to fit
+    steady = False  # set per instance by PlotView.set_live
+    _auto = False  # inside pyqtgraph's auto-range update
+
+    def updateAutoRange(self) -> None:
+        self._auto = True
+        try:
+            super().updateAutoRange()
+        finally:
+            self._auto = False
+
+    def setRange(self, rect=None, xRange=None, yRange=None, *args, **kwargs) -> None:
+        if self._auto and self.steady and rect is None:
+            current = self.viewRange()
+            xRange = self._settle(0, xRange, current[0])
+            yRange = self._settle(1, yRange, current[1])
+            if xRange is None and yRange is None:
+                return
+        super().setRange(rect, xRange, yRange, *args, **kwargs)
+
+    def _settle(self, axis: int, needed: object, current: list[float]) -> list[float] | None:
+        if needed is None:
+            return None
+        lo, hi = float(needed[0]), float(needed[1])
+        c_lo, c_hi = current
+        span = hi - lo
+        if not span > 0:
+            return [lo, hi]
+        if c_lo <= lo and hi <= c_hi:
+            return None if c_hi - c_lo <= self.LOOSE * span else [lo, hi]
+        head = self.HEADROOM[axis] * span
+        return [lo - head if lo < c_lo else lo, hi + head if hi > c_hi else hi]
+
 
 class PlotView(QWidget):
     """A titled plot; subclasses implement ``redraw(history)`` and ``table()``."""
 
     title = "Plot"
     exportRequested = Signal(str)  # 'png' | 'svg' | 'csv' (the main window asks where)
+    # Seconds between two redraws while the history keeps moving (0: every frame). Views whose
+    # redraw costs more than a few curves set MAP_INTERVAL; a skipped change is drawn later.
+    min_interval = 0.0
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(type(self).__name__)
-        self.plot_widget = pg.PlotWidget()
+        self.plot_widget = pg.PlotWidget(viewBox=SteadyViewBox())
         self.plot_widget.setMinimumSize(220, 150)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         # No grid: pyqtgraph paints grid lines through the axis items, which cost more per
@@ -52,6 +145,7 @@ class PlotView(QWidget):
         layout.addLayout(self.controls)
         layout.addWidget(self.plot_widget, 1)
         self._revision = -1
+        self._drawn_at = -np.inf
 
     def add_log_toggle(self, checked: bool, tip: str) -> QCheckBox:
         box = QCheckBox("log y")
@@ -75,11 +169,23 @@ class PlotView(QWidget):
         curve.setClipToView(True)
         return curve
 
+    def set_live(self, live: bool) -> None:
+        """Training started (True) or ended (False): steady ranges while live, an exact fit after."""
+        box = self.plot_item.getViewBox() if hasattr(self.plot_item, "getViewBox") else None
+        if isinstance(box, SteadyViewBox) and box.steady != live:
+            box.steady = live
+            if not live and any(box.state["autoRange"]):
+                box.queueUpdateAutoRange()
+
     def refresh(self, history: History, force: bool = False) -> None:
-        """Redraw if the history moved since the last frame."""
-        if force or history.revision != self._revision:
-            self._revision = history.revision
-            self.redraw(history)
+        """Redraw if the history moved since the last redraw (and ``min_interval`` has passed)."""
+        if not force and history.revision == self._revision:
+            return
+        now = time.monotonic()
+        if not force and now - self._drawn_at < self.min_interval:
+            return
+        self._revision, self._drawn_at = history.revision, now
+        self.redraw(history)
 
     def redraw(self, history: History) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox
 
 from workbench.app.history import History
-from workbench.app.plots.base import PlotView
+from workbench.app.plots.base import MapThrottle, PlotView
 
 PALETTE = np.array(
     [
@@ -21,7 +20,6 @@ PALETTE = np.array(
     dtype=float,
 )
 GRID = 90
-MIN_INTERVAL = 0.15  # seconds between two boundary recomputations while training
 
 
 class BoundaryPlot(PlotView):
@@ -56,15 +54,16 @@ class BoundaryPlot(PlotView):
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
         self._rect = QRectF(0, 0, 1, 1)
         self._prediction: np.ndarray | None = None
-        self._net_revision = 0
-        self._drawn_revision = -1
-        self._drawn_at = 0.0
+        # Weights, not history rows, drive this view: a forward pass over 8,100 points holds the
+        # GIL, so it runs only when the weights changed, a few times a second at most.
+        self.throttle = MapThrottle()
 
     # The session feeds the dataset/loss (trainerChanged) and weights (networkUpdated).
     def set_trainer(self, trainer: Any) -> None:
         self.trainer = trainer
         self._grid = None
         self._prediction = None
+        self.throttle.reset()
         dataset = getattr(trainer, "dataset", None)
         usable = dataset is not None and dataset.points_train is not None and dataset.featurize is not None
         self.split.setEnabled(usable)
@@ -91,7 +90,7 @@ class BoundaryPlot(PlotView):
 
     def set_network(self, network: Any) -> None:
         self.network = network
-        self._net_revision += 1
+        self.throttle.changed()
 
     def update_points(self) -> None:
         dataset = getattr(self.trainer, "dataset", None)
@@ -111,16 +110,9 @@ class BoundaryPlot(PlotView):
             brushes = [cache[i] for i in labels]
         self.points.setData(pos=pts, brush=brushes)
 
-    def redraw(self, history: History) -> None:
-        # Weights, not history rows, drive this view: skip frames where they did not change, and
-        # recompute the grid at most ~6×/s (a forward pass over 8,100 points holds the GIL).
-        if self._drawn_revision == self._net_revision or self._grid is None or self.network is None:
+    def redraw(self, history: History, force: bool = False) -> None:
+        if self._grid is None or self.network is None or not self.throttle.due(force):
             return
-        now = time.monotonic()
-        if self._drawn_revision >= 0 and now - self._drawn_at < MIN_INTERVAL:
-            return
-        self._drawn_at = now
-        self._drawn_revision = self._net_revision
         gx, gy = self._grid
         xx, yy = np.meshgrid(gx, gy)
         raw = np.column_stack([xx.ravel(), yy.ravel()])
@@ -136,10 +128,7 @@ class BoundaryPlot(PlotView):
         self.image.setRect(self._rect)  # after setImage: the scale depends on the image size
 
     def refresh(self, history: History, force: bool = False) -> None:
-        if force:
-            self._drawn_revision = -1
-            self._drawn_at = 0.0
-        self.redraw(history)
+        self.redraw(history, force=force)
 
     def table(self) -> tuple[list[str], np.ndarray]:
         if self._grid is None or self._prediction is None:

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 
 from workbench.app.history import History
-from workbench.app.plots.base import PlotView, columns
+from workbench.app.plots.base import MAP_INTERVAL, PlotView, columns
 
 if TYPE_CHECKING:
     from workbench.app.main_window import MainWindow
@@ -27,6 +27,7 @@ TINY = 1e-30  # log of an exact zero gradient (a dead layer) stays finite
 
 class GradientHealthView(PlotView):
     title = "Gradient health"
+    min_interval = MAP_INTERVAL  # a whole-history image: a few redraws a second are plenty
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -49,6 +50,11 @@ class GradientHealthView(PlotView):
         self.layers: list[str] = []
         self.data = np.empty((0, 0))  # log10 norms shown: one row per layer, one column per time bin
         self.times = np.empty(0)  # x of each column (step, or epoch-end step for run folders)
+        # log10 of every row seen so far, computed once per row (a long run has millions).
+        self._logs = np.empty((0, 0))
+        self._logged = 0
+        self._log_key: tuple = ()
+        self._levels: tuple[float, float] | None = None
 
     def redraw(self, history: History) -> None:
         layers = list(history.layers)
@@ -67,8 +73,7 @@ class GradientHealthView(PlotView):
             self.image.clear()
             self.hint.setText("Train to see how each layer's gradient evolves.")
             return
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.log10(np.maximum(np.vstack(norms), TINY))  # NaN (diverged) stays NaN
+        logs = self._log_norms(history, norms)
         self.data, self.times = _bin_columns(logs, np.asarray(x, float), MAX_COLUMNS)
         finite = self.data[np.isfinite(self.data)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-8.0, 0.0)
@@ -77,7 +82,11 @@ class GradientHealthView(PlotView):
         # NaN columns (divergence) draw as the lowest colour; mark them explicitly in the hint.
         shown = np.where(np.isfinite(self.data), self.data, lo)
         self.image.setImage(shown, autoLevels=False)
-        self.colour_bar.setLevels((lo, hi))
+        # The colour bar's axis is laid out again on every change: only move it when it shows.
+        old = self._levels
+        if old is None or abs(lo - old[0]) + abs(hi - old[1]) > 0.02 * (hi - lo):
+            self._levels = (lo, hi)
+        self.colour_bar.setLevels(self._levels)
         t0, t1 = float(self.times[0]), float(self.times[-1])
         width = max(t1 - t0, 1.0)
         # Each column covers its bin; the last one ends where training is now.
@@ -86,6 +95,25 @@ class GradientHealthView(PlotView):
         spread = hi - lo
         self.hint.setText(f"colour spans {spread:.1f} orders of magnitude"
                           + (" · NaN/inf shown dark" if not np.all(np.isfinite(self.data)) else ""))
+
+    def _log_norms(self, history: History, norms: list[np.ndarray]) -> np.ndarray:
+        """log10 of ``norms`` (layers × rows), computing only the rows new since the last call."""
+        n = len(norms[0])
+        key = (history.generation, tuple(self.layers), history.n_steps > 0)
+        if key != self._log_key or n < self._logged:
+            self._log_key, self._logged = key, 0
+        if n > self._logs.shape[1] or self._logs.shape[0] != len(norms):
+            grown = np.empty((len(norms), max(1024, 2 * n)))
+            if self._logged:
+                grown[:, : self._logged] = self._logs[:, : self._logged]
+            self._logs = grown
+        if n > self._logged:
+            new = np.vstack([v[self._logged : n] for v in norms])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # NaN (diverged) stays NaN; an exact zero (a dead layer) stays finite.
+                self._logs[:, self._logged : n] = np.log10(np.maximum(new, TINY))
+            self._logged = n
+        return self._logs[:, :n]
 
     def table(self) -> tuple[list[str], np.ndarray]:
         header = ["step", *(f"log10_grad_norm/{n}" for n in self.layers)]

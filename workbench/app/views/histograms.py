@@ -28,7 +28,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox
 
 from workbench.app.history import History
-from workbench.app.plots.base import PlotView
+from workbench.app.plots.base import MAP_INTERVAL, PlotView, on_screen
 
 if TYPE_CHECKING:
     from workbench.app.main_window import MainWindow
@@ -38,7 +38,10 @@ BINS = 40
 EVOLUTION_BINS = 60
 EVOLUTION_COLUMNS = 200
 QUANTILES = np.linspace(0.0, 1.0, 65)
-RECORD_SECONDS = 0.2  # snapshot throttle while training; data for the live histograms is never stale
+RECORD_SECONDS = MAP_INTERVAL  # snapshot throttle while training and on screen
+# Behind another tab or closed: nothing is drawn, but the evolution keeps a coarser record (the
+# past weights cannot be measured later); the live histograms catch up when shown.
+HIDDEN_RECORD_SECONDS = 1.0
 MAX_SNAPSHOTS = 1000  # then every other old snapshot is dropped (time resolution halves)
 KINDS = ("weights", "gradients")
 COLOURS = {"weights": (31, 119, 180), "gradients": (214, 39, 40)}
@@ -134,7 +137,8 @@ class HistogramView(PlotView):
         self.network = network
         self._net_revision += 1
         now = time.monotonic()
-        if network is None or (not force and now - self._last_record < RECORD_SECONDS):
+        interval = RECORD_SECONDS if on_screen(self) else HIDDEN_RECORD_SECONDS
+        if network is None or (not force and now - self._last_record < interval):
             return
         self._last_record = now
         self.record(step)

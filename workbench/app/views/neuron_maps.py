@@ -14,6 +14,7 @@ pins an arbitrary scalar map (and ``show_output()`` to unpin), plus its grid (``
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from workbench.app.history import History
-from workbench.app.plots.base import PlotView
+from workbench.app.plots.base import MapThrottle, PlotView, on_screen
 from workbench.app.plots.boundary_plot import PALETTE, _colours
 
 if TYPE_CHECKING:
@@ -48,13 +49,31 @@ POSITIVE = np.array([8.0, 119.0, 189.0])
 WHITE = np.array([255.0, 255.0, 255.0])
 
 
-def diverging_rgb(values: np.ndarray, scale: float | None = None) -> np.ndarray:
-    """uint8 RGB: orange below zero, white at zero, blue above; ``scale`` maps to full colour."""
-    v = np.nan_to_num(np.asarray(values, float))
-    s = scale if scale is not None else float(np.max(np.abs(v))) if v.size else 1.0
-    t = np.clip(v / (s if s > 0 else 1.0), -1.0, 1.0)[..., None]
+def _diverging_lut() -> np.ndarray:
+    """511 uint8 colours for t = -1 … 1 in steps of 1/255: orange, white at the middle, blue."""
+    t = np.linspace(-1.0, 1.0, 511)[:, None]
     rgb = np.where(t >= 0, WHITE + t * (POSITIVE - WHITE), WHITE - t * (NEGATIVE - WHITE))
-    return rgb.astype(np.uint8)
+    return np.rint(rgb).clip(0, 255).astype(np.uint8)
+
+
+DIVERGING_LUT = _diverging_lut()
+
+
+def diverging_rgb(values: np.ndarray, scale: float | np.ndarray | None = None) -> np.ndarray:
+    """uint8 RGB: orange below zero, white at zero, blue above; ``scale`` maps to full colour.
+
+    ``scale`` may be an array that broadcasts against ``values`` (one scale per unit, so every
+    thumbnail of a layer is coloured in one call); by default the largest |value|. NaN is white.
+    One table look-up per pixel: the per-pixel arithmetic happens once, on 511 colours."""
+    v = np.asarray(values, float)
+    if scale is None:
+        finite = np.abs(v[np.isfinite(v)])
+        scale = float(finite.max()) if finite.size else 1.0
+    s = np.where(np.asarray(scale, float) > 0, scale, 1.0)
+    with np.errstate(invalid="ignore"):
+        idx = np.rint(v * (255.0 / s))
+    idx = np.nan_to_num(idx, nan=0.0, posinf=255.0, neginf=-255.0).clip(-255, 255).astype(np.intp)
+    return DIVERGING_LUT[idx + 255]
 
 
 def plane(dataset: Any, res: int) -> tuple[np.ndarray, np.ndarray, QRectF]:
@@ -120,11 +139,11 @@ class NeuronMapPlot(PlotView):
         self.selected: tuple[str, int] | None = None  # None: the network output
         self.values = np.empty((0, 0))  # what is drawn: the unit's outputs, or the output's first column
         self._grid: tuple[np.ndarray, np.ndarray, QRectF] | None = None
-        self._revision = 0
-        self._drawn = -1
+        self.throttle = MapThrottle()  # new weights: redrawn a few times a second at most
 
     def set_trainer(self, trainer: Any) -> None:
         self.trainer = trainer
+        self.throttle.reset()
         ds = getattr(trainer, "dataset", None)
         self._grid = plane(ds, BIG_RES) if _is_2d(ds) else None
         self.selected = None
@@ -144,20 +163,19 @@ class NeuronMapPlot(PlotView):
             cache = [pg.mkBrush(*PALETTE[i % len(PALETTE)]) for i in range(max(ds.n_classes, 2))]
             brushes = [cache[int(i)] for i in labels]
         self.points.setData(pos=ds.points_train, brush=brushes)
-        self._revision += 1
+        self.throttle.changed()
 
     def set_network(self, network: Any) -> None:
         self.network = network
-        self._revision += 1
+        self.throttle.changed()
 
     def select(self, unit: tuple[str, int] | None) -> None:
         self.selected = unit
-        self._revision += 1
+        self.throttle.changed()
         self.refresh(History(), force=True)
 
     def refresh(self, history: History, force: bool = False) -> None:
-        if force or self._drawn != self._revision:
-            self._drawn = self._revision
+        if self.throttle.due(force):
             self.redraw(history)
 
     def redraw(self, history: History) -> None:
@@ -230,23 +248,25 @@ class NeuronMapsView(QWidget):
         self.buttons: dict[tuple[str, int], QToolButton] = {}
         self.maps: dict[str, np.ndarray] = {}
         self._layout_key: tuple = ()
-        self._dirty = True
+        self.throttle = MapThrottle()
 
     def set_trainer(self, trainer: Any) -> None:
         self.trainer = trainer
-        self._dirty = True
+        self.throttle.reset()
+        self.throttle.changed()
 
     def set_network(self, network: Any) -> None:
         self.network = network
-        self._dirty = True
+        self.throttle.changed()
 
     def tick(self) -> None:
-        """From the frame timer: redraw if the weights moved and the thumbnails are on screen."""
-        if self._dirty and self.isVisible():
+        """From the frame timer: redraw if the weights moved and the thumbnails are on screen
+        (not in a tab behind another dock); at most a few times a second while training."""
+        if self.throttle.pending and on_screen(self) and self.throttle.due():
             self.update_maps()
 
     def update_maps(self) -> None:
-        self._dirty = False
+        self.throttle.due(force=True)
         ds = getattr(self.trainer, "dataset", None)
         if self.network is None or not _is_2d(ds):
             self._rebuild({})
@@ -258,12 +278,21 @@ class NeuronMapsView(QWidget):
         except Exception:  # featurize/shape mismatch during an edit
             return
         self._rebuild({name: m.shape[2] for name, m in self.maps.items()})
-        for (layer, unit), button in self.buttons.items():
-            values = self.maps[layer][:, :, unit]
-            button.setIcon(QIcon(_pixmap(diverging_rgb(values), THUMB_PX)))
-            lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-            button.setToolTip(f"{layer}, unit {unit + 1}: output from {lo:.3g} to {hi:.3g}. "
-                              "Click to enlarge.")
+        for layer, maps in self.maps.items():
+            shown = maps[:, :, :MAX_UNITS_SHOWN]
+            # One colour look-up for the whole layer, each unit scaled to its own largest |output|.
+            with warnings.catch_warnings():  # an all-NaN unit (a diverged run) is drawn white
+                warnings.simplefilter("ignore", RuntimeWarning)
+                lows, highs = np.nanmin(shown, axis=(0, 1)), np.nanmax(shown, axis=(0, 1))
+            scale = np.nan_to_num(np.maximum(np.abs(lows), np.abs(highs)), nan=0.0, posinf=0.0)
+            rgb = diverging_rgb(shown, scale)
+            for unit in range(shown.shape[2]):
+                button = self.buttons.get((layer, unit))
+                if button is None:
+                    continue
+                button.setIcon(QIcon(_pixmap(rgb[:, :, unit], THUMB_PX)))
+                button.setToolTip(f"{layer}, unit {unit + 1}: output from {lows[unit]:.3g} to "
+                                  f"{highs[unit]:.3g}. Click to enlarge.")
         n = sum(m.shape[2] for m in self.maps.values())
         self.message.setText(f"{n} hidden units in {len(self.maps)} layer(s)" if n else
                              "This network has no hidden Dense layer: see the decision boundary.")

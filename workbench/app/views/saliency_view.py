@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from engine.analysis import saliency, saliency_map_2d
 from workbench.app.history import History
-from workbench.app.plots.base import PlotView
+from workbench.app.plots.base import MapThrottle, PlotView, on_screen
 from workbench.app.plots.boundary_plot import PALETTE
 
 if TYPE_CHECKING:
@@ -72,12 +72,12 @@ class SaliencyView(PlotView):
         self.bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
         self.values = np.empty((0, 0))  # the saliency shown (2-D: values[i, j] at (xs[i], ys[j]))
         self.sample = np.empty(0)  # digits: the image shown
-        self._revision = 0
-        self._drawn = -1
+        self.throttle = MapThrottle()  # new weights: recomputed a few times a second at most
 
     # ------------------------------------------------------------------ inputs
     def set_trainer(self, trainer: Any) -> None:
         self.trainer = trainer
+        self.throttle.reset()
         ds = getattr(trainer, "dataset", None)
         self.values = np.empty((0, 0))
         self.left_image.clear()
@@ -136,12 +136,13 @@ class SaliencyView(PlotView):
 
     def set_network(self, network: Any) -> None:
         self.network = network
-        self._revision += 1
+        self.throttle.changed()
 
     def _changed(self) -> None:
-        self._revision += 1
-        if self.isVisible():
-            self.refresh(History())
+        """A new target class or sample: answer the person at once (if they can see it)."""
+        self.throttle.changed()
+        if on_screen(self):
+            self.refresh(History(), force=True)
 
     def _set_layout(self) -> None:
         ci = self.layout_widget.ci
@@ -171,8 +172,7 @@ class SaliencyView(PlotView):
 
     # ------------------------------------------------------------------ drawing
     def refresh(self, history: History, force: bool = False) -> None:
-        if force or self._drawn != self._revision:
-            self._drawn = self._revision
+        if self.throttle.due(force):
             self.redraw(history)
 
     def redraw(self, history: History) -> None:
@@ -285,4 +285,4 @@ def install(window: MainWindow) -> None:
     action.setToolTip("Which inputs the network's score is most sensitive to")
     action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
     window.saliency_action = action
-    dock.visibilityChanged.connect(lambda on: view.refresh(s.history) if on else None)
+    # Shown again (tab chosen, dock reopened): the main window's catch-up redraws it.
