@@ -12,7 +12,7 @@ import pytest
 from engine.events import StepMetrics
 from workbench.app.views import landscape_view, lr_finder_view
 from workbench.app.views.jobs import training_arrays
-from workbench.app.views.landscape_view import N_CONTOURS, ParamPath
+from workbench.app.views.landscape_view import MIN_PCA_SNAPSHOTS, N_CONTOURS, ParamPath
 
 from .conftest import digits_spec, spiral_spec, train
 
@@ -137,6 +137,7 @@ def test_landscape_image_is_the_loss_grid_centred_on_the_current_loss(qtbot: Any
     train(qtbot, window)
     session = window.session
     assert len(view.path.snapshots) >= 2  # the initial weights and at least one update
+    view.set_method("random")
     view.resolution.setValue(21)
     view.log_box.setChecked(False)
     with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
@@ -171,6 +172,83 @@ def test_landscape_image_is_the_loss_grid_centred_on_the_current_loss(qtbot: Any
     np.testing.assert_allclose(view.image.image, np.log10(result.losses))
     header, rows = view.table()
     assert header == ["alpha", "beta", "loss"] and rows.shape == (21 * 21, 3)
+
+
+def step_epochs(qtbot: Any, window: Any, n: int) -> None:
+    """Train epoch by epoch (F10): every finished run hands the view one more snapshot."""
+    for _ in range(n):
+        with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+            window.session.step_epoch()
+
+
+def test_landscape_along_the_path_shows_the_path_in_pca_coordinates(qtbot: Any, window: Any) -> None:
+    view = ls_view(window)
+    session = window.session
+    assert view.method() == "random"  # one snapshot: no path to follow yet
+    assert not view.margin.isVisibleTo(view) and view.span.isVisibleTo(view)
+    step_epochs(qtbot, window, 6)
+    path = view.path_for_run()
+    assert len(path) >= MIN_PCA_SNAPSHOTS
+    assert view.method() == "pca"  # chosen by itself once the path has a shape
+    assert view.margin.isVisibleTo(view) and not view.span.isVisibleTo(view)
+    view.resolution.setValue(15)
+    view.log_box.setChecked(False)
+    with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
+        window.landscape_action.trigger()
+    qtbot.waitUntil(lambda: not view.job.is_running())
+    result = blocker.args[0]
+    assert result.method == "pca"
+    np.testing.assert_array_equal(view.image.image, result.losses)
+
+    # The curve is the path projected on the principal components, from the start to the star.
+    px, py = view.path_curve.getOriginalDataset()
+    np.testing.assert_array_equal(np.column_stack([px, py]), result.path_xy)
+    current = session.view_network.params.astype(np.float64)
+    basis = np.stack([d.astype(np.float64) for d in result.directions])
+    offsets = np.stack(path).astype(np.float64) - current
+    np.testing.assert_allclose(result.path_xy, offsets @ basis.T, atol=1e-4)
+    np.testing.assert_allclose(result.path_xy[-1], [0.0, 0.0], atol=1e-6)
+    sx, sy = view.start_marker.getData()
+    assert (float(sx[0]), float(sy[0])) == (float(px[0]), float(py[0]))
+    cx, cy = view.current_marker.getData()
+    assert (float(cx[0]), float(cy[0])) == (0.0, 0.0)
+    # The path is visible: its start sits far from the current weights on the grid's scale.
+    assert abs(px[0]) > 0.3 * (result.alphas[-1] - result.alphas[0])
+    rect = view.image.mapRectToParent(view.image.boundingRect())
+    assert rect.left() < px.min() and rect.right() > px.max()
+    assert rect.top() < py.min() and rect.bottom() > py.max()
+
+    # Labels and hint carry the explained variance; the centre is the current loss.
+    v1, v2 = result.explained_variance
+    assert 1.0 >= v1 >= v2 >= 0.0
+    assert view.plot_item.getAxis("bottom").labelText == f"PC1 ({100 * v1:.1f} %)"
+    assert view.plot_item.getAxis("left").labelText == f"PC2 ({100 * v2:.1f} %)"
+    assert f"{100 * v1:.1f} %" in view.hint.text()
+    x, y = training_arrays(session)
+    loss, _ = session.trainer.loss(session.view_network.forward(x, training=False), y)
+    assert result.center_loss == pytest.approx(float(loss), rel=1e-6)
+    i, j = list(result.alphas).index(0.0), list(result.betas).index(0.0)
+    assert view.image.image[i, j] == result.center_loss
+    header, rows = view.table()
+    assert header == ["pc1", "pc2", "loss"] and rows.shape == (15 * 15, 3)
+
+    # A choice the user made sticks; random directions label their axes as such.
+    view.set_method("random")
+    step_epochs(qtbot, window, 1)
+    assert view.method() == "random"
+    random_result = run_job(qtbot, view, view.start)
+    assert random_result.method == "random" and random_result.explained_variance is None
+    assert view.plot_item.getAxis("bottom").labelText == "α (direction 1)"
+
+
+def test_landscape_along_a_short_path_falls_back_to_random_with_a_hint(qtbot: Any, window: Any) -> None:
+    view = ls_view(window)
+    assert len(view.path_for_run()) == 1
+    view.set_method("pca")
+    view.resolution.setValue(5)
+    result = run_job(qtbot, view, view.start)
+    assert result.method == "random"
+    assert "train a few steps" in view.hint.text()
 
 
 def test_landscape_cancel_is_prompt_and_the_app_stays_usable(qtbot: Any, window: Any) -> None:
@@ -218,5 +296,6 @@ def test_landscape_path_restarts_with_new_weights(qtbot: Any, window: Any) -> No
     assert len(view.path.snapshots) >= 2
     window.reset_action.trigger()
     assert len(view.path.snapshots) == 1
+    assert view.method() == "random"  # no path to follow any more
     np.testing.assert_array_equal(view.path.snapshots[0], window.session.view_network.params)
     assert math.isfinite(float(view.path.snapshots[0].sum()))

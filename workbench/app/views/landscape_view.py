@@ -1,9 +1,11 @@
 """Analyze ▸ Loss Landscape: the loss on a 2-D slice of weight space around the current weights.
 
-``engine.analysis.loss_landscape`` evaluates the loss on a grid over two random,
-filter-normalised directions (Li et al. 2018) on a worker thread, with progress and Cancel.
-The view shows it as a colour map with a colour bar and contour lines, the optimizer's path so
-far projected onto the plane, and the current weights (the centre) marked.
+``engine.analysis.loss_landscape`` evaluates the loss on a grid on a worker thread, with
+progress and Cancel, over two directions: random filter-normalised ones (Li et al. 2018), or
+the top two principal components of the optimizer's path (Li et al. §7), which show the path's
+real shape where random directions see it as a dot. PCA is the default once the path has three
+snapshots. The view shows the loss as a colour map with a colour bar and contour lines, and the
+path projected onto the plane from its start (square) to the current weights (star).
 
 The path needs the weights over time: ``ParamPath`` records a copy of the flat parameters each
 time the session reports newer weights, keeping at most a few hundred by decimation.
@@ -16,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Slot
+from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
 from engine.analysis import LandscapeResult, loss_landscape
 from workbench.app.history import History
@@ -41,14 +43,28 @@ SNAPSHOT_BUDGET_FLOATS = 16_000_000
 MAX_SAMPLES = 2000
 N_CONTOURS = 10
 PATH_COLOUR = (255, 140, 0)  # orange: visible on viridis' dark and light ends and on the legend
+# PCA needs a path with a shape: start, current weights and at least one point between.
+MIN_PCA_SNAPSHOTS = 3
+SPARSE_PATH = 8  # fewer snapshots than this: say that the path is only an outline
+DIRECTIONS = (
+    ("random", "random (filter-normalized)",
+     "Two random directions, scaled per neuron to its weights' size: an unbiased look at the "
+     "neighbourhood, but nearly orthogonal to the path in high dimension (the path shows as a dot)."),
+    ("pca", "along the path (PCA)",
+     "The two directions in which the optimizer's path moved most (principal components of the "
+     "snapshots' offsets from the current weights; Li et al. 2018 §7). The grid is sized to the path. "
+     "Needs a recorded path of at least 3 snapshots: train first."),
+)
 
 LANDSCAPE_TIP = (
-    "The loss on a flat slice through weight space: the centre is the current weights, the axes move "
-    "all weights along two random directions, scaled per neuron to the size of its weights (filter "
-    "normalisation, Li et al. 2018) so that sharp and flat minima can be compared. Colour is the loss "
-    "(log scale by default), lines are contours, the orange line is the path the optimizer took, "
-    "projected onto this slice. A wide, round basin is easy to train and generalises well; narrow "
-    "valleys and cliffs need small learning rates."
+    "The loss on a flat slice through weight space around the current weights (the star). The axes "
+    "move all weights along two directions: either the two in which training moved most (PCA of the "
+    "path, labelled with the share of the movement each holds), or two random ones scaled per neuron "
+    "to the size of its weights (filter normalisation, Li et al. 2018) so that sharp and flat minima "
+    "can be compared. Colour is the loss (log scale by default), lines are contours, the orange line "
+    "is the path the optimizer took, projected onto this slice, from the square (start) to the star. "
+    "A wide, round basin is easy to train and generalises well; narrow valleys and cliffs need small "
+    "learning rates."
 )
 
 
@@ -140,24 +156,46 @@ class LandscapeView(PlotView):
         self.span.setValue(1.0)
         self.span.setToolTip("How far along each direction to go: 1 moves every neuron's weights by "
                              "their own size.")
+        self.margin = QDoubleSpinBox()
+        self.margin.setRange(0.0, 3.0)
+        self.margin.setDecimals(2)
+        self.margin.setSingleStep(0.25)
+        self.margin.setValue(0.25)
+        self.margin.setToolTip("Room around the path, as a fraction of its extent on each axis: 0.25 "
+                               "shows a quarter of the path's length beyond its ends.")
+        self.directions = QComboBox()
+        for i, (key, text, tip) in enumerate(DIRECTIONS):
+            self.directions.addItem(text, key)
+            self.directions.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        self.directions.setToolTip("Which plane through the current weights to look at. PCA shows the "
+                                   "path the optimizer took; random shows an unbiased neighbourhood.")
+        self._auto_directions = True  # follow the path's length until the user picks
+        self._fallback_text = ""
+        self._subset_text = ""
         self.log_box = QCheckBox("log colour")
         self.log_box.setChecked(True)
         self.log_box.setToolTip("Colour by log₁₀ of the loss: losses far from the minimum are orders of "
                                 "magnitude larger and would wash out the basin.")
-        for text, w in (("grid", self.resolution), ("span ±", self.span)):
-            self.controls.addWidget(QLabel(text))
+        self._labels: dict[str, QLabel] = {}
+        for text, w in (("directions", self.directions), ("grid", self.resolution), ("span ±", self.span),
+                        ("margin", self.margin)):
+            self._labels[text] = QLabel(text)
+            self.controls.addWidget(self._labels[text])
             self.controls.addWidget(w)
         self.controls.addWidget(self.log_box)
         self.run_button, self.cancel_button, self.progress = progress_row(
             self, "Compute", "Compute the loss around the current weights on a copy of the network.")
         self.controls.addStretch(1)
-        self.hint = status_label(self, "Compute the landscape around the current weights.")
+        self.hint = status_label(self, "Compute the landscape around the current weights. Once training has "
+                                 "recorded a path, the directions follow it (PCA).")
         self.setToolTip(LANDSCAPE_TIP)
         self.plot_widget.setToolTip(LANDSCAPE_TIP)
 
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(lambda: self.job.cancel())
         self.log_box.toggled.connect(lambda _on: self.redraw(None))
+        self.directions.activated.connect(self._directions_picked)
+        self.directions.currentIndexChanged.connect(lambda _i: self._show_scale_control())
         self.job.progress.connect(lambda v: self.progress.setValue(round(v * 100)))
         self.job.finished.connect(self._on_result)
         self.job.failed.connect(self._on_failed)
@@ -165,15 +203,56 @@ class LandscapeView(PlotView):
         self.job.runningChanged.connect(lambda _r: self._update_buttons())
         session.trainerChanged.connect(self._trainer_changed)
         session.networkUpdated.connect(self.path.record)
+        session.networkUpdated.connect(lambda _n: self._sync_directions())
         if session.view_network is not None:
             self.path.record(session.view_network)
+        self._sync_directions()
+        self._show_scale_control()
 
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
         # New weights from a fresh initialization: the path starts again (the session emits
         # networkUpdated with the initial weights right after this).
         self.path.clear()
+        self._sync_directions()
         self._update_buttons()
+
+    # -- directions ----------------------------------------------------------------------
+    def path_for_run(self) -> list[np.ndarray]:
+        """The recorded snapshots, ending at the current weights."""
+        path = list(self.path.snapshots)
+        net = self.session.view_network
+        if net is not None and (not path or not np.array_equal(path[-1], net.params)):
+            path.append(net.params.copy())
+        return path
+
+    def method(self) -> str:
+        return str(self.directions.currentData())
+
+    def set_method(self, key: str) -> None:
+        """Choose the directions ("random" or "pca") as the user would: the choice then sticks."""
+        self.directions.setCurrentIndex(self.directions.findData(key))
+        self._auto_directions = False
+
+    @Slot(int)
+    def _directions_picked(self, _index: int) -> None:
+        self._auto_directions = False
+
+    def _sync_directions(self) -> None:
+        """PCA once the path has a shape, random before: until the user picks one."""
+        if not self._auto_directions or self.job.is_running():
+            return
+        key = "pca" if len(self.path_for_run()) >= MIN_PCA_SNAPSHOTS else "random"
+        index = self.directions.findData(key)
+        if index != self.directions.currentIndex():
+            self.directions.setCurrentIndex(index)
+
+    def _show_scale_control(self) -> None:
+        pca = self.method() == "pca"
+        for widget in (self.span, self._labels["span ±"]):
+            widget.setVisible(not pca)
+        for widget in (self.margin, self._labels["margin"]):
+            widget.setVisible(pca)
 
     # -- running -------------------------------------------------------------------------
     def start(self) -> bool:
@@ -186,10 +265,15 @@ class LandscapeView(PlotView):
         x, y = training_arrays(s, MAX_SAMPLES, rng)
         self.n_samples = len(x)
         n_total = len(s.trainer.dataset.x_train)
-        path = list(self.path.snapshots)
-        if not path or not np.array_equal(path[-1], network.params):
-            path.append(network.params.copy())  # the path ends at the current weights
-        resolution, span = self.resolution.value(), self.span.value()
+        path = self.path_for_run()  # the path ends at the current weights
+        resolution, span, margin = self.resolution.value(), self.span.value(), self.margin.value()
+        method = self.method()
+        self._fallback_text = ""
+        if method == "pca" and len(path) < MIN_PCA_SNAPSHOTS:
+            method = "random"
+            self._fallback_text = (f" Random directions: the recorded path has {len(path)} snapshot"
+                                   f"{'s' if len(path) != 1 else ''}; train a few steps to see the "
+                                   "landscape along the optimizer's path (PCA).")
         seed = s.spec.seed
         self.error = ""
 
@@ -198,12 +282,14 @@ class LandscapeView(PlotView):
 
             with threadpool_limits(limits=1, user_api="blas"):
                 return loss_landscape(network, loss, x, y, rng=np.random.default_rng(seed),
-                                      resolution=resolution, span=span, path=path,
-                                      progress=progress, cancelled=cancelled)
+                                      resolution=resolution, span=span, path=path, directions=method,
+                                      margin=margin, progress=progress, cancelled=cancelled)
 
         self.progress.setValue(0)
         subset = f" on {len(x):,} of {n_total:,} training samples" if len(x) < n_total else ""
-        self.hint.setText(f"Computing a {resolution}×{resolution} grid{subset}…")
+        along = "along the path's principal components" if method == "pca" else "along random directions"
+        self.hint.setText(f"Computing a {resolution}×{resolution} grid {along}{subset}…"
+                          + self._fallback_text)
         self._subset_text = subset
         return self.job.start(work, "loss-landscape")
 
@@ -219,14 +305,22 @@ class LandscapeView(PlotView):
         self.result = result
         self.redraw(None)
         r = result
-        self.hint.setText(
-            f"Loss at the current weights: {r.center_loss:.4g}{getattr(self, '_subset_text', '')}; "
+        text = (
+            f"Loss at the current weights: {r.center_loss:.4g}{self._subset_text}; "
             f"range over the slice {np.nanmin(r.losses):.3g} – {np.nanmax(r.losses):.3g}. "
             f"{len(r.path_xy)} path points."
         )
-        if len(r.path_xy) > 1 and np.abs(r.path_xy).max() < 0.02 * float(np.abs(r.alphas).max()):
-            self.hint.setText(self.hint.text() + " The path barely shows: training moved the weights mostly "
-                              "along other directions than these two random ones.")
+        if r.explained_variance is not None:
+            v1, v2 = r.explained_variance
+            text += (f" The two principal components hold {100 * (v1 + v2):.0f} % of the path's movement "
+                     f"({100 * v1:.1f} % and {100 * v2:.1f} %); axes are distances in weight space.")
+            if len(r.path_xy) < SPARSE_PATH:
+                text += (f" Only {len(r.path_xy)} snapshots were recorded (the app receives the weights "
+                         "about ten times a second, so a short run leaves few): the path is only an outline.")
+        elif len(r.path_xy) > 1 and np.abs(r.path_xy).max() < 0.02 * float(np.abs(r.alphas).max()):
+            text += (" The path barely shows: training moved the weights mostly along other directions "
+                     "than these two random ones (choose \"along the path (PCA)\").")
+        self.hint.setText(text + self._fallback_text)
 
     @Slot(str, str)
     def _on_failed(self, message: str, _details: str) -> None:
@@ -242,7 +336,7 @@ class LandscapeView(PlotView):
         running = self.job.is_running()
         self.run_button.setEnabled(not running and self.session.trainer is not None)
         self.cancel_button.setEnabled(running)
-        for w in (self.resolution, self.span):
+        for w in (self.resolution, self.span, self.margin, self.directions):
             w.setEnabled(not running)
 
     # -- drawing -------------------------------------------------------------------------
@@ -284,8 +378,20 @@ class LandscapeView(PlotView):
         else:
             self.start_marker.setData([], [])
         self.current_marker.setData([0.0], [0.0])
+        x_label, y_label = self.axis_labels()
+        self.plot_item.setLabel("bottom", x_label)
+        self.plot_item.setLabel("left", y_label)
+        # PC2 usually holds a few per cent of the movement: equal scales would squash it to a line.
+        self.plot_item.setAspectLocked(r.method != "pca")
         self.plot_item.setRange(xRange=(a0 - da / 2, a1 + da / 2), yRange=(b0 - db / 2, b1 + db / 2),
                                 padding=0.0)
+
+    def axis_labels(self) -> tuple[str, str]:
+        r = self.result
+        if r is None or r.explained_variance is None:
+            return "α (direction 1)", "β (direction 2)"
+        v1, v2 = r.explained_variance
+        return f"PC1 ({100 * v1:.1f} %)", f"PC2 ({100 * v2:.1f} %)"
 
     def _draw_contours(self, values: np.ndarray, lo: float, hi: float) -> None:
         for iso in self.contours:
@@ -308,10 +414,11 @@ class LandscapeView(PlotView):
 
     def table(self) -> tuple[list[str], np.ndarray]:
         r = self.result
+        header = ["pc1", "pc2", "loss"] if r is not None and r.method == "pca" else ["alpha", "beta", "loss"]
         if r is None:
-            return ["alpha", "beta", "loss"], np.empty((0, 3))
+            return header, np.empty((0, 3))
         aa, bb = np.meshgrid(r.alphas, r.betas, indexing="ij")
-        return ["alpha", "beta", "loss"], np.column_stack([aa.ravel(), bb.ravel(), r.losses.ravel()])
+        return header, np.column_stack([aa.ravel(), bb.ravel(), r.losses.ravel()])
 
 
 def install(window: MainWindow) -> None:
@@ -330,8 +437,8 @@ def install(window: MainWindow) -> None:
 
     action = QAction("Loss Landscape", window)
     action.setToolTip(LANDSCAPE_TIP)
-    action.setStatusTip("The loss around the current weights along two random directions, with the "
-                        "optimizer's path.")
+    action.setStatusTip("The loss around the current weights, along the optimizer's path (PCA) or two "
+                        "random directions, with the path drawn on it.")
     action.triggered.connect(lambda _checked=False: open_and_run())
     analyze_menu(window).addAction(action)
     window.landscape_action = action  # type: ignore[attr-defined]
