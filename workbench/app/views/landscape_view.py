@@ -242,7 +242,10 @@ class LandscapeView(PlotView):
         """PCA once the path has a shape, random before: until the user picks one."""
         if not self._auto_directions or self.job.is_running():
             return
-        key = "pca" if len(self.path_for_run()) >= MIN_PCA_SNAPSHOTS else "random"
+        n = len(self.path.snapshots)
+        if n < MIN_PCA_SNAPSHOTS:  # only then can the current weights tip the balance
+            n = len(self.path_for_run())
+        key = "pca" if n >= MIN_PCA_SNAPSHOTS else "random"
         index = self.directions.findData(key)
         if index != self.directions.currentIndex():
             self.directions.setCurrentIndex(index)
