@@ -5,7 +5,13 @@ Qt-free; the GUI runs the long ones (range test, landscape) on a worker thread w
 """
 
 from engine.analysis.diagnostics import Diagnosis, diagnose
-from engine.analysis.landscape import Cancelled, LandscapeResult, filter_normalized_direction, loss_landscape
+from engine.analysis.landscape import (
+    Cancelled,
+    LandscapeResult,
+    filter_normalized_direction,
+    loss_landscape,
+    pca_directions,
+)
 from engine.analysis.lr_finder import LRRangeResult, lr_range_test, suggest_lr
 from engine.analysis.saliency import SaliencyMap, saliency, saliency_map_2d
 from engine.analysis.sweep import sweep_specs, variant_specs
@@ -20,6 +26,7 @@ __all__ = [
     "filter_normalized_direction",
     "loss_landscape",
     "lr_range_test",
+    "pca_directions",
     "saliency",
     "saliency_map_2d",
     "suggest_lr",
