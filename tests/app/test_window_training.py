@@ -59,8 +59,10 @@ def test_train_pause_resume_live_lr_stop(qtbot, window) -> None:
     assert window.session.run_state == "running"
     train_curve = window.loss_plot.train
     qtbot.waitUntil(lambda: train_curve.xData is not None and len(train_curve.xData) > 2, timeout=15_000)
-    assert window.gradient_plot.curves and len(window.gradient_plot.curves["output"].xData) > 0
-    assert window.boundary_plot._prediction is not None
+    # While training, the plots of one frame are drawn one after the other, a few ms apart.
+    qtbot.waitUntil(lambda: bool(window.gradient_plot.curves)
+                    and len(window.gradient_plot.curves["output"].xData) > 0, timeout=5_000)
+    qtbot.waitUntil(lambda: window.boundary_plot._prediction is not None, timeout=5_000)
 
     press(qtbot, window, Qt.Key.Key_F6)
     assert window.session.run_state == "paused"

@@ -48,6 +48,7 @@ FRAME_MS = 40  # one redraw timer for every plot: 25 frames a second at most
 # is what keeps training in the window close to headless speed.
 GUI_SHARE = 0.12
 MAX_FRAME_MS = 500
+STAGGER_MS = 12  # at most this far apart, the plots of one frame are drawn one by one
 SHORTCUTS = [
     ("F5", "Start training, or resume a paused run"),
     ("F6", "Pause / resume"),
@@ -111,6 +112,7 @@ class MainWindow(QMainWindow):
         self.frame_timer.timeout.connect(self.refresh_views)
         self._frame_mark: tuple[float, float] | None = None  # (wall, GUI-thread CPU) at the last frame
         self.gui_share = 0.0  # smoothed share of wall time the GUI thread was busy
+        self._staggered: list[PlotView] = []  # plots of this frame still to draw (while training)
         self.frame_timer.start()
         install_views(self)
 
@@ -700,15 +702,41 @@ class MainWindow(QMainWindow):
         """The one redraw per frame: plots on screen whose data moved, and the status bar.
 
         A plot in a closed dock, or in a tab behind another, is not touched; it catches up when
-        shown (``_catch_up``). ``force`` redraws every plot, on screen or not (exports, tests)."""
+        shown (``_catch_up``). ``force`` redraws every plot, on screen or not (exports, tests).
+        While training, the plots of one frame are drawn one at a time a few milliseconds apart
+        (``_draw_next``): each redraw and its paint is a short task, and the event loop answers
+        clicks and keys between them instead of after one long frame."""
         history = self.session.history
-        if force or not self.isMinimized():
+        if force:
+            self._staggered = []
             for plot in self.plots:
-                if force or on_screen(self.plot_docks[plot]):
-                    plot.refresh(history, force=force)
+                plot.refresh(history, force=True)
             self._update_status()
-        if not force:
-            self._adapt_frame_rate()
+            return
+        self._adapt_frame_rate()
+        if self.isMinimized():
+            return
+        self._update_status()
+        shown = [p for p in self.plots if on_screen(self.plot_docks[p])]
+        if self.session.run_state != "running" or self.frame_timer.interval() <= FRAME_MS:
+            # Idle, or frames cheap enough for the full rate: one frame, all plots at once.
+            self._staggered = []
+            for plot in shown:
+                plot.refresh(history)
+            return
+        pending = bool(self._staggered)
+        self._staggered = shown
+        if not pending:
+            self._draw_next()
+
+    def _draw_next(self) -> None:
+        if not self._staggered:
+            return
+        self._staggered.pop(0).refresh(self.session.history)
+        if self._staggered:
+            # Spread the frame over at most half its interval.
+            gap = self.frame_timer.interval() // (2 * (len(self._staggered) + 1))
+            QTimer.singleShot(max(1, min(gap, STAGGER_MS)), self._draw_next)
 
     def _adapt_frame_rate(self) -> None:
         """Stretch the frame interval while the GUI thread uses more than GUI_SHARE of the time."""

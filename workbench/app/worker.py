@@ -4,7 +4,9 @@ The worker's ``run`` blocks its thread's event loop for the whole run, so queued
 would never reach it: stop, pause and "change the learning rate now" go straight to the
 Trainer's own thread-safe methods instead. Events are buffered and emitted at most every
 ``interval`` seconds (and on finish, and on an explicit ``flush`` from the GUI thread when
-paused), so the GUI thread is never flooded and nothing is dropped.
+paused), so the GUI thread is never flooded and nothing is dropped. A fast run (more than
+``busy_events`` per interval) is batched up to ``max_interval``: each batch costs the GUI thread
+a fixed amount of Python besides its rows, and the GUI thread's Python is the trainer's lost time.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ class TrainingWorker(QObject):
     error = Signal(str, str)  # message, traceback
     finished = Signal(object)  # the RunFinished, or None after an exception
 
-    def __init__(self, trainer: Any, epochs: int | None, interval: float = 0.05) -> None:
+    def __init__(self, trainer: Any, epochs: int | None, interval: float = 0.05,
+                 max_interval: float = 0.2, busy_events: int = 200) -> None:
         super().__init__()
         self.trainer = trainer
         self.epochs = epochs
         self.interval = interval
+        self.max_interval = max(max_interval, interval)
+        self.busy_events = busy_events
         self.emits = 0  # batches sent: tests check it is far below the number of steps
         self._lock = threading.Lock()
         self._pending: list[object] = []
@@ -51,7 +56,10 @@ class TrainingWorker(QObject):
                 if isinstance(event, RunFinished):
                     result = event
                 now = time.monotonic()
-                if now - last >= self.interval:
+                waited = now - last
+                if waited >= self.interval and (
+                    waited >= self.max_interval or len(self._pending) < self.busy_events
+                ):
                     self.flush()
                     last = now
             self.flush()
@@ -100,7 +108,7 @@ class TrainingThread(QObject):
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("training")
-        self.worker = TrainingWorker(trainer, epochs, interval=0.1)
+        self.worker = TrainingWorker(trainer, epochs)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.thread.quit)

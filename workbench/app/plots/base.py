@@ -102,7 +102,10 @@ class SteadyViewBox(pg.ViewBox):
         span = hi - lo
         if not span > 0:
             return [lo, hi]
-        if c_lo <= lo and hi <= c_hi:
+        # ``needed`` holds pyqtgraph's padding, which grows with the data: only the data must fit.
+        pad = self.suggestPadding(axis)
+        slack = span * pad / (1 + 2 * pad)
+        if c_lo <= lo + slack and hi - slack <= c_hi:
             return None if c_hi - c_lo <= self.LOOSE * span else [lo, hi]
         head = self.HEADROOM[axis] * span
         return [lo - head if lo < c_lo else lo, hi + head if hi > c_hi else hi]

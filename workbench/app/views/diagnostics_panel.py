@@ -10,10 +10,11 @@ where the loss or a gradient went NaN) matter to ``diagnose``.
 
 from __future__ import annotations
 
-import math
 import time
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
@@ -49,7 +50,7 @@ HEALTHY = "No problems detected"
 REFRESH_MS = 250  # live re-diagnosis at most ~4×/s: diagnose is cheap, the list rebuild is not free
 # diagnose() reads every epoch so far, so a long run makes it slower: the live re-diagnosis is
 # spaced so that it takes at most ~1/COST_RATIO of the time (never less often than every 5 s).
-COST_RATIO = 40
+COST_RATIO = 100
 MAX_REFRESH_MS = 5000
 
 
@@ -120,16 +121,19 @@ class DiagnosticsPanel(QWidget):
         epochs = [e for e in events if type(e) is EpochMetrics]
         self.epochs.extend(epochs)
         steps = [e for e in events if type(e) is StepMetrics]
-        first = steps[0] if steps and not self.steps else None
-        if first is not None:
-            self.steps.append(first)  # the layer order
-        # The total gradient norm is NaN/inf whenever a layer's is: two checks, not one per layer.
-        isfinite = math.isfinite
-        self.steps.extend(e for e in steps
-                          if e is not first and not (isfinite(e.loss) and isfinite(e.grad_norm)))
-        for e in events:
-            if type(e) is RunFinished and e.divergence is not None:
-                self.divergence = e.divergence
+        if steps and not self.steps:
+            self.steps.append(steps[0])  # the layer order
+        if steps:
+            # The total gradient norm is NaN/inf whenever a layer's is, so two numbers per step
+            # tell a non-finite step, checked in C over the whole batch.
+            n = len(steps)
+            loss = np.fromiter(map(attrgetter("loss"), steps), float, count=n)
+            norm = np.fromiter(map(attrgetter("grad_norm"), steps), float, count=n)
+            bad = np.flatnonzero(~(np.isfinite(loss) & np.isfinite(norm)))
+            self.steps.extend(steps[i] for i in bad if steps[i] is not self.steps[0])
+        last = events[-1] if events else None  # a run's RunFinished is its last event
+        if type(last) is RunFinished and last.divergence is not None:
+            self.divergence = last.divergence
         if epochs and not self._timer.isActive():
             self._timer.start()
 

@@ -41,6 +41,7 @@ class GradientHealthView(PlotView):
             values=(-8, 0), colorMap=pg.colormap.get("viridis"), label="log₁₀ ‖∂L/∂W‖", interactive=False
         )
         self.colour_bar.setImageItem(self.image, insert_in=self.plot_item)
+        self.colour_bar.axis.enableAutoSIPrefix(False)  # a new prefix re-lays the plot out
         self.hint = self.add_hint("")
         self.setToolTip(
             "Each row is a layer (input side on top), each column a moment of training; the colour is "
@@ -82,11 +83,13 @@ class GradientHealthView(PlotView):
         # NaN columns (divergence) draw as the lowest colour; mark them explicitly in the hint.
         shown = np.where(np.isfinite(self.data), self.data, lo)
         self.image.setImage(shown, autoLevels=False)
-        # The colour bar's axis is laid out again on every change: only move it when it shows.
+        # The colour bar's axis is laid out again on every change: move it when the data leaves it
+        # by more than 5 % of the span (values beyond draw in the end colours) or fills < 80 % of it.
         old = self._levels
-        if old is None or abs(lo - old[0]) + abs(hi - old[1]) > 0.02 * (hi - lo):
+        tol = 0.05 * (hi - lo)
+        if old is None or lo < old[0] - tol or hi > old[1] + tol or hi - lo < 0.8 * (old[1] - old[0]):
             self._levels = (lo, hi)
-        self.colour_bar.setLevels(self._levels)
+            self.colour_bar.setLevels(self._levels)  # (setImage without autoLevels keeps them)
         t0, t1 = float(self.times[0]), float(self.times[-1])
         width = max(t1 - t0, 1.0)
         # Each column covers its bin; the last one ends where training is now.
