@@ -65,6 +65,14 @@ class _Columns:
     def clear(self) -> None:
         self.n = 0
 
+    def __deepcopy__(self, memo: dict) -> _Columns:
+        # Only the filled rows: up to half of a grown column is spare capacity, and a kept copy
+        # (e.g. a finished run remembered for comparison) never grows again.
+        copy = _Columns([], capacity=max(self.n, 1))
+        copy._data = {name: arr[: self.n].copy() for name, arr in self._data.items()}
+        copy.n = self.n
+        return copy
+
 
 class History:
     """Step- and epoch-level metrics of the current run (a continued run keeps appending)."""

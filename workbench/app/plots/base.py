@@ -20,8 +20,8 @@ from workbench.app.history import History
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
 
 # Maps computed from the weights (decision boundary, neuron maps, saliency, histograms) cost a
-# forward pass or more on the GUI thread: while the weights keep changing, at most ~3 a second.
-MAP_INTERVAL = 0.3
+# forward pass or more on the GUI thread: while the weights keep changing, at most ~2 a second.
+MAP_INTERVAL = 0.45
 
 
 def on_screen(widget: QWidget) -> bool:

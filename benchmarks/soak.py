@@ -1,0 +1,153 @@
+"""Soak: a long session of live training with every plot open; does memory stay flat?
+
+``make soak`` (not in CI): 30 minutes (``--minutes`` or ``GW_SOAK_MINUTES``) of training the
+default spiral experiment in the main window (1280×800, offscreen, default docks), run after
+run: each run trains ``--epochs`` epochs, then the weights are reset (Ctrl+R) and it starts
+again, and the tab shown in the decision-boundary dock group moves on, so the neuron maps,
+saliency and histograms take turns being drawn live. Resident memory (VmRSS) is printed at the
+start, every few minutes and at the end. Target (issue 4 §8): no crash, growth < 50 MB.
+
+Short tests miss what kills a long session (a reference leak in the Qt binding, a cache that
+grows per run); this is where they show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from workbench.experiment import load_experiment, save_experiment
+
+DEFAULT = Path(__file__).resolve().parents[1] / "experiments" / "default-spiral.json"
+TARGET_MB = 50.0
+
+
+def rss_mb() -> float:
+    """Resident set size of this process in MB (Linux: /proc/self/status)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource  # elsewhere: the peak, better than nothing
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m:3d}:{s:02d}"
+
+
+class Soak:
+    def __init__(self, minutes: float, epochs: int, report_every: float) -> None:
+        from benchmarks.gui_bench import new_window
+
+        self.app = QApplication.instance() or QApplication([])
+        self.seconds = minutes * 60
+        self.report_every = report_every
+        path = Path(tempfile.mkdtemp()) / "default-spiral-soak.json"
+        save_experiment(load_experiment(DEFAULT).with_overrides({"training.epochs": epochs}), path)
+        self.window = new_window()
+        if not self.window.open_path(path, ask=False):
+            raise RuntimeError(f"cannot open {path}")
+        self.session = self.window.session
+        self.session.runFinished.connect(self._run_finished)
+        self.session.runError.connect(lambda message, _details: self.errors.append(message))
+        self.errors: list[str] = []
+        self.ending = False
+        self.runs = 0
+        self.steps = 0
+        # The docks tabbed with the decision boundary take turns in front.
+        boundary = self.window.plot_docks[self.window.boundary_plot]
+        self.tabs = [boundary, *self.window.tabifiedDockWidgets(boundary)]
+        self.rss: list[tuple[float, float]] = []
+
+    def report(self, label: str = "") -> None:
+        elapsed = time.monotonic() - self.t0
+        mb = rss_mb()
+        self.rss.append((elapsed, mb))
+        growth = mb - self.rss[0][1]
+        print(f"{_clock(elapsed)}  RSS {mb:8.1f} MB  ({growth:+6.1f} MB)  runs {self.runs:4d}  "
+              f"steps {self.steps + self._current_steps():>11,}  {label}", flush=True)
+
+    def _current_steps(self) -> int:
+        t = self.session.trainer
+        return int(t.step) if t is not None and self.session.is_running else 0
+
+    def _run_finished(self, result: object) -> None:
+        if self.session.trainer is not None:
+            self.steps += int(self.session.trainer.step)
+        self.runs += 1
+        if not self.ending:
+            QTimer.singleShot(50, self._next_run)  # after the window has taken the result in
+
+    def _next_run(self) -> None:
+        if self.ending:
+            return
+        dock = self.tabs[self.runs % len(self.tabs)]
+        dock.show()
+        dock.raise_()
+        self.session.reset_weights()
+        self.session.start()
+
+    def _end(self) -> None:
+        self.ending = True
+        self.reporter.stop()
+        self.session.stop(join=True)
+        self.report("end")
+        self.app.quit()
+
+    def run(self) -> int:
+        self.t0 = time.monotonic()
+        self.report("start")
+        self.reporter = QTimer()
+        self.reporter.timeout.connect(self.report)
+        self.reporter.start(round(self.report_every * 1000))
+        QTimer.singleShot(0, self.session.start)
+        QTimer.singleShot(round(self.seconds * 1000), self._end)
+        self.app.exec()
+        self.session.shutdown()
+        self.window.close()
+        growth = self.rss[-1][1] - self.rss[0][1]
+        peak = max(mb for _t, mb in self.rss) - self.rss[0][1]
+        ok = growth < TARGET_MB and not self.errors
+        print(f"\nSoak: {self.runs} runs, {self.steps:,} steps in {_clock(self.seconds).strip()} "
+              f"(min:s); RSS growth {growth:+.1f} MB (peak {peak:+.1f} MB) "
+              f"({'met' if growth < TARGET_MB else 'NOT met'}, target < {TARGET_MB:.0f} MB)")
+        for message in self.errors:
+            print(f"  training error: {message}")
+        return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=float(os.environ.get("GW_SOAK_MINUTES", 30)),
+                        help="how long to train (default 30, or $GW_SOAK_MINUTES)")
+    parser.add_argument("--epochs", type=int, default=2000, help="epochs per run before a reset")
+    parser.add_argument("--report-every", type=float, default=None,
+                        help="seconds between memory reports (default: 5 minutes, less for short soaks)")
+    args = parser.parse_args(argv)
+    every = args.report_every or min(300.0, max(10.0, args.minutes * 60 / 6))
+    print(f"Soak: {args.minutes:g} minutes of live training on {DEFAULT.name}, {args.epochs} epochs "
+          "per run, every plot open; resident memory below", flush=True)
+    try:
+        return Soak(args.minutes, args.epochs, every).run()
+    except Exception:
+        traceback.print_exc()
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
