@@ -52,3 +52,18 @@ def test_clear_and_load_columns() -> None:
     assert list(h.epochs("train_loss")) == [0.9, 0.5]
     assert list(h.epoch_layer_grads("dense1")) == [0.3, 0.2]
     assert np.isnan(h.epochs("val_loss")).all()
+
+
+def test_a_remembered_run_keeps_every_epoch_and_a_bounded_number_of_steps() -> None:
+    h = History()
+    h.extend([step(i, loss=float(i)) for i in range(1, 10_001)])
+    h.extend([epoch(e) for e in range(1, 51)])
+    thin = h.thinned(1_000)
+    assert thin.n_epochs == 50 and np.array_equal(thin.epochs("epoch"), h.epochs("epoch"))
+    assert 1_000 <= thin.n_steps <= 1_001
+    steps = thin.steps("step")
+    assert steps[0] == 1 and steps[-1] == 10_000 and np.all(np.diff(steps) > 0)
+    assert np.array_equal(thin.steps("loss"), steps)  # rows stay aligned across columns
+    assert len(thin.step_layer_grads(h.layers[0])) == thin.n_steps
+    h.extend([step(10_001)])
+    assert thin.n_steps <= 1_001  # the copy is independent of the live history

@@ -6,6 +6,7 @@ the plots get contiguous views (``history.steps('loss')``) to hand to ``setData`
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from operator import attrgetter
@@ -64,6 +65,14 @@ class _Columns:
 
     def clear(self) -> None:
         self.n = 0
+
+    def every(self, stride: int) -> _Columns:
+        """A copy holding every ``stride``-th filled row (and always the last one)."""
+        idx = np.unique(np.r_[np.arange(0, self.n, stride), self.n - 1]) if self.n else np.arange(0)
+        thin = _Columns([], capacity=max(len(idx), 1))
+        thin._data = {name: arr[idx] for name, arr in self._data.items()}
+        thin.n = len(idx)
+        return thin
 
     def __deepcopy__(self, memo: dict) -> _Columns:
         # Only the filled rows: up to half of a grown column is spare capacity, and a kept copy
@@ -149,6 +158,19 @@ class History:
         self._ensure_layers(grads)
         self._epoch_layers.append_rows({k: list(np.asarray(v, float)) for k, v in grads.items()}, n)
         self.revision += 1
+
+    def thinned(self, max_steps: int) -> History:
+        """A copy to keep for comparison: every epoch row, at most about ``max_steps`` step rows.
+
+        A remembered run never grows again, and a million-step run kept whole would cost
+        tens of MB; evenly spaced steps draw the same comparison curve.
+        """
+        thin = copy.deepcopy(self)
+        stride = max(1, -(-self.n_steps // max_steps))
+        if stride > 1:
+            thin._steps = self._steps.every(stride)
+            thin._step_layers = self._step_layers.every(stride)
+        return thin
 
     # -- reading --------------------------------------------------------------------------
     @property

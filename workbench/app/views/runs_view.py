@@ -14,7 +14,6 @@ open as such a comparison: the base and its variants are listed, and "Run Varian
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -305,8 +304,12 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
     return out if len(out) <= limit else out[: limit - 1] + "…"
 
 
+# Step rows kept per remembered run: enough for a smooth comparison curve, small in memory.
+KEPT_STEPS = 2_000
+
+
 def _copy_history(history: History) -> History:
-    return copy.deepcopy(history)
+    return history.thinned(KEPT_STEPS)
 
 
 # ----------------------------------------------------------------------------- comparison plots
@@ -685,7 +688,7 @@ class RunsView(QWidget):
             r.status = "running"
         else:
             history, status, error = rest
-            r.history = history
+            r.history = _copy_history(history)
             r.status = status
             r.message = error
         if r in self.records:
