@@ -299,3 +299,12 @@ def test_landscape_path_restarts_with_new_weights(qtbot: Any, window: Any) -> No
     assert view.method() == "random"  # no path to follow any more
     np.testing.assert_array_equal(view.path.snapshots[0], window.session.view_network.params)
     assert math.isfinite(float(view.path.snapshots[0].sum()))
+
+
+def test_a_fast_run_still_records_one_path_point_per_epoch(qtbot: Any, window: Any) -> None:
+    view = ls_view(window)
+    window.session.set_spec(spiral_spec(epochs=25))
+    train(qtbot, window)  # the whole run takes milliseconds: far fewer live weight updates than epochs
+    assert len(view.path.snapshots) == 26  # the initial weights and one per epoch
+    np.testing.assert_array_equal(view.path.snapshots[-1], window.session.view_network.params)
+    assert view.method() == "pca"

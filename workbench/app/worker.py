@@ -14,11 +14,27 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from engine.events import RunFinished
+from engine.events import EpochMetrics, RunFinished
+
+
+@dataclass(frozen=True)
+class ParamsSnapshot:
+    """The flat parameters at the end of an epoch, sent along with that epoch's metrics.
+
+    Weight snapshots sent for drawing come at most a few times a second, which a fast run
+    outpaces (30 epochs of the default spiral take ~40 ms); views that need the weights'
+    path over time (the loss landscape) read these instead: one per epoch, however fast.
+    """
+
+    epoch: int
+    step: int
+    params: np.ndarray
 
 
 class TrainingWorker(QObject):
@@ -52,6 +68,9 @@ class TrainingWorker(QObject):
             for event in self.trainer.run(self.epochs):
                 with self._lock:
                     self._pending.append(event)
+                    if type(event) is EpochMetrics:
+                        params = self.trainer.network.params.copy()
+                        self._pending.append(ParamsSnapshot(event.epoch, event.step, params))
                     self._state_dirty = True
                 if isinstance(event, RunFinished):
                     result = event

@@ -32,6 +32,7 @@ from workbench.app.views.jobs import (
     status_label,
     training_arrays,
 )
+from workbench.app.worker import ParamsSnapshot
 
 if TYPE_CHECKING:
     from workbench.app.main_window import MainWindow
@@ -91,7 +92,9 @@ class ParamPath(QObject):
 
     @Slot(object)
     def record(self, network: Any) -> None:
-        params = network.params
+        self.record_params(network.params)
+
+    def record_params(self, params: np.ndarray) -> None:
         if self.snapshots and self.snapshots[-1].shape != params.shape:
             self.clear()  # another architecture: the old path means nothing here
         if not self.snapshots:
@@ -202,12 +205,28 @@ class LandscapeView(PlotView):
         self.job.cancelled.connect(self._on_cancelled)
         self.job.runningChanged.connect(lambda _r: self._update_buttons())
         session.trainerChanged.connect(self._trainer_changed)
-        session.networkUpdated.connect(self.path.record)
-        session.networkUpdated.connect(lambda _n: self._sync_directions())
+        # The path: the initial weights, then one snapshot per epoch from the worker (the live
+        # weight updates come too rarely in a fast run to trace it).
+        session.networkUpdated.connect(self._weights_updated)
+        session.eventsArrived.connect(self._events_arrived)
         if session.view_network is not None:
             self.path.record(session.view_network)
         self._sync_directions()
         self._show_scale_control()
+
+    @Slot(object)
+    def _weights_updated(self, network: Any) -> None:
+        if not self.path.snapshots:
+            self.path.record(network)
+            self._sync_directions()
+
+    @Slot(object)
+    def _events_arrived(self, events: list) -> None:
+        snapshots = [e.params for e in events if type(e) is ParamsSnapshot]
+        for params in snapshots:
+            self.path.record_params(params)
+        if snapshots:
+            self._sync_directions()
 
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
