@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 import PySide6
 from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QStyle,
+    QTabBar,
     QWidget,
 )
 
@@ -74,6 +75,10 @@ def _fmt_time(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+BOTTOM_STRIP = 150  # px: the diagnostics strip under the plots
+QWIDGETSIZE_MAX = (1 << 24) - 1
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -85,6 +90,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_NAME)
         self.setMinimumSize(900, 600)
         self.setDockNestingEnabled(True)
+        # The editors run the full height; the diagnostics strip sits under the plots only.
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setAcceptDrops(True)
         self.view_docks: dict[str, QDockWidget] = {}
 
@@ -117,6 +124,7 @@ class MainWindow(QMainWindow):
         install_views(self)
 
         self.resize(1280, 800)
+        self._arrange_bottom_docks()
         self._default_state = self.saveState()
         self._restore_settings()
         self._update_title()
@@ -185,6 +193,20 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.training_dock, loss], [370, 900], Qt.Orientation.Horizontal)
         for plot in self.plots:
             plot.exportRequested.connect(lambda fmt, p=plot: self.export_plot(p, fmt))
+
+    def _arrange_bottom_docks(self) -> None:
+        """Diagnostics and Runs share the bottom as tabs, in a strip that leaves the plots room."""
+        bottom = [self.view_docks[t] for t in ("Diagnostics", "Runs") if t in self.view_docks]
+        if len(bottom) == 2:
+            hidden = bottom[1].isHidden()
+            self.tabifyDockWidget(bottom[0], bottom[1])
+            bottom[1].setHidden(hidden)
+            bottom[0].raise_()
+        # resizeDocks cannot shrink it before the first layout; a temporary maximum height can,
+        # and the strip keeps its size (resizable by hand) once the cap is lifted after showing.
+        for dock in bottom:
+            dock.setMaximumHeight(BOTTOM_STRIP)
+        QTimer.singleShot(0, lambda: [dock.setMaximumHeight(QWIDGETSIZE_MAX) for dock in bottom])
 
     def add_view_dock(self, title: str, widget: QWidget,
                       area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
@@ -514,6 +536,7 @@ class MainWindow(QMainWindow):
             dock.setFloating(False)
             dock.show()
         self.network_dock.raise_()
+        QTimer.singleShot(0, self.hide_orphan_tab_bars)
 
     # ------------------------------------------------------------------ exports
     def export_plot(self, plot: PlotView, fmt: str) -> Path | None:
@@ -756,6 +779,27 @@ class MainWindow(QMainWindow):
             self.frame_timer.setInterval(interval)
 
     # ------------------------------------------------------------------ window events
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self.hide_orphan_tab_bars)
+
+    def hide_orphan_tab_bars(self) -> None:
+        """Hide dock tab bars Qt left behind from an earlier arrangement of the tabs.
+
+        Building the tab groups leaves stale copies of their tab bar (seen with Qt 6.11) drawn
+        over other docks; the live bar sits right under the group's docks, a stale one does not.
+        """
+        docks = {d.windowTitle(): d for d in self.findChildren(QDockWidget)}
+        for bar in self.findChildren(QTabBar):
+            if bar.parent() is not self or not bar.isVisible():
+                continue
+            own = [docks[t] for t in (bar.tabText(i) for i in range(bar.count())) if t in docks]
+            box = bar.geometry()
+            if own and not any(
+                d.geometry().left() == box.left() and d.geometry().width() == box.width() for d in own
+            ):
+                bar.hide()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
             event.ignore()

@@ -799,8 +799,11 @@ def install(window: MainWindow) -> None:
         plot.exportRequested.connect(lambda fmt, p=plot: window.export_plot(p, fmt))
 
     def show() -> None:
+        was_hidden = dock.isHidden()
         dock.show()
         dock.raise_()
+        if was_hidden:  # a table and three plots need more than the diagnostics strip
+            window.resizeDocks([dock], [int(window.height() * 0.45)], Qt.Orientation.Vertical)
 
     def sweep() -> None:
         show()
