@@ -5,8 +5,9 @@
 - ``views-gradients.png``: the deep sigmoid network of ``experiments/vanishing-gradients.json``
   after training: gradient-health heatmap, gradients by layer, and the diagnostics naming the
   vanishing gradient.
-- ``views-landscape-lr.png``: the default spiral after 40 Step Epochs (F10): the loss landscape
-  along the optimizer's path (PCA) beside the learning-rate range test and its suggestion.
+- ``views-landscape-lr.png``: the default spiral after 80 Step Epochs (F10, one path snapshot
+  each): the loss landscape along the optimizer's path (PCA) beside the learning-rate range test
+  (run after 20 epochs, 300 steps) and its suggestion.
 - ``views-inside.png``: the same spiral from the inside: neuron thumbnails, one unit enlarged,
   saliency over the input plane, weight and gradient histograms.
 - ``views-runs.png``: a learning-rate sweep (1, 0.03, 1e-4) overlaid in the Runs view.
@@ -284,7 +285,7 @@ def shot_inside(window: Any, out: Path, epochs: int, acc: float) -> bool:
     neurons = float_dock(window, "Neurons", thumbs_w, body_h)
     window.neuron_maps_view.update_maps()
     big = float_dock(window, "Neuron map", mid_w, mid_h)
-    window.neuron_maps_view.choose(("dense2", 3))
+    window.neuron_maps_view.buttons[("dense2", 3)].click()  # a thumbnail clicked: enlarged
     sal = float_dock(window, "Saliency", mid_w, mid_h)
     hist = float_dock(window, "Weights and gradients", right_w, body_h)
     hv = window.histogram_view
