@@ -67,3 +67,20 @@ def test_a_remembered_run_keeps_every_epoch_and_a_bounded_number_of_steps() -> N
     assert len(thin.step_layer_grads(h.layers[0])) == thin.n_steps
     h.extend([step(10_001)])
     assert thin.n_steps <= 1_001  # the copy is independent of the live history
+
+
+def test_a_long_run_keeps_bounded_evenly_spaced_steps_and_every_epoch() -> None:
+    h = History()
+    h.max_steps = 1_000
+    for start in range(1, 10_001, 500):
+        h.extend([step(i, loss=float(i)) for i in range(start, start + 500)])
+        h.extend([epoch(start // 500 + 1)])
+    assert h.n_epochs == 20
+    assert h.n_steps <= 1_000 and h.step_stride == 16
+    steps = h.steps("step")
+    assert np.all(steps % 16 == 0) and np.all(np.diff(steps) == 16) and steps[-1] == 10_000
+    assert np.array_equal(h.steps("loss"), steps)  # columns stay aligned
+    assert np.array_equal(h.step_layer_grads("dense1"), 0.1 * steps)
+    h.clear()
+    h.extend([step(1), step(2)])
+    assert h.n_steps == 2 and h.step_stride == 1

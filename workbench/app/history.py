@@ -15,6 +15,8 @@ import numpy as np
 
 from engine.events import EpochMetrics, StepMetrics
 
+# Step rows kept at most (about 64 MB with a few layers); past it, every other row is dropped.
+MAX_STEP_ROWS = 1_000_000
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "grad_norm")
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
 
@@ -66,13 +68,17 @@ class _Columns:
     def clear(self) -> None:
         self.n = 0
 
+    def take(self, rows: np.ndarray) -> _Columns:
+        """A copy holding only the given filled rows."""
+        thin = _Columns([], capacity=max(len(rows), 1))
+        thin._data = {name: arr[rows] for name, arr in self._data.items()}
+        thin.n = len(rows)
+        return thin
+
     def every(self, stride: int) -> _Columns:
         """A copy holding every ``stride``-th filled row (and always the last one)."""
-        idx = np.unique(np.r_[np.arange(0, self.n, stride), self.n - 1]) if self.n else np.arange(0)
-        thin = _Columns([], capacity=max(len(idx), 1))
-        thin._data = {name: arr[idx] for name, arr in self._data.items()}
-        thin.n = len(idx)
-        return thin
+        return self.take(np.unique(np.r_[np.arange(0, self.n, stride), self.n - 1]) if self.n else
+                         np.arange(0))
 
     def __deepcopy__(self, memo: dict) -> _Columns:
         # Only the filled rows: up to half of a grown column is spare capacity, and a kept copy
@@ -93,6 +99,8 @@ class History:
         self._step_layers = _Columns([])
         self._epochs = _Columns(EPOCH_FIELDS)
         self._epoch_layers = _Columns([])
+        self.max_steps = MAX_STEP_ROWS
+        self.step_stride = 1  # only steps that are multiples of it are kept (see _halve_steps)
         self.revision = 0  # bumped on every change: plots redraw only when it moved
         # Bumped when rows are removed (clear, load): views that cache work per row start over.
         self.generation = 0
@@ -100,6 +108,7 @@ class History:
     # -- writing --------------------------------------------------------------------------
     def clear(self) -> None:
         self.layers = []
+        self.step_stride = 1
         self._steps = _Columns(STEP_FIELDS)
         self._step_layers = _Columns([])
         self._epochs = _Columns(EPOCH_FIELDS)
@@ -121,10 +130,14 @@ class History:
         events = list(events)
         steps = [e for e in events if type(e) is StepMetrics]
         epochs = [e for e in events if type(e) is EpochMetrics]
+        if self.step_stride > 1:
+            steps = [e for e in steps if e.step % self.step_stride == 0]
         if steps:
             self._ensure_layers(steps[0].layer_grad_norms)
             self._steps.append_rows(_fields(steps, STEP_FIELDS), len(steps))
             self._step_layers.append_rows(self._layer_rows(steps), len(steps))
+            while self._steps.n > self.max_steps:
+                self._halve_steps()
         if epochs:
             self.metric_name = epochs[-1].metric_name
             self._ensure_layers(epochs[0].layer_grad_norms)
@@ -132,6 +145,18 @@ class History:
             self._epoch_layers.append_rows(self._layer_rows(epochs), len(epochs))
         if steps or epochs:
             self.revision += 1
+
+    def _halve_steps(self) -> None:
+        """Keep every other step row from now on: memory stays bounded on runs of any length.
+
+        Epoch rows are never thinned; step rows are what the minibatch curves draw, and a curve
+        of a million points already draws more points than the screen has pixels.
+        """
+        self.step_stride *= 2
+        keep = np.flatnonzero(self._steps.get("step") % self.step_stride == 0)
+        self._steps = self._steps.take(keep)
+        self._step_layers = self._step_layers.take(keep)
+        self.generation += 1
 
     def _layer_rows(self, items: list) -> dict[str, np.ndarray]:
         norms = [e.layer_grad_norms for e in items]
