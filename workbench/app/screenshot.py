@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "docs/screenshot.png")
-    epochs = int(argv[1]) if len(argv) > 1 else 80
+    epochs = int(argv[1]) if len(argv) > 1 else 110
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -34,9 +34,6 @@ def main(argv: list[str] | None = None) -> int:
         if not window.open_path(ROOT / "experiments" / "default-spiral.json", ask=False):
             return 1
         session = window.session
-        session.set_spec(session.spec.with_overrides({"training.epochs": 400}), undoable=False)
-        session._saved = session.spec  # the shot shows the file unmodified
-        window._update_title()
         session.start()
         deadline = time.monotonic() + 120
         while session.history.n_epochs < epochs and time.monotonic() < deadline:
