@@ -41,10 +41,4 @@ def analyze_menu(window: MainWindow) -> QMenu:
 
 def install_views(window: MainWindow) -> None:
     for name in VIEW_MODULES:
-        try:
-            module = importlib.import_module(f"workbench.app.views.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"workbench.app.views.{name}":
-                raise
-            continue  # a view still being written
-        module.install(window)
+        importlib.import_module(f"workbench.app.views.{name}").install(window)
