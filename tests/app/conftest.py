@@ -58,8 +58,8 @@ def dialogs() -> Dialogs:
     return Dialogs()
 
 
-@pytest.fixture
-def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
+def open_window(qtbot: Any, tmp_path: Path, dialogs: Dialogs, spec: ExperimentSpec) -> Any:
+    """A shown main window on ``spec``; teardown stops the run and checks the thread was joined."""
     from workbench.app.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
@@ -67,7 +67,7 @@ def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
     dialogs.install(win)
     qtbot.addWidget(win)
     win.show()
-    win.session.new(small_spec())
+    win.session.new(spec)
     yield win
     thread = win.session.run.thread if win.session.run is not None else None
     win.session.shutdown()
@@ -76,3 +76,8 @@ def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
     assert not win.session.is_running
     if thread is not None:
         assert not thread.isRunning()
+
+
+@pytest.fixture
+def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
+    yield from open_window(qtbot, tmp_path, dialogs, small_spec())

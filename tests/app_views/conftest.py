@@ -1,7 +1,5 @@
-"""A main window per test (settings in a temporary file, every dialog replaced by a recorder)
-with the views under test installed; teardown always stops and joins training.
-
-Mirrors tests/app/conftest.py; kept separate so these tests do not depend on its details."""
+"""A main window per test on a small spiral (the window and dialog recorder of
+tests/app/conftest.py); teardown always stops and joins training."""
 
 from __future__ import annotations
 
@@ -12,32 +10,10 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings
-
 from engine.spec import DataSpec, DenseSpec, ExperimentSpec, ModelSpec, OptimizerSpec, TrainingSpec
+from tests.app.conftest import Dialogs, open_window
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Dialogs:
-    """Answers the window's questions and records what it showed."""
-
-    def __init__(self) -> None:
-        self.errors: list[tuple[str, str]] = []
-        self.warnings: list[tuple[str, str]] = []
-        self.infos: list[tuple[str, str]] = []
-        self.save_path = ""
-
-    def install(self, window: Any) -> None:
-        window.show_error = lambda title, text, details="": self.errors.append((title, text))
-        window.show_warning = lambda title, text: self.warnings.append((title, text))
-        window.show_info = lambda title, text: self.infos.append((title, text))
-        window.ask_save_changes = lambda: "discard"
-        window.ask_confirm = lambda title, text: True
-        window.ask_open_path = lambda caption, filters: ""
-        window.ask_save_path = lambda caption, suggested, filters: self.save_path
-        window.ask_folder = lambda caption: ""
-        window.ask_png_size = lambda: (640, 480)
 
 
 def spiral_spec(epochs: int = 3, **overrides: Any) -> ExperimentSpec:
@@ -82,18 +58,4 @@ def dialogs() -> Dialogs:
 
 @pytest.fixture
 def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
-    from workbench.app.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings)
-    dialogs.install(win)
-    qtbot.addWidget(win)
-    win.show()
-    win.session.new(spiral_spec())
-    yield win
-    thread = win.session.run.thread if win.session.run is not None else None
-    win.session.shutdown()
-    win.close()
-    assert not win.session.is_running
-    if thread is not None:
-        assert not thread.isRunning()
+    yield from open_window(qtbot, tmp_path, dialogs, spiral_spec())
