@@ -135,11 +135,7 @@ class PlotView(QWidget):
         self.plot_item.setMenuEnabled(True)
         # pyqtgraph's own "Export…" dialog offers its broken SVG exporter: ours replace it.
         self.plot_widget.scene().contextMenu = []
-        menu = self.plot_item.getViewBox().menu
-        menu.addSeparator()
-        for fmt, label in (("png", "Export PNG…"), ("svg", "Export SVG…"), ("csv", "Export data as CSV…")):
-            action = menu.addAction(label)
-            action.triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
+        self.add_export_actions(self.plot_item)
         self.controls = QHBoxLayout()
         self.controls.setContentsMargins(4, 0, 4, 0)
         layout = QVBoxLayout(self)
@@ -149,6 +145,26 @@ class PlotView(QWidget):
         layout.addWidget(self.plot_widget, 1)
         self._revision = -1
         self._drawn_at = -np.inf
+
+    def add_export_actions(self, plot: pg.PlotItem) -> None:
+        """PNG, SVG and CSV export in ``plot``'s context menu (they export this whole view)."""
+        menu = plot.getViewBox().menu
+        menu.addSeparator()
+        for fmt, label in (("png", "Export PNG…"), ("svg", "Export SVG…"), ("csv", "Export data as CSV…")):
+            menu.addAction(label).triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
+
+    def use_grid_layout(self) -> pg.GraphicsLayoutWidget:
+        """Swap the single plot for a grid of plots; exports then render the whole grid."""
+        old = self.plot_widget
+        new = pg.GraphicsLayoutWidget()
+        new.setMinimumSize(300, 220)
+        new.scene().contextMenu = []  # pyqtgraph's export dialog offers its broken SVG exporter
+        self.layout().replaceWidget(old, new)
+        old.setParent(None)
+        old.deleteLater()
+        self.plot_widget = new
+        self.plot_item = new.ci  # a GraphicsLayout: what export_png/svg resize and render
+        return new
 
     def add_log_toggle(self, checked: bool, tip: str) -> QCheckBox:
         box = QCheckBox("log y")

@@ -52,7 +52,7 @@ class HistogramView(PlotView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        layout_widget = _replace_with_layout(self)
+        layout_widget = self.use_grid_layout()
         self.hist_plots: dict[str, pg.PlotItem] = {}
         self.hist_curves: dict[str, pg.PlotDataItem] = {}
         self.evo_plots: dict[str, pg.PlotItem] = {}
@@ -76,7 +76,7 @@ class HistogramView(PlotView):
             for p in (plot, evo):
                 p.getAxis("left").enableAutoSIPrefix(False)
                 p.getAxis("bottom").enableAutoSIPrefix(False)
-                _add_export_actions(self, p)
+                self.add_export_actions(p)
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("The layer whose parameters and gradients are shown")
         self.layer_box.currentTextChanged.connect(lambda _t: self.refresh(History(), force=True))
@@ -258,27 +258,6 @@ def measure(network: Any, trainer: Any, batch: tuple[np.ndarray, np.ndarray] | N
             entry["gradients"] = np.concatenate([grads[k].ravel() for k in keys]).astype(np.float64)
         result[layer.name] = entry
     return result
-
-
-def _replace_with_layout(view: PlotView) -> pg.GraphicsLayoutWidget:
-    """Swap the view's single PlotWidget for a grid of plots; exports then render the whole grid."""
-    old = view.plot_widget
-    new = pg.GraphicsLayoutWidget()
-    new.setMinimumSize(300, 220)
-    new.scene().contextMenu = []  # pyqtgraph's export dialog offers its broken SVG exporter
-    view.layout().replaceWidget(old, new)
-    old.setParent(None)
-    old.deleteLater()
-    view.plot_widget = new
-    view.plot_item = new.ci  # a GraphicsLayout: what export_png/svg resize and render
-    return new
-
-
-def _add_export_actions(view: PlotView, plot: pg.PlotItem) -> None:
-    menu = plot.getViewBox().menu
-    menu.addSeparator()
-    for fmt, label in (("png", "Export PNG…"), ("svg", "Export SVG…"), ("csv", "Export data as CSV…")):
-        menu.addAction(label).triggered.connect(lambda _=False, f=fmt: view.exportRequested.emit(f))
 
 
 class _Feeder:

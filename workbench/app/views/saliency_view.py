@@ -33,13 +33,13 @@ class SaliencyView(PlotView):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.layout_widget = _replace_with_layout(self)
+        self.layout_widget = self.use_grid_layout()
         self.left = self.layout_widget.addPlot(row=0, col=0)
         self.right = self.layout_widget.addPlot(row=0, col=1)
         for p in (self.left, self.right):
             p.getAxis("left").enableAutoSIPrefix(False)
             p.getAxis("bottom").enableAutoSIPrefix(False)
-            _add_export_actions(self, p)
+            self.add_export_actions(p)
         self.left_image = pg.ImageItem(axisOrder="col-major")
         self.left.addItem(self.left_image)
         self.right_image = pg.ImageItem(axisOrder="col-major")
@@ -238,29 +238,6 @@ class SaliencyView(PlotView):
         return ["row", "col", "pixel", "saliency"], np.column_stack(
             [rows.ravel(), cols.ravel(), self.sample.ravel(), self.values.ravel()]
         )
-
-
-def _replace_with_layout(view: PlotView) -> pg.GraphicsLayoutWidget:
-    """Swap the view's single PlotWidget for a grid of plots; exports then render the whole grid.
-
-    (A private copy of the helper in histograms.py: view modules do not import each other.)"""
-    old = view.plot_widget
-    new = pg.GraphicsLayoutWidget()
-    new.setMinimumSize(300, 220)
-    new.scene().contextMenu = []
-    view.layout().replaceWidget(old, new)
-    old.setParent(None)
-    old.deleteLater()
-    view.plot_widget = new
-    view.plot_item = new.ci
-    return new
-
-
-def _add_export_actions(view: PlotView, plot: pg.PlotItem) -> None:
-    menu = plot.getViewBox().menu
-    menu.addSeparator()
-    for fmt, label in (("png", "Export PNG…"), ("svg", "Export SVG…"), ("csv", "Export data as CSV…")):
-        menu.addAction(label).triggered.connect(lambda _=False, f=fmt: view.exportRequested.emit(f))
 
 
 def install(window: MainWindow) -> None:
