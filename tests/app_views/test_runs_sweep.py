@@ -200,3 +200,13 @@ def test_spec_diff_is_short_and_merges_layer_settings() -> None:
     assert spec_diff(base, one) == "layer2.units=4"
     sgd = base.with_overrides({"optimizer": {"name": "sgd", "lr": 0.01}})
     assert spec_diff(base, sgd) == "optimizer=sgd"
+
+
+def test_only_the_latest_session_runs_are_kept(qtbot: Any, window: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(runs_view, "KEPT_SESSION_RUNS", 2)
+    view = window.runs_view
+    for _ in range(3):
+        train(qtbot, window)
+        window.session.reset_weights()
+    assert [r.name for r in view.records] == ["Session run 2", "Session run 3"]
+    assert view.table_widget.rowCount() == 2

@@ -306,6 +306,9 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
 
 # Step rows kept per remembered run: enough for a smooth comparison curve, small in memory.
 KEPT_STEPS = 2_000
+# Runs of the main session kept in the list (sweeps and variants are kept whole); each costs
+# about 1 MB with its curves. Older ones can be kept for good as run folders (File ▸ Export).
+KEPT_SESSION_RUNS = 20
 
 
 def _copy_history(history: History) -> History:
@@ -513,7 +516,11 @@ class RunsView(QWidget):
         record = self._new_record(f"Session run {self._session_runs}", spec_diff(self.base_spec, s.spec),
                                   s.spec, "session", status=result.status)
         record.history = _copy_history(s.history)
-        self.add_record(record)
+        self.records.append(record)
+        session_runs = [r for r in self.records if r.source == "session"]
+        for old in session_runs[: max(0, len(session_runs) - KEPT_SESSION_RUNS)]:
+            self.records.remove(old)  # the oldest first: memory stays bounded in long sessions
+        self._rebuild_table()
 
     @Slot(str)
     def _path_changed(self, _path: str) -> None:
