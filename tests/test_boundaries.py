@@ -6,7 +6,18 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["engine", "engine.spec"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "engine",
+        "engine.spec",
+        "engine.analysis",
+        "workbench.experiment",
+        "workbench.runs",
+        "workbench.export",
+        "workbench.cli",  # the headless runner: Qt only when it opens the window
+    ],
+)
 def test_module_imports_no_qt(module: str) -> None:
     code = (
         f"import sys, {module}\n"
