@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.registry import Registry
+from engine.registry import Registry, apply_options
 
 ACTIVATIONS: Registry[type[Activation]] = Registry("activation")
 
@@ -82,14 +82,7 @@ class Activation:
     rectifier: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(self.defaults)
-        if unknown:
-            allowed = ", ".join(self.defaults) or "none"
-            raise TypeError(
-                f"{self.name} got unknown option(s) {', '.join(sorted(unknown))} (allowed: {allowed})"
-            )
-        for key, default in self.defaults.items():
-            setattr(self, key, float(options.get(key, default)))
+        apply_options(self, self.name, self.defaults, options)
 
     @property
     def options(self) -> dict[str, float]:

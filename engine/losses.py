@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.activations import sigmoid as _sigmoid
-from engine.registry import Registry
+from engine.registry import Registry, apply_options
 
 LOSSES: Registry[type[Loss]] = Registry("loss")
 
@@ -23,14 +23,7 @@ class Loss:
     task: ClassVar[str] = "regression"  # 'regression' | 'binary' | 'multiclass'
 
     def __init__(self, **options: Any) -> None:
-        unknown = set(options) - set(self.defaults)
-        if unknown:
-            allowed = ", ".join(self.defaults) or "none"
-            raise TypeError(
-                f"{self.name} got unknown option(s) {', '.join(sorted(unknown))} (allowed: {allowed})"
-            )
-        for key, default in self.defaults.items():
-            setattr(self, key, float(options.get(key, default)))
+        apply_options(self, self.name, self.defaults, options)
 
     def __call__(self, out: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
         """(batch-mean loss as a Python float, d loss / d out with out's shape and dtype)."""

@@ -70,3 +70,13 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def apply_options(obj: object, name: str, defaults: dict[str, float], options: dict[str, object]) -> None:
+    """Set each of ``defaults``' options on ``obj`` as a float; an unknown option is a TypeError."""
+    unknown = set(options) - set(defaults)
+    if unknown:
+        allowed = ", ".join(defaults) or "none"
+        raise TypeError(f"{name} got unknown option(s) {', '.join(sorted(unknown))} (allowed: {allowed})")
+    for key, default in defaults.items():
+        setattr(obj, key, float(options.get(key, default)))  # type: ignore[arg-type]
