@@ -27,6 +27,7 @@ from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES
 from engine.spec import ExperimentSpec
+from engine.thinning import ThinnedList
 
 Event = StepMetrics | EpochMetrics | RunFinished
 
@@ -146,7 +147,8 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.seconds = 0.0
-        self.history: list[EpochMetrics] = []
+        # Every epoch of a normal run; evenly thinned past EPOCH_CAP so long runs stay bounded.
+        self.history: ThinnedList[EpochMetrics] = ThinnedList()
         self.status = "idle"
         self.divergence: Divergence | None = None
         self._best_val = math.inf
@@ -305,7 +307,7 @@ class Trainer:
 
         self.epoch = epoch
         metrics = self._epoch_metrics(start, sums, n_steps, weight_norms)
-        self.history.append(metrics)
+        self.history.append(metrics.epoch, metrics)
         yield metrics
         if not math.isfinite(metrics.train_loss):
             self.divergence = Divergence(epoch, self.step, "loss", None)

@@ -84,3 +84,13 @@ def test_a_long_run_keeps_bounded_evenly_spaced_steps_and_every_epoch() -> None:
     h.clear()
     h.extend([step(1), step(2)])
     assert h.n_steps == 2 and h.step_stride == 1
+
+
+def test_epoch_rows_are_thinned_too_past_their_cap() -> None:
+    h = History()
+    h.max_epochs = 100
+    for e in range(1, 1_001):
+        h.extend([epoch(e)])
+    numbers = h.epochs("epoch")
+    assert len(numbers) <= 100 and numbers[0] == 1
+    assert set(np.diff(numbers)) == {h.epoch_stride}

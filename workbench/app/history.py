@@ -17,6 +17,7 @@ from engine.events import EpochMetrics, StepMetrics
 
 # Step rows kept at most (about 64 MB with a few layers); past it, every other row is dropped.
 MAX_STEP_ROWS = 1_000_000
+MAX_EPOCH_ROWS = 100_000
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "grad_norm")
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
 
@@ -101,6 +102,8 @@ class History:
         self._epoch_layers = _Columns([])
         self.max_steps = MAX_STEP_ROWS
         self.step_stride = 1  # only steps that are multiples of it are kept (see _halve_steps)
+        self.max_epochs = MAX_EPOCH_ROWS
+        self.epoch_stride = 1
         self.revision = 0  # bumped on every change: plots redraw only when it moved
         # Bumped when rows are removed (clear, load): views that cache work per row start over.
         self.generation = 0
@@ -109,6 +112,7 @@ class History:
     def clear(self) -> None:
         self.layers = []
         self.step_stride = 1
+        self.epoch_stride = 1
         self._steps = _Columns(STEP_FIELDS)
         self._step_layers = _Columns([])
         self._epochs = _Columns(EPOCH_FIELDS)
@@ -138,11 +142,15 @@ class History:
             self._step_layers.append_rows(self._layer_rows(steps), len(steps))
             while self._steps.n > self.max_steps:
                 self._halve_steps()
+        if self.epoch_stride > 1:
+            epochs = [e for e in epochs if (e.epoch - 1) % self.epoch_stride == 0]
         if epochs:
             self.metric_name = epochs[-1].metric_name
             self._ensure_layers(epochs[0].layer_grad_norms)
             self._epochs.append_rows(_fields(epochs, EPOCH_FIELDS), len(epochs))
             self._epoch_layers.append_rows(self._layer_rows(epochs), len(epochs))
+            while self._epochs.n > self.max_epochs:
+                self._halve_epochs()
         if steps or epochs:
             self.revision += 1
 
@@ -156,6 +164,14 @@ class History:
         keep = np.flatnonzero(self._steps.get("step") % self.step_stride == 0)
         self._steps = self._steps.take(keep)
         self._step_layers = self._step_layers.take(keep)
+        self.generation += 1
+
+    def _halve_epochs(self) -> None:
+        """As ``_halve_steps`` for epoch rows, once a run has passed ``max_epochs`` epochs."""
+        self.epoch_stride *= 2
+        keep = np.flatnonzero((self._epochs.get("epoch") - 1) % self.epoch_stride == 0)
+        self._epochs = self._epochs.take(keep)
+        self._epoch_layers = self._epoch_layers.take(keep)
         self.generation += 1
 
     def _layer_rows(self, items: list) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.analysis import Diagnosis, diagnose
 from engine.events import EpochMetrics, RunFinished, StepMetrics
+from engine.thinning import ThinnedList
 from workbench.app.plots.base import on_screen
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class DiagnosticsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("DiagnosticsPanel")
         self.session = session
-        self.epochs: list[EpochMetrics] = []
+        self.epochs: ThinnedList[EpochMetrics] = ThinnedList()
         self.steps: list[StepMetrics] = []
         self.divergence: Any = None
         self.diagnoses: list[Diagnosis] = []
@@ -110,7 +111,9 @@ class DiagnosticsPanel(QWidget):
         self.steps, self.divergence = [], None
         # A trainer that already ran (the panel was opened late) brings its own history.
         running = self.session.is_running
-        self.epochs = list(getattr(trainer, "history", None) or []) if not running else []
+        self.epochs = ThinnedList()
+        for e in (getattr(trainer, "history", None) or []) if not running else []:
+            self.epochs.append(e.epoch, e)
         if trainer is not None and not running:
             self.divergence = getattr(trainer, "divergence", None)
         self.update_diagnoses()
@@ -119,7 +122,8 @@ class DiagnosticsPanel(QWidget):
     def _events(self, events: list) -> None:
         # Hundreds of steps per batch, on the GUI thread: comprehensions, not one loop of ifs.
         epochs = [e for e in events if type(e) is EpochMetrics]
-        self.epochs.extend(epochs)
+        for e in epochs:
+            self.epochs.append(e.epoch, e)
         steps = [e for e in events if type(e) is StepMetrics]
         if steps and not self.steps:
             self.steps.append(steps[0])  # the layer order
