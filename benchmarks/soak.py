@@ -1,10 +1,11 @@
 """Soak: a long session of live training with every plot open; does memory stay flat?
 
 ``make soak`` (not in CI): 30 minutes (``--minutes`` or ``GW_SOAK_MINUTES``) of training the
-default spiral experiment in the main window (1280×800, offscreen, default docks), run after
-run: each run trains ``--epochs`` epochs, then the weights are reset (Ctrl+R) and it starts
-again, and the tab shown in the decision-boundary dock group moves on, so the neuron maps,
-saliency and histograms take turns being drawn live. Resident memory (VmRSS) is printed at the
+default spiral experiment in the main window (1280×800, offscreen, default docks): by default
+one continuous run (100,000 epochs, longer than 30 minutes). With a smaller ``--epochs`` it goes
+run after run: the weights are reset (Ctrl+R) after each, a run joins the Runs list, and the tab
+shown in the decision-boundary dock group moves on, so the neuron maps, saliency and histograms
+take turns being drawn live. Resident memory (VmRSS) is printed at the
 start, every few minutes and at the end. Target (issue 4 §8): no crash, growth < 50 MB.
 
 Short tests miss what kills a long session (a reference leak in the Qt binding, a cache that
@@ -87,6 +88,8 @@ class Soak:
         return int(t.step) if t is not None and self.session.is_running else 0
 
     def _run_finished(self, result: object) -> None:
+        if self.ending:
+            return  # _end counts the run it stops
         if self.session.trainer is not None:
             self.steps += int(self.session.trainer.step)
         self.runs += 1
@@ -105,7 +108,11 @@ class Soak:
     def _end(self) -> None:
         self.ending = True
         self.reporter.stop()
+        running = self._current_steps()  # the run that is stopped now counts too
         self.session.stop(join=True)
+        if self.session.trainer is not None and running:
+            self.steps += int(self.session.trainer.step)
+            self.runs += 1
         self.report("end")
         self.app.quit()
 
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=float(os.environ.get("GW_SOAK_MINUTES", 30)),
                         help="how long to train (default 30, or $GW_SOAK_MINUTES)")
-    parser.add_argument("--epochs", type=int, default=2000, help="epochs per run before a reset")
+    parser.add_argument("--epochs", type=int, default=100_000, help="epochs per run before a reset")
     parser.add_argument("--report-every", type=float, default=None,
                         help="seconds between memory reports (default: 5 minutes, less for short soaks)")
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-EPOCH_CAP = 5_000  # EpochMetrics kept per run (about 2 kB each)
+EPOCH_CAP = 2_000  # EpochMetrics kept per run (about 2 kB each)
 
 
 class ThinnedList(Generic[T]):

@@ -15,8 +15,8 @@ import numpy as np
 
 from engine.events import EpochMetrics, StepMetrics
 
-# Step rows kept at most (about 16 MB with a few layers); past it, every other row is dropped.
-MAX_STEP_ROWS = 250_000
+# Step rows kept at most (about 6 MB with a few layers); past it, every other row is dropped.
+MAX_STEP_ROWS = 100_000
 MAX_EPOCH_ROWS = 100_000
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "grad_norm")
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
@@ -157,7 +157,7 @@ class History:
     def _halve_steps(self) -> None:
         """Keep every other step row from now on: memory stays bounded on runs of any length.
 
-        Step rows are what the minibatch curves draw, and a curve of a quarter million points
+        Step rows are what the minibatch curves draw, and a curve of a hundred thousand points
         already has far more points than the screen has pixels. Epoch rows thin much later.
         """
         self.step_stride *= 2
