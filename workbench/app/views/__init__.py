@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QMenu
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QMenu
 
 if TYPE_CHECKING:
     from workbench.app.main_window import MainWindow
@@ -37,6 +38,23 @@ def analyze_menu(window: MainWindow) -> QMenu:
         bar.insertMenu(help_action, menu) if help_action else bar.addMenu(menu)
         window.analyze_menu = menu
     return menu
+
+
+def show_action(window: MainWindow, text: str, tip: str, dock: QDockWidget) -> QAction:
+    """An Analyze-menu action that shows and raises ``dock``."""
+    action = analyze_menu(window).addAction(text)
+    action.setToolTip(tip)
+    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
+    return action
+
+
+def tab_with_boundary(window: MainWindow, *docks: QDockWidget) -> None:
+    """Tab ``docks`` behind the decision boundary, which stays in front."""
+    boundary = window.plot_docks.get(window.boundary_plot)
+    if boundary is not None:
+        for dock in docks:
+            window.tabifyDockWidget(boundary, dock)
+        boundary.raise_()
 
 
 def install_views(window: MainWindow) -> None:

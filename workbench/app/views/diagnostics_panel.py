@@ -222,12 +222,11 @@ def install(window: MainWindow) -> None:
     """A "Diagnostics" dock at the bottom of the window, listed in View and Analyze."""
     if getattr(window, "diagnostics_panel", None) is not None:
         return
-    from workbench.app.views import analyze_menu
+    from workbench.app.views import show_action
 
     panel = DiagnosticsPanel(window.session)
     window.diagnostics_panel = panel
     dock = window.add_view_dock("Diagnostics", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-    action = analyze_menu(window).addAction("Diagnostics")
-    action.setToolTip("Plain-language problems found in the run, with a suggested remedy")
-    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
-    window.diagnostics_action = action
+    window.diagnostics_action = show_action(
+        window, "Diagnostics", "Plain-language problems found in the run, with a suggested remedy", dock
+    )

@@ -143,7 +143,7 @@ def install(window: MainWindow) -> None:
     """A "Gradient health" dock beside the per-layer gradient curves, listed in View and Analyze."""
     if getattr(window, "gradient_health_view", None) is not None:
         return
-    from workbench.app.views import analyze_menu
+    from workbench.app.views import show_action
 
     view = GradientHealthView()
     window.gradient_health_view = view
@@ -151,8 +151,7 @@ def install(window: MainWindow) -> None:
     grad_dock = window.plot_docks.get(window.gradient_plot)
     if grad_dock is not None:
         window.splitDockWidget(grad_dock, dock, Qt.Orientation.Horizontal)
-    action = analyze_menu(window).addAction("Gradient Health Heatmap")
-    action.setToolTip("Show every layer's gradient norm over time as a heatmap")
-    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
-    window.gradient_health_action = action
+    window.gradient_health_action = show_action(
+        window, "Gradient Health Heatmap", "Show every layer's gradient norm over time as a heatmap", dock
+    )
     view.refresh(window.session.history, force=True)

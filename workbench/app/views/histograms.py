@@ -289,17 +289,14 @@ def install(window: MainWindow) -> None:
     """A "Weights and gradients" dock (tabbed with the decision boundary), in View and Analyze."""
     if getattr(window, "histogram_view", None) is not None:
         return
-    from workbench.app.views import analyze_menu
+    from workbench.app.views import show_action, tab_with_boundary
 
     view = HistogramView()
     window.histogram_view = view
     view._feeder = _Feeder(window, view)  # lives as long as the view
     dock = window.add_view_dock(view.title, view)
-    boundary = window.plot_docks.get(window.boundary_plot)
-    if boundary is not None:
-        window.tabifyDockWidget(boundary, dock)
-        boundary.raise_()
-    action = analyze_menu(window).addAction("Weight and Gradient Histograms")
-    action.setToolTip("Histograms of a layer's weights and gradients, live and over time")
-    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
-    window.histogram_action = action
+    tab_with_boundary(window, dock)
+    window.histogram_action = show_action(
+        window, "Weight and Gradient Histograms",
+        "Histograms of a layer's weights and gradients, live and over time", dock,
+    )

@@ -343,7 +343,7 @@ def install(window: MainWindow) -> None:
     """"Neurons" (thumbnails) and "Neuron map" (enlarged) docks, in View and Analyze."""
     if getattr(window, "neuron_maps_view", None) is not None:
         return
-    from workbench.app.views import analyze_menu
+    from workbench.app.views import show_action, tab_with_boundary
 
     enlarged = NeuronMapPlot()
     view = NeuronMapsView(enlarged)
@@ -358,12 +358,7 @@ def install(window: MainWindow) -> None:
     window.frame_timer.timeout.connect(view.tick)
     dock = window.add_view_dock("Neurons", view)
     big_dock = window.add_view_dock(enlarged.title, enlarged)
-    boundary = window.plot_docks.get(window.boundary_plot)
-    if boundary is not None:
-        window.tabifyDockWidget(boundary, dock)
-        window.tabifyDockWidget(boundary, big_dock)
-        boundary.raise_()
-    action = analyze_menu(window).addAction("Neuron Maps")
-    action.setToolTip("What every hidden unit computes over the input plane (2-D data)")
-    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
-    window.neuron_maps_action = action
+    tab_with_boundary(window, dock, big_dock)
+    window.neuron_maps_action = show_action(
+        window, "Neuron Maps", "What every hidden unit computes over the input plane (2-D data)", dock
+    )

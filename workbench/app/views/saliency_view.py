@@ -244,7 +244,7 @@ def install(window: MainWindow) -> None:
     """A "Saliency" dock (tabbed with the decision boundary), in View and Analyze."""
     if getattr(window, "saliency_view", None) is not None:
         return
-    from workbench.app.views import analyze_menu
+    from workbench.app.views import show_action, tab_with_boundary
 
     view = SaliencyView()
     window.saliency_view = view
@@ -254,12 +254,8 @@ def install(window: MainWindow) -> None:
     view.set_network(s.view_network)
     view.set_trainer(s.trainer)
     dock = window.add_view_dock(view.title, view)
-    boundary = window.plot_docks.get(window.boundary_plot)
-    if boundary is not None:
-        window.tabifyDockWidget(boundary, dock)
-        boundary.raise_()
-    action = analyze_menu(window).addAction("Saliency Map")
-    action.setToolTip("Which inputs the network's score is most sensitive to")
-    action.triggered.connect(lambda _=False: (dock.show(), dock.raise_()))
-    window.saliency_action = action
+    tab_with_boundary(window, dock)
+    window.saliency_action = show_action(
+        window, "Saliency Map", "Which inputs the network's score is most sensitive to", dock
+    )
     # Shown again (tab chosen, dock reopened): the main window's catch-up redraws it.
