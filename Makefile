@@ -32,7 +32,6 @@ lint: $(STAMP)
 
 screenshot: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m workbench.app.screenshot docs/screenshot.png
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m workbench.app.screenshots_analysis docs/
 
 # Optional, not in CI: the optimizer tests that compare trajectories with torch.optim itself
 # run in a separate venv holding PyTorch (never a dependency of the product).

@@ -89,9 +89,11 @@ def long_experiment() -> Path:
 def new_window():  # a MainWindow (imported late: `benchmarks` loads without the app)
     from workbench.app.main_window import MainWindow
 
-    ini = Path(tempfile.mkdtemp()) / "gw-bench.ini"  # no saved layout: the default docks
-    window = MainWindow(settings=QSettings(str(ini), QSettings.Format.IniFormat))
-    window.resize(1280, 800)
+    ini = Path(tempfile.mkdtemp()) / "gw-bench.ini"  # no saved layout: the default layout
+    settings = QSettings(str(ini), QSettings.Format.IniFormat)
+    settings.setValue("pace", "full")  # throughput is measured at full speed
+    window = MainWindow(settings=settings)
+    window.resize(1280, 720)
     window.show()
     return window
 
@@ -100,12 +102,12 @@ def window_run(seconds: float, profile: bool = False) -> tuple[float, list[float
     """Train in the window for ``seconds`` after a warm-up: (steps/s, lateness in ms, extras)."""
     app = QApplication.instance() or QApplication([])
     window = new_window()
-    window.open_path(long_experiment(), ask=False)
+    window.files.open_path(long_experiment(), ask=False)
     session = window.session
     probe = LatencyProbe()
     marks: dict[str, float] = {}
     frames = [0]
-    window.frame_timer.timeout.connect(lambda: frames.__setitem__(0, frames[0] + 1))
+    window.frames.timer.timeout.connect(lambda: frames.__setitem__(0, frames[0] + 1))
 
     def begin() -> None:
         marks["t0"], marks["s0"], marks["f0"] = time.perf_counter(), session.trainer.step, frames[0]
@@ -135,7 +137,7 @@ def window_run(seconds: float, profile: bool = False) -> tuple[float, list[float
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
     elapsed = marks["t1"] - marks["t0"]
     rate = (marks["s1"] - marks["s0"]) / elapsed
-    extras = {"fps": (marks["f1"] - marks["f0"]) / elapsed, "interval": window.frame_timer.interval(),
+    extras = {"fps": (marks["f1"] - marks["f0"]) / elapsed, "interval": window.frames.timer.interval(),
               "steps": session.history.n_steps}
     session.stop(join=True)
     window.close()

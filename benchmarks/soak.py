@@ -1,7 +1,7 @@
 """Soak: a long session of live training with every plot open; does memory stay flat?
 
 ``make soak`` (not in CI): 30 minutes (``--minutes`` or ``GW_SOAK_MINUTES``) of training the
-default spiral experiment in the main window (1280×800, offscreen, default docks): by default
+default spiral experiment in the main window (1280×720, offscreen, the default layout): by default
 one continuous run (100,000 epochs, longer than 30 minutes). With a smaller ``--epochs`` it goes
 run after run: the weights are reset (Ctrl+R) after each, a run joins the Runs list, and the tab
 shown in the decision-boundary dock group moves on, so the neuron maps, saliency and histograms
@@ -61,7 +61,7 @@ class Soak:
         path = Path(tempfile.mkdtemp()) / "default-spiral-soak.json"
         save_experiment(load_experiment(DEFAULT).with_overrides({"training.epochs": epochs}), path)
         self.window = new_window()
-        if not self.window.open_path(path, ask=False):
+        if not self.window.files.open_path(path, ask=False):
             raise RuntimeError(f"cannot open {path}")
         self.session = self.window.session
         self.session.runFinished.connect(self._run_finished)
@@ -70,9 +70,8 @@ class Soak:
         self.ending = False
         self.runs = 0
         self.steps = 0
-        # The docks tabbed with the decision boundary take turns in front.
-        boundary = self.window.plot_docks[self.window.boundary_plot]
-        self.tabs = [boundary, *self.window.tabifiedDockWidgets(boundary)]
+        # Every workspace page takes its turn in front, one per run.
+        self.tabs = list(self.window.workspace.pages)
         self.rss: list[tuple[float, float]] = []
 
     def report(self, label: str = "") -> None:
@@ -99,9 +98,7 @@ class Soak:
     def _next_run(self) -> None:
         if self.ending:
             return
-        dock = self.tabs[self.runs % len(self.tabs)]
-        dock.show()
-        dock.raise_()
+        self.window.workspace.open_page(self.tabs[self.runs % len(self.tabs)])
         self.session.reset_weights()
         self.session.start()
 

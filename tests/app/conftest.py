@@ -63,6 +63,7 @@ def open_window(qtbot: Any, tmp_path: Path, dialogs: Dialogs, spec: ExperimentSp
     from workbench.app.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.setValue("pace", "full")  # tests train at full speed unless they test the pace
     win = MainWindow(settings)
     dialogs.install(win)
     qtbot.addWidget(win)
@@ -81,3 +82,25 @@ def open_window(qtbot: Any, tmp_path: Path, dialogs: Dialogs, spec: ExperimentSp
 @pytest.fixture
 def window(qtbot: Any, tmp_path: Path, dialogs: Dialogs) -> Any:
     yield from open_window(qtbot, tmp_path, dialogs, small_spec())
+
+
+def menu_texts(menu: Any) -> list[str]:
+    """Every entry of ``menu`` and its submenus, without the & of mnemonics."""
+    texts = []
+    for action in menu.actions():
+        texts.append(action.text().replace("&", ""))
+        if action.menu() is not None:
+            texts.extend(menu_texts(action.menu()))
+    return texts
+
+
+def menu_action(menu: Any, text: str) -> Any:
+    """The entry of ``menu`` (or a submenu) labelled ``text``, as a person would find it."""
+    for action in menu.actions():
+        if action.text().replace("&", "") == text:
+            return action
+        if action.menu() is not None:
+            found = menu_action(action.menu(), text)
+            if found is not None:
+                return found
+    return None

@@ -8,27 +8,20 @@ import numpy as np
 import pytest
 
 from engine.analysis import diagnose
+from tests.app.conftest import menu_action, menu_texts
 from tests.app_views.conftest import deep_sigmoid_spec, spiral_spec, train
 from workbench.app.export import export_csv, export_png
 
 
 def _menu_texts(menu: Any) -> list[str]:
-    return [a.text().replace("&", "") for a in menu.actions()]
-
-
-def _install(window: Any, *names: str) -> None:
-    import importlib
-
-    for name in names:
-        importlib.import_module(f"workbench.app.views.{name}").install(window)
+    return menu_texts(menu)
 
 
 # ---------------------------------------------------------------------------------------- heatmap
 
 
 def test_heatmap_has_a_row_per_layer_and_grows_with_training(qtbot: Any, window: Any, tmp_path: Any) -> None:
-    _install(window, "gradient_health")
-    view = window.gradient_health_view
+    view = window.views["gradient_health"]
     assert "Gradient health" in _menu_texts(window.view_menu)
     assert "Gradient Health Heatmap" in _menu_texts(window.analyze_menu)
     train(qtbot, window)
@@ -65,8 +58,7 @@ def test_heatmap_bins_long_histories_into_bounded_columns() -> None:
 
 
 def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, window: Any) -> None:
-    _install(window, "diagnostics_panel")
-    panel = window.diagnostics_panel
+    panel = window.views["diagnostics"]
     assert "Diagnostics" in _menu_texts(window.view_menu)
     assert "Diagnostics" in _menu_texts(window.analyze_menu)
     assert panel.texts() == ["No problems detected"]
@@ -90,17 +82,15 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
 
 
 def test_healthy_run_shows_no_problems(qtbot: Any, window: Any) -> None:
-    _install(window, "diagnostics_panel")
     train(qtbot, window)
-    assert window.diagnostics_panel.diagnoses == []
-    assert window.diagnostics_panel.texts() == ["No problems detected"]
+    assert window.views["diagnostics"].diagnoses == []
+    assert window.views["diagnostics"].texts() == ["No problems detected"]
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 def test_divergence_is_shown_as_an_error(qtbot: Any, window: Any) -> None:
     from engine.spec import DenseSpec, ModelSpec, OptimizerSpec
 
-    _install(window, "diagnostics_panel")
     layer = DenseSpec(units=16, activation="relu", weight_init="normal", weight_init_options={"std": 1.5})
     spec = deep_sigmoid_spec(epochs=5).model_copy(
         update={"model": ModelSpec(layers=(layer,) * 8), "optimizer": OptimizerSpec(name="sgd", lr=0.01)}
@@ -108,7 +98,7 @@ def test_divergence_is_shown_as_an_error(qtbot: Any, window: Any) -> None:
     window.session.new(spec)
     result = train(qtbot, window)
     assert result.status == "diverged"
-    panel = window.diagnostics_panel
+    panel = window.views["diagnostics"]
     errors = [d for d in panel.diagnoses if d.severity == "error"]
     assert errors and errors[0].step == result.divergence.step
     assert panel.list.item(panel.diagnoses.index(errors[0])).background().color().name() == "#fde2e1"
@@ -118,11 +108,9 @@ def test_divergence_is_shown_as_an_error(qtbot: Any, window: Any) -> None:
 
 
 def _run_check(qtbot: Any, window: Any) -> Any:
-    from workbench.app.views.gradcheck_dialog import dialog_for
-
-    action = window.gradcheck_action
+    action = menu_action(window.analyze_menu, "Check Gradients…")
     assert action in window.analyze_menu.actions() and action.text() == "Check Gradients…"
-    dialog = dialog_for(window)
+    dialog = window.views["gradcheck"].dialog()
     with qtbot.waitSignal(dialog.checked, timeout=20_000):
         action.trigger()
     assert dialog.isVisible() and not dialog.running
@@ -132,7 +120,6 @@ def _run_check(qtbot: Any, window: Any) -> Any:
 def test_gradient_check_is_all_green_for_a_healthy_model(qtbot: Any, window: Any) -> None:
     from workbench.app.views.gradcheck_dialog import GREEN, PASS_THRESHOLD
 
-    _install(window, "gradcheck_dialog")
     dialog = _run_check(qtbot, window)
     names = list(window.session.view_network.parameters())
     assert list(dialog.result) == names
@@ -146,7 +133,6 @@ def test_gradient_check_turns_red_for_a_wrong_backward(qtbot: Any, window: Any, 
     from engine.layers import Dense
     from workbench.app.views.gradcheck_dialog import GREEN, RED
 
-    _install(window, "gradcheck_dialog")
     original = Dense.backward
 
     def wrong(self: Any, grad_y: np.ndarray, input_grad: bool = True) -> Any:

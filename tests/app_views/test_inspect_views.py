@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
 
 from engine.analysis import saliency, saliency_map_2d
+from tests.app.conftest import menu_texts
 from tests.app_views.conftest import digits_spec, train
 from workbench.app.export import export_csv, export_png
 
-
-def _install(window: Any, name: str) -> None:
-    importlib.import_module(f"workbench.app.views.{name}").install(window)
+PAGES = {"Weights and gradients": "histograms", "Neurons": "neurons", "Neuron map": "neurons",
+         "Saliency": "saliency"}
 
 
 def _menu_texts(menu: Any) -> list[str]:
-    return [a.text().replace("&", "") for a in menu.actions()]
+    return menu_texts(menu)
 
 
 def _show(window: Any, title: str) -> None:
-    dock = window.view_docks[title]
-    dock.show()
-    dock.raise_()
+    window.workspace.open_page(PAGES[title])
 
 
 # ---------------------------------------------------------------------------------------- histograms
 
 
 def test_histogram_counts_add_up_to_the_layers_parameters(qtbot: Any, window: Any, tmp_path: Any) -> None:
-    _install(window, "histograms")
-    view = window.histogram_view
+    view = window.views["histograms"]
     assert "Weights and gradients" in _menu_texts(window.view_menu)
     assert "Weight and Gradient Histograms" in _menu_texts(window.analyze_menu)
     _show(window, "Weights and gradients")
@@ -68,8 +64,7 @@ def test_histogram_gradients_match_a_manual_backward_pass(window: Any) -> None:
     from engine.trainer import targets_for_loss
     from workbench.app.views.histograms import BATCH, measure
 
-    _install(window, "histograms")
-    view = window.histogram_view
+    view = window.views["histograms"]
     t = window.session.trainer
     net = window.session.view_network.copy()
     ds = t.dataset
@@ -87,9 +82,8 @@ def test_histogram_gradients_match_a_manual_backward_pass(window: Any) -> None:
 
 
 def test_one_thumbnail_per_hidden_unit_and_click_enlarges(qtbot: Any, window: Any, tmp_path: Any) -> None:
-    _install(window, "neuron_maps")
-    view, big = window.neuron_maps_view, window.neuron_map_plot
-    assert {"Neurons", "Neuron map"} <= set(_menu_texts(window.view_menu))
+    view, big = window.views["neuron_maps"], window.views["neuron_map"]
+    assert "Neurons" in _menu_texts(window.view_menu)
     assert "Neuron Maps" in _menu_texts(window.analyze_menu)
     train(qtbot, window)
     _show(window, "Neurons")
@@ -128,20 +122,18 @@ def _plane_lo(window: Any) -> np.ndarray:
 
 
 def test_neuron_maps_explain_themselves_on_non_2d_data(qtbot: Any, window: Any) -> None:
-    _install(window, "neuron_maps")
     window.session.new(digits_spec())
     _show(window, "Neurons")
-    window.neuron_maps_view.tick()
-    assert window.neuron_maps_view.buttons == {}
-    assert "2-D data" in window.neuron_maps_view.message.text()
+    window.views["neuron_maps"].tick()
+    assert window.views["neuron_maps"].buttons == {}
+    assert "2-D data" in window.views["neuron_maps"].message.text()
 
 
 # ---------------------------------------------------------------------------------------- saliency
 
 
 def test_saliency_map_matches_the_engine(qtbot: Any, window: Any, tmp_path: Any) -> None:
-    _install(window, "saliency_view")
-    view = window.saliency_view
+    view = window.views["saliency"]
     assert "Saliency" in _menu_texts(window.view_menu) and "Saliency Map" in _menu_texts(window.analyze_menu)
     train(qtbot, window)
     _show(window, "Saliency")
@@ -161,8 +153,7 @@ def test_saliency_map_matches_the_engine(qtbot: Any, window: Any, tmp_path: Any)
 
 
 def test_digit_saliency_is_shown_beside_the_chosen_image(qtbot: Any, window: Any) -> None:
-    _install(window, "saliency_view")
-    view = window.saliency_view
+    view = window.views["saliency"]
     window.session.new(digits_spec())
     train(qtbot, window)
     _show(window, "Saliency")

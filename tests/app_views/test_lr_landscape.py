@@ -10,23 +10,19 @@ import numpy as np
 import pytest
 
 from engine.events import StepMetrics
-from workbench.app.views import landscape_view, lr_finder_view
-from workbench.app.views.jobs import training_arrays
+from tests.app.conftest import menu_action
+from workbench.app.jobs import training_arrays
 from workbench.app.views.landscape_view import MIN_PCA_SNAPSHOTS, N_CONTOURS, ParamPath
 
 from .conftest import digits_spec, spiral_spec, train
 
 
 def lr_view(window: Any) -> Any:
-    if not hasattr(window, "lr_finder_view"):
-        lr_finder_view.install(window)
-    return window.lr_finder_view
+    return window.views["lr_finder"]
 
 
 def ls_view(window: Any) -> Any:
-    if not hasattr(window, "landscape_view"):
-        landscape_view.install(window)
-    return window.landscape_view
+    return window.views["landscape"]
 
 
 def run_job(qtbot: Any, view: Any, start: Any, timeout: int = 20_000) -> Any:
@@ -48,13 +44,12 @@ def finite_equal(a: np.ndarray, b: np.ndarray) -> None:
 def test_lr_view_plots_the_result_and_marks_the_suggestion(qtbot: Any, window: Any) -> None:
     window.session.new(spiral_spec(optimizer={"name": "sgd", "lr": 0.01}))
     view = lr_view(window)
-    dock = window.view_docks[view.title]
-    assert not dock.isVisible()
+    assert not window.workspace.is_open("lr_finder")
     with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
-        window.lr_finder_action.trigger()  # Analyze ▸ Learning-Rate Range Test
+        menu_action(window.analyze_menu, "Learning-Rate Range Test").trigger()
     qtbot.waitUntil(lambda: not view.job.is_running())
     result = blocker.args[0]
-    assert dock.isVisible() and view.result is result
+    assert window.workspace.current_name() == "lr_finder" and view.isVisible() and view.result is result
     assert view.optimizer_used == "sgd"
     assert result.suggested_lr is not None
 
@@ -141,10 +136,10 @@ def test_landscape_image_is_the_loss_grid_centred_on_the_current_loss(qtbot: Any
     view.resolution.setValue(21)
     view.log_box.setChecked(False)
     with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
-        window.landscape_action.trigger()  # Analyze ▸ Loss Landscape
+        menu_action(window.analyze_menu, "Loss Landscape").trigger()  # Analyze ▸ Loss Landscape
     qtbot.waitUntil(lambda: not view.job.is_running())
     result = blocker.args[0]
-    assert window.view_docks[view.title].isVisible()
+    assert window.workspace.current_name() == "landscape" and view.isVisible()
     assert result.losses.shape == (21, 21)
     np.testing.assert_array_equal(view.image.image, result.losses)
 
@@ -194,7 +189,7 @@ def test_landscape_along_the_path_shows_the_path_in_pca_coordinates(qtbot: Any, 
     view.resolution.setValue(15)
     view.log_box.setChecked(False)
     with qtbot.waitSignal(view.job.finished, timeout=20_000) as blocker:
-        window.landscape_action.trigger()
+        menu_action(window.analyze_menu, "Loss Landscape").trigger()
     qtbot.waitUntil(lambda: not view.job.is_running())
     result = blocker.args[0]
     assert result.method == "pca"

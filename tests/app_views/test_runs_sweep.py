@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.spec import DenseSpec, ExperimentSpec, ModelSpec, VariantSpec
+from tests.app.conftest import menu_action
 from workbench.app.views import runs_view
 from workbench.app.views.runs_view import SweepChoice, SweepDialog, build_sweep, parse_values, spec_diff
 from workbench.experiment import save_experiment
@@ -17,9 +18,7 @@ from .conftest import spiral_spec, train
 
 
 def runs(window: Any) -> Any:
-    if not hasattr(window, "runs_view"):
-        runs_view.install(window)
-    return window.runs_view
+    return window.views["runs"]
 
 
 def wait_job(qtbot: Any, view: Any, start: Any, timeout: int = 30_000) -> None:
@@ -74,10 +73,10 @@ def test_sweep_of_three_learning_rates_overlays_three_runs(qtbot: Any, window: A
 
     view.ask_sweep = choose
     with qtbot.waitSignal(view.job.finished, timeout=30_000):
-        window.sweep_action.trigger()  # Analyze ▸ Sweep…
+        menu_action(window.analyze_menu, "Sweep…").trigger()  # Analyze ▸ Sweep…
         assert view.job.is_running() and not view.sweep_button.isEnabled()
     qtbot.waitUntil(lambda: not view.job.is_running())
-    assert asked and window.view_docks["Runs"].isVisible()
+    assert asked and window.workspace.current_name() == "runs"
     assert [r.name for r in view.records] == ["lr=1", "lr=0.03", "lr=0.0001"]
     assert [r.spec.optimizer.lr for r in view.records] == [1.0, 0.03, 1e-4]
     assert all(r.status == "finished" and r.history.n_epochs == 2 for r in view.records)
@@ -142,8 +141,8 @@ def test_variant_files_open_as_a_comparison(qtbot: Any, window: Any, tmp_path: P
     path = tmp_path / "lr.json"
     save_experiment(spec, path)
     assert not view.variants_button.isEnabled()
-    assert window.open_path(path)
-    assert window.view_docks["Runs"].isVisible()
+    assert window.files.open_path(path)
+    assert window.workspace.current_name() == "runs"
     assert [(r.name, r.status) for r in view.records] == [("base", "pending"), ("too high", "pending"),
                                                           ("too low", "pending")]
     assert [cell(view, i, 1) for i in range(3)] == ["base", "lr=1", "lr=0.0001"]
@@ -204,7 +203,7 @@ def test_spec_diff_is_short_and_merges_layer_settings() -> None:
 
 def test_only_the_latest_session_runs_are_kept(qtbot: Any, window: Any, monkeypatch: Any) -> None:
     monkeypatch.setattr(runs_view, "KEPT_SESSION_RUNS", 2)
-    view = window.runs_view
+    view = window.views["runs"]
     for _ in range(3):
         train(qtbot, window)
         window.session.reset_weights()

@@ -22,7 +22,7 @@ def main(path: str | None = None) -> int:
     window = MainWindow()
     window.show()
     if path:
-        window.open_path(path, ask=False)
+        window.files.open_path(path, ask=False)
     return int(app.exec())
 
 

@@ -32,8 +32,9 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from engine.spec import ExperimentSpec
-from workbench.app.history import History
 from workbench.app.worker import TrainingThread
+from workbench.model.history import History
+from workbench.model.pace import PaceClock
 
 # Spec fields a running Trainer accepts between two steps (Trainer.set_hyperparameters).
 COSMETIC = ("name", "description", "variants")
@@ -97,6 +98,7 @@ class Session(QObject):
         self._rate_mark: tuple[float, int] | None = None
         self.run_started_at: float | None = None
         self.elapsed_before = 0.0
+        self.pace_clock = PaceClock(None)  # full speed until the window sets a watch pace
         # Called before a running training is stopped to apply a structural edit; the main
         # window replaces it with a question to the user.
         self.confirm_reset = lambda: True
@@ -131,6 +133,9 @@ class Session(QObject):
             self._rebuild()
         elif changes:
             self.trainer.set_hyperparameters(**changes)
+            if self.trainer.step > 0 or self.is_running:
+                self.history.add_marker(self._current_step(), describe_changes(old, spec))
+                self.historyUpdated.emit()
         if not self.is_running:
             self.target_epoch = (self.trainer.epoch if self.trainer else 0) + spec.training.epochs
         self.specChanged.emit(spec)
@@ -184,6 +189,39 @@ class Session(QObject):
         spec = load_experiment(path)
         self._replace(spec, path)
 
+    def open_run(self, folder: str | Path) -> str:
+        """Show a saved run folder: its experiment, its curves and, if present, its weights.
+
+        Everything is read and checked before the current experiment is replaced; returns a
+        one-line note for the status bar."""
+        from workbench.runs import read_run
+
+        folder = Path(folder)
+        record = read_run(folder)
+        if not isinstance(record.summary, dict):
+            raise ValueError("summary.json does not hold an object")
+        metric = record.metric_name
+        rename = {f"train_{metric}": "train_metric", f"val_{metric}": "val_metric"}
+        columns = {rename.get(k, k): v for k, v in record.columns.items()}
+        keep = {k: v for k, v in columns.items()
+                if k in ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr",
+                         "seconds") or k.startswith("grad_norm/")}
+        self.new(record.spec)
+        self.history.load_columns(keep, metric)
+        note = f"Run {folder.name}: {record.summary.get('status', '')}"
+        weights = folder / "weights.npz"
+        if weights.exists() and self.trainer is not None:
+            try:
+                from workbench.export import load_weights
+
+                load_weights(self.trainer.network, weights)
+                self.view_network.load_state_dict(self.trainer.network.state_dict())
+                self.networkUpdated.emit(self.view_network)
+            except Exception as exc:
+                note = f"{note} · weights not loaded: {exc}"
+        self.historyUpdated.emit()
+        return note
+
     def save(self, path: str | Path | None = None) -> Path:
         from workbench.experiment import save_experiment
 
@@ -211,6 +249,7 @@ class Session(QObject):
         try:
             self.trainer = Trainer(self.spec, base_dir=self.base_dir)
             self.view_network = self.trainer.network.copy()
+            self.history.metric_name = self.trainer.metric_name
             self.build_error = ""
         except Exception as exc:  # shown inline by the editors; never a crash
             self.trainer = None
@@ -265,7 +304,7 @@ class Session(QObject):
 
     def _launch(self, epochs: int) -> None:
         self._join_finished()
-        run = TrainingThread(self.trainer, epochs, self)
+        run = TrainingThread(self.trainer, epochs, self, clock=self.pace_clock)
         run.worker.batch.connect(self._on_batch)
         run.worker.error.connect(self._on_error)
         run.worker.finished.connect(self._on_finished)
@@ -274,6 +313,20 @@ class Session(QObject):
         self._rate_mark = (time.monotonic(), self.trainer.step)
         self._set_state("running")
         run.start()
+
+    def _current_step(self) -> int:
+        if self.last_step is not None:
+            return int(self.last_step.step)
+        return int(self.trainer.step) if self.trainer is not None else 0
+
+    @property
+    def pace(self) -> float | None:
+        """Training steps per second, or None for full speed."""
+        return self.pace_clock.rate
+
+    def set_pace(self, rate: float | None) -> None:
+        """Change the watch pace; a running run follows from its next step."""
+        self.pace_clock.set_rate(rate)
 
     def pause(self) -> None:
         if self.run is not None and self.run_state == "running":
@@ -385,6 +438,21 @@ class Session(QObject):
         if self.run_state != "error":
             self._set_state(result.status if isinstance(result, RunFinished) else "stopped")
         self.runFinished.emit(result)
+
+
+def describe_changes(old: ExperimentSpec, new: ExperimentSpec) -> str:
+    """A marker's label: what a live edit changed, in the words of the editors."""
+    parts = []
+    if old.optimizer.lr != new.optimizer.lr:
+        parts.append(f"lr {old.optimizer.lr:g} → {new.optimizer.lr:g}")
+    if old.regularization.l1 != new.regularization.l1:
+        parts.append(f"L1 {old.regularization.l1:g} → {new.regularization.l1:g}")
+    if old.regularization.l2 != new.regularization.l2:
+        parts.append(f"L2 {old.regularization.l2:g} → {new.regularization.l2:g}")
+    if (old.clipping.mode, old.clipping.max) != (new.clipping.mode, new.clipping.max):
+        parts.append("no clipping" if new.clipping.mode == "none" else
+                     f"clip {new.clipping.mode} at {new.clipping.max:g}")
+    return ", ".join(parts)
 
 
 def _friendly(exc: Exception) -> str:

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from engine.events import EpochMetrics, RunFinished
+from engine.events import EpochMetrics, RunFinished, StepMetrics
+from workbench.model.pace import PaceClock
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,11 @@ class TrainingWorker(QObject):
     finished = Signal(object)  # the RunFinished, or None after an exception
 
     def __init__(self, trainer: Any, epochs: int | None, interval: float = 0.05,
-                 max_interval: float = 0.2, busy_events: int = 200) -> None:
+                 max_interval: float = 0.2, busy_events: int = 200, clock: PaceClock | None = None) -> None:
         super().__init__()
         self.trainer = trainer
+        self.clock = clock or PaceClock(None)
+        self._stopping = False
         self.epochs = epochs
         self.interval = interval
         self.max_interval = max(max_interval, interval)
@@ -81,6 +84,8 @@ class TrainingWorker(QObject):
                 ):
                     self.flush()
                     last = now
+                if type(event) is StepMetrics:
+                    self.clock.wait_for_next(self._is_stopping)
             self.flush()
         except Exception as exc:  # the GUI shows it; the app stays usable
             self.flush()
@@ -99,7 +104,12 @@ class TrainingWorker(QObject):
             self.batch.emit(events, state)
 
     # -- thread-safe controls: the Trainer reads them between steps ---------------------------
+    def _is_stopping(self) -> bool:
+        return self._stopping
+
     def request_stop(self) -> None:
+        self._stopping = True
+        self.clock.wake()  # a run held to a slow pace must not sleep through the stop
         self.trainer.request_stop()
         self.trainer.resume()  # a paused run must wake up to notice the stop
 
@@ -123,11 +133,12 @@ def _state_copy(trainer: Any) -> dict | None:
 class TrainingThread(QObject):
     """Owns a worker and its QThread: start, stop and always join."""
 
-    def __init__(self, trainer: Any, epochs: int | None, parent: QObject | None = None) -> None:
+    def __init__(self, trainer: Any, epochs: int | None, parent: QObject | None = None,
+                 clock: PaceClock | None = None) -> None:
         super().__init__(parent)
         self.thread = QThread()
         self.thread.setObjectName("training")
-        self.worker = TrainingWorker(trainer, epochs)
+        self.worker = TrainingWorker(trainer, epochs, clock=clock)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.worker.finished.connect(self.thread.quit)

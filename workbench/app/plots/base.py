@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from workbench.app.history import History
+from workbench.app.plots.axes import LegendLabel, legend_entries, tick_axes
+from workbench.model.history import History
 
 pg.setConfigOptions(antialias=False, background="w", foreground="k")
 
@@ -25,11 +26,16 @@ MAP_INTERVAL = 0.45
 
 
 def on_screen(widget: QWidget) -> bool:
-    """True when part of ``widget`` can be seen: not closed, hidden, or in a dock tab behind another.
+    """True when part of ``widget`` can be seen: not closed, hidden, or on a tab behind another.
 
-    Qt 6 keeps a tabbed-away dock "visible" (it moves it off the window), so ``isVisible()``
-    alone would let every hidden view keep computing."""
-    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+    A widget whose children cover it whole (a plot with no control row) has an empty visible
+    region of its own, so its direct children's regions count too."""
+    if not widget.isVisible():
+        return False
+    if not widget.visibleRegion().isEmpty():
+        return True
+    children = widget.findChildren(QWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+    return any(c.isVisible() and not c.visibleRegion().isEmpty() for c in children)
 
 
 class MapThrottle:
@@ -119,11 +125,13 @@ class PlotView(QWidget):
     # Seconds between two redraws while the history keeps moving (0: every frame). Views whose
     # redraw costs more than a few curves set MAP_INTERVAL; a skipped change is drawn later.
     min_interval = 0.0
+    # Plots whose x axis is the training step show the run's live changes as labelled lines.
+    step_axis = False
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(type(self).__name__)
-        self.plot_widget = pg.PlotWidget(viewBox=SteadyViewBox())
+        self.plot_widget = pg.PlotWidget(viewBox=SteadyViewBox(), axisItems=tick_axes())
         self.plot_widget.setMinimumSize(220, 150)
         self.plot_item: pg.PlotItem = self.plot_widget.getPlotItem()
         # No grid: pyqtgraph paints grid lines through the axis items, which cost more per
@@ -142,9 +150,13 @@ class PlotView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(self.controls)
+        # Legends sit above the plot, never on the data (pyqtgraph's legend is drawn over it).
+        self.legend_label = LegendLabel()
+        layout.addWidget(self.legend_label)
         layout.addWidget(self.plot_widget, 1)
         self._revision = -1
         self._drawn_at = -np.inf
+        self._marker_lines: list[pg.InfiniteLine] = []
 
     def add_export_actions(self, plot: pg.PlotItem) -> None:
         """PNG, SVG and CSV export in ``plot``'s context menu (they export this whole view)."""
@@ -205,6 +217,44 @@ class PlotView(QWidget):
             return
         self._revision, self._drawn_at = history.revision, now
         self.redraw(history)
+        self.sync_legend()
+        if self.step_axis:
+            self.sync_markers(history.markers)
+
+    def sync_markers(self, markers: list[tuple[int, str]]) -> None:
+        """One dashed vertical line per live change, labelled with what changed."""
+        if len(markers) < len(self._marker_lines):
+            for line in self._marker_lines:
+                self.plot_item.removeItem(line)
+            self._marker_lines = []
+        for step, text in markers[len(self._marker_lines):]:
+            pen = pg.mkPen((120, 60, 160), width=1, style=Qt.PenStyle.DashLine)
+            line = pg.InfiniteLine(
+                pos=step, angle=90, movable=False, pen=pen,
+                label=text, labelOpts={"position": 0.92, "color": (90, 40, 130), "fill": (255, 255, 255, 200),
+                                       "anchors": [(0, 0.5), (0, 0.5)]})
+            line.setToolTip(f"Changed during the run at step {step:,}: {text}")
+            self.plot_item.addItem(line, ignoreBounds=True)
+            self._marker_lines.append(line)
+
+    def marker_texts(self) -> list[str]:
+        """The labels of the markers drawn (tests read what a person sees)."""
+        return [line.label.toPlainText() for line in self._marker_lines]
+
+    def reset_view(self) -> None:
+        """A new experiment or new weights: the axes fit the new data, nothing of the old remains."""
+        if isinstance(self.plot_item, pg.PlotItem):
+            self.plot_item.enableAutoRange()
+        self._revision = -1
+
+    def data_items(self) -> list[object]:
+        """Every curve and scatter of the view, in drawing order (for the legend)."""
+        plots = [self.plot_item] if isinstance(self.plot_item, pg.PlotItem) else [
+            item for item in getattr(self.plot_item, "items", {}) if isinstance(item, pg.PlotItem)]
+        return [item for plot in plots for item in plot.listDataItems()]
+
+    def sync_legend(self) -> None:
+        self.legend_label.set_entries(legend_entries(self.data_items()))
 
     def redraw(self, history: History) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

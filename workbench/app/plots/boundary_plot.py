@@ -9,8 +9,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox
 
-from workbench.app.history import History
 from workbench.app.plots.base import MapThrottle, PlotView
+from workbench.model.history import History
 
 PALETTE = np.array(
     [

@@ -6,8 +6,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QCheckBox
 
-from workbench.app.history import History
 from workbench.app.plots.base import PlotView, columns, set_curve
+from workbench.model.history import History
 
 # Input side cool, output side warm (matplotlib's tab10 order, reordered).
 LAYER_COLOURS = [(31, 119, 180), (44, 160, 44), (148, 103, 189), (23, 190, 207), (188, 189, 34),
@@ -15,13 +15,13 @@ LAYER_COLOURS = [(31, 119, 180), (44, 160, 44), (148, 103, 189), (23, 190, 207),
 
 
 class GradientPlot(PlotView):
+    step_axis = True
     title = "Gradients by layer"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot_item.setLabel("bottom", "step")
         self.plot_item.setLabel("left", "‖∂L/∂W‖")
-        self.legend = self.plot_item.addLegend(offset=(-10, 10))
         self.log_box = self.add_log_toggle(
             True, "Gradient norms span many orders of magnitude; a log axis shows them all."
         )
@@ -48,7 +48,6 @@ class GradientPlot(PlotView):
             return
         for curve in self.curves.values():
             self.plot_item.removeItem(curve)
-        self.legend.clear()
         self.curves = {}
         for i, name in enumerate(layers):
             color = LAYER_COLOURS[i % len(LAYER_COLOURS)]

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.app.history import History
 from workbench.app.plots.base import PlotView, columns, set_curve
+from workbench.model.history import History
 
 
 class LossPlot(PlotView):
+    step_axis = True
     title = "Loss"
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.plot_item.setLabel("bottom", "step")
         self.plot_item.setLabel("left", "loss")
-        self.plot_item.addLegend(offset=(-10, 10))
         self.steps = self.new_curve("minibatch", (150, 170, 220, 110))
         self.train = self.new_curve("train", (31, 119, 180), width=2, symbol="o", symbolSize=3)
         self.val = self.new_curve("validation", (255, 127, 14), width=2, symbol="o", symbolSize=3)

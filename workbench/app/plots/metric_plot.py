@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.app.history import History
 from workbench.app.plots.base import PlotView, columns, set_curve
+from workbench.model.history import History
 
 LABELS = {"accuracy": "accuracy", "r2": "R²"}
 
@@ -17,7 +17,6 @@ class MetricPlot(PlotView):
         super().__init__(parent)
         self.plot_item.setLabel("bottom", "epoch")
         self.plot_item.setLabel("left", "accuracy")
-        self.plot_item.addLegend(offset=(-10, -10))
         self.train = self.new_curve("train", (31, 119, 180), width=2)
         self.val = self.new_curve("validation", (255, 127, 14), width=2)
         self.setToolTip(

@@ -35,7 +35,7 @@ from engine.thinning import ThinnedList
 from workbench.app.plots.base import on_screen
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 KIND_TITLES = {
     "loss_diverging": "Loss diverging",
@@ -218,15 +218,11 @@ def item_text(d: Diagnosis) -> str:
     return f"{title}\n{d.message}\nTry: {d.remedy}"
 
 
-def install(window: MainWindow) -> None:
-    """A "Diagnostics" dock at the bottom of the window, listed in View and Analyze."""
-    if getattr(window, "diagnostics_panel", None) is not None:
-        return
-    from workbench.app.views import show_action
-
-    panel = DiagnosticsPanel(window.session)
-    window.diagnostics_panel = panel
-    dock = window.add_view_dock("Diagnostics", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-    window.diagnostics_action = show_action(
-        window, "Diagnostics", "Plain-language problems found in the run, with a suggested remedy", dock
-    )
+def install(host: ViewHost) -> None:
+    """The strip under the Training screen's plots; Analyze opens it full size."""
+    panel = DiagnosticsPanel(host.session)
+    host.register("diagnostics", panel)
+    tip = "Plain-language problems found in the run, with a suggested remedy"
+    host.add_page("diagnostics", "Diagnostics", panel, tip, slot="diagnostics")
+    host.on_frame(panel.tick)
+    host.add_action("Diagnostics", lambda: host.open_page("diagnostics"), tip)

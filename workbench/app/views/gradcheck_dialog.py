@@ -30,10 +30,11 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 PASS_THRESHOLD = 1e-5
 BATCH = 16
@@ -67,11 +68,11 @@ class _CheckWorker(QObject):
 class GradCheckDialog(QDialog):
     checked = Signal(object)  # the result dict, after the table is filled (tests wait on it)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Check gradients")
         self.setObjectName("GradCheckDialog")
-        self.session = window.session
+        self.session = session
         self.result: dict[str, float] = {}
         self._thread: QThread | None = None
         self._worker: _CheckWorker | None = None
@@ -214,36 +215,32 @@ class GradCheckDialog(QDialog):
         super().closeEvent(event)
 
 
-def dialog_for(window: MainWindow) -> GradCheckDialog:
-    """The window's one gradient-check dialog, created on first use."""
-    dialog = getattr(window, "gradcheck_dialog", None)
-    if dialog is None:
-        dialog = window.gradcheck_dialog = GradCheckDialog(window)
-        window.session.trainerChanged.connect(lambda _t: dialog.table.setRowCount(0))
-        window.installEventFilter(dialog)
-    return dialog
+class GradCheckLauncher:
+    """Analyze ▸ Check Gradients…: one non-modal dialog, created on first use."""
+
+    def __init__(self, host: ViewHost) -> None:
+        self.host = host
+        self._dialog: GradCheckDialog | None = None
+
+    def dialog(self) -> GradCheckDialog:
+        if self._dialog is None:
+            dialog = self._dialog = GradCheckDialog(self.host.session, self.host.parent)
+            self.host.session.trainerChanged.connect(lambda _t: dialog.table.setRowCount(0))
+            self.host.parent.installEventFilter(dialog)
+        return self._dialog
+
+    def open(self) -> GradCheckDialog:
+        """Show the dialog and start a check."""
+        dialog = self.dialog()
+        dialog.show()
+        dialog.raise_()
+        dialog.start()
+        return dialog
 
 
-def open_gradient_check(window: MainWindow) -> GradCheckDialog:
-    """Show the dialog (non-modal) and start a check."""
-    dialog = dialog_for(window)
-    dialog.show()
-    dialog.raise_()
-    dialog.start()
-    return dialog
-
-
-def install(window: MainWindow) -> None:
-    """Analyze ▸ Check Gradients…"""
-    if getattr(window, "gradcheck_action", None) is not None:
-        return
-    from workbench.app.views import analyze_menu
-
-    menu = analyze_menu(window)
-    menu.addSeparator()
-    action = menu.addAction("Check Gradients…")
-    action.setToolTip("Compare back-propagated gradients with finite differences on the current model")
-    action.setStatusTip(action.toolTip())
-    action.triggered.connect(lambda _=False: open_gradient_check(window))
-    window.gradcheck_action = action
-    window.gradcheck_dialog = None
+def install(host: ViewHost) -> None:
+    launcher = GradCheckLauncher(host)
+    host.register("gradcheck", launcher)
+    host.add_action("Check Gradients…", launcher.open,
+                    "Compare back-propagated gradients with finite differences on the current model",
+                    separator=True)

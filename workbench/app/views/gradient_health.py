@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF
 
-from workbench.app.history import History
 from workbench.app.plots.base import MAP_INTERVAL, PlotView, columns
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 MAX_COLUMNS = 600
 TINY = 1e-30  # log of an exact zero gradient (a dead layer) stays finite
@@ -139,19 +139,12 @@ def _bin_columns(logs: np.ndarray, x: np.ndarray, max_columns: int) -> tuple[np.
     return sums / counts, x[edges[1:] - 1]
 
 
-def install(window: MainWindow) -> None:
-    """A "Gradient health" dock beside the per-layer gradient curves, listed in View and Analyze."""
-    if getattr(window, "gradient_health_view", None) is not None:
-        return
-    from workbench.app.views import show_action
-
+def install(host: ViewHost) -> None:
+    """The heatmap sits beside the gradient curves on the Training screen; Analyze opens it full size."""
     view = GradientHealthView()
-    window.gradient_health_view = view
-    dock = window.add_view_dock(view.title, view)
-    grad_dock = window.plot_docks.get(window.gradient_plot)
-    if grad_dock is not None:
-        window.splitDockWidget(grad_dock, dock, Qt.Orientation.Horizontal)
-    window.gradient_health_action = show_action(
-        window, "Gradient Health Heatmap", "Show every layer's gradient norm over time as a heatmap", dock
-    )
-    view.refresh(window.session.history, force=True)
+    host.register("gradient_health", view)
+    tip = "Every layer's gradient norm over time as a heatmap"
+    host.add_page("gradient_health", view.title, view, tip, slot="health")
+    host.register_plot(view)
+    host.add_action("Gradient Health Heatmap", lambda: host.open_page("gradient_health"), tip)
+    view.refresh(host.session.history, force=True)

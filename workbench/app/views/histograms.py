@@ -27,11 +27,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox
 
-from workbench.app.history import History
 from workbench.app.plots.base import MAP_INTERVAL, PlotView, on_screen
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 BATCH = 128
 BINS = 40
@@ -263,8 +263,8 @@ def measure(network: Any, trainer: Any, batch: tuple[np.ndarray, np.ndarray] | N
 class _Feeder:
     """Connects the session to the view (GUI thread)."""
 
-    def __init__(self, window: MainWindow, view: HistogramView) -> None:
-        self.session, self.view = window.session, view
+    def __init__(self, session: Any, view: HistogramView) -> None:
+        self.session, self.view = session, view
         s = self.session
         s.trainerChanged.connect(self.trainer_changed)
         s.networkUpdated.connect(self.network_updated)
@@ -285,18 +285,12 @@ class _Feeder:
         self.view.set_network(self.session.view_network, self._step(), force=True)
 
 
-def install(window: MainWindow) -> None:
-    """A "Weights and gradients" dock (tabbed with the decision boundary), in View and Analyze."""
-    if getattr(window, "histogram_view", None) is not None:
-        return
-    from workbench.app.views import show_action, tab_with_boundary
-
+def install(host: ViewHost) -> None:
+    """Analyze ▸ Weight and Gradient Histograms: a workspace page."""
     view = HistogramView()
-    window.histogram_view = view
-    view._feeder = _Feeder(window, view)  # lives as long as the view
-    dock = window.add_view_dock(view.title, view)
-    tab_with_boundary(window, dock)
-    window.histogram_action = show_action(
-        window, "Weight and Gradient Histograms",
-        "Histograms of a layer's weights and gradients, live and over time", dock,
-    )
+    host.register("histograms", view)
+    view._feeder = _Feeder(host.session, view)  # lives as long as the view
+    tip = "Histograms of a layer's weights and gradients, live and over time"
+    host.add_page("histograms", view.title, view, tip)
+    host.register_plot(view)
+    host.add_action("Weight and Gradient Histograms", lambda: host.open_page("histograms"), tip)

@@ -19,23 +19,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QSpinBox, QWidget
 
 from engine.analysis import LandscapeResult, loss_landscape
-from workbench.app.history import History
-from workbench.app.plots.base import PlotView
-from workbench.app.views.jobs import (
+from workbench.app.jobs import (
     BackgroundJob,
     progress_row,
-    register_job,
     status_label,
     training_arrays,
 )
+from workbench.app.plots.base import PlotView
 from workbench.app.worker import ParamsSnapshot
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 MAX_SNAPSHOTS = 500
 # Snapshots of a big network are big: never hold more than ~64 MB of them.
@@ -443,24 +441,16 @@ class LandscapeView(PlotView):
         return header, np.column_stack([aa.ravel(), bb.ravel(), r.losses.ravel()])
 
 
-def install(window: MainWindow) -> None:
-    from workbench.app.views import analyze_menu
-
-    view = LandscapeView(window.session)
-    dock = window.add_view_dock(view.title, view)
-    dock.hide()
-    register_job(window, view.job)
-    window.landscape_view = view  # type: ignore[attr-defined]
+def install(host: ViewHost) -> None:
+    """Analyze ▸ Loss Landscape: opens its page and computes the surface."""
+    view = LandscapeView(host.session)
+    host.register("landscape", view)
+    host.register_job(view.job)
+    host.add_page("landscape", view.title, view, LANDSCAPE_TIP)
+    host.register_plot(view)
 
     def open_and_run() -> None:
-        dock.show()
-        dock.raise_()
+        host.open_page("landscape")
         view.start()
 
-    action = QAction("Loss Landscape", window)
-    action.setToolTip(LANDSCAPE_TIP)
-    action.setStatusTip("The loss around the current weights, along the optimizer's path (PCA) or two "
-                        "random directions, with the path drawn on it.")
-    action.triggered.connect(lambda _checked=False: open_and_run())
-    analyze_menu(window).addAction(action)
-    window.landscape_action = action  # type: ignore[attr-defined]
+    host.add_action("Loss Landscape", open_and_run, LANDSCAPE_TIP)

@@ -7,7 +7,7 @@ log learning-rate axis, with the suggested rate marked; "Apply" makes it the exp
 learning rate through the same undoable edit the Training panel uses (live at the next step
 while training).
 
-The off-thread runner and the shared controls live in ``workbench.app.views.jobs``.
+The off-thread runner and the shared controls live in ``workbench.app.jobs``.
 """
 
 from __future__ import annotations
@@ -19,18 +19,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QPushButton, QSpinBox, QWidget
 
 from engine.analysis import LRRangeResult, lr_range_test
 from engine.optimizers import OPTIMIZERS
-from workbench.app.history import History
+from workbench.app.jobs import BackgroundJob, progress_row, status_label, training_arrays
 from workbench.app.panels.common import edit_spec
 from workbench.app.plots.base import PlotView, columns
-from workbench.app.views.jobs import BackgroundJob, progress_row, register_job, status_label, training_arrays
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 LR_TIP = (
     "The learning-rate range test trains a copy of the model for a few steps while the learning rate "
@@ -241,23 +240,16 @@ class LRFinderView(PlotView):
         return ["lr", "loss", "smoothed"], columns(r.lrs, r.losses, r.smoothed)
 
 
-def install(window: MainWindow) -> None:
-    from workbench.app.views import analyze_menu
-
-    view = LRFinderView(window.session)
-    dock = window.add_view_dock(view.title, view)
-    dock.hide()
-    register_job(window, view.job)
-    window.lr_finder_view = view  # type: ignore[attr-defined]
+def install(host: ViewHost) -> None:
+    """Analyze ▸ Learning-Rate Range Test: opens its page and runs the test."""
+    view = LRFinderView(host.session)
+    host.register("lr_finder", view)
+    host.register_job(view.job)
+    host.add_page("lr_finder", view.title, view, LR_TIP)
+    host.register_plot(view)
 
     def open_and_run() -> None:
-        dock.show()
-        dock.raise_()
+        host.open_page("lr_finder")
         view.start()
 
-    action = QAction("Learning-Rate Range Test", window)
-    action.setToolTip(LR_TIP)
-    action.setStatusTip("Find a good learning rate: train a copy briefly while the rate grows.")
-    action.triggered.connect(lambda _checked=False: open_and_run())
-    analyze_menu(window).addAction(action)
-    window.lr_finder_action = action  # type: ignore[attr-defined]
+    host.add_action("Learning-Rate Range Test", open_and_run, LR_TIP, separator=True)

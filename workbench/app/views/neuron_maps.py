@@ -27,17 +27,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QScrollArea,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from workbench.app.history import History
 from workbench.app.plots.base import MapThrottle, PlotView, on_screen
 from workbench.app.plots.boundary_plot import PALETTE, _colours
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 THUMB_RES = 32  # grid points per side of a thumbnail
 THUMB_PX = 52
@@ -339,26 +340,27 @@ def _is_2d(dataset: Any) -> bool:
     return dataset is not None and dataset.points_train is not None and dataset.featurize is not None
 
 
-def install(window: MainWindow) -> None:
-    """"Neurons" (thumbnails) and "Neuron map" (enlarged) docks, in View and Analyze."""
-    if getattr(window, "neuron_maps_view", None) is not None:
-        return
-    from workbench.app.views import show_action, tab_with_boundary
-
+def install(host: ViewHost) -> None:
+    """Analyze ▸ Neuron Maps: thumbnails beside the enlarged map, one workspace page."""
     enlarged = NeuronMapPlot()
     view = NeuronMapsView(enlarged)
-    window.neuron_maps_view, window.neuron_map_plot = view, enlarged
-    s = window.session
+    host.register("neuron_maps", view)
+    host.register("neuron_map", enlarged)
+    s = host.session
     for target in (view, enlarged):
         s.trainerChanged.connect(target.set_trainer)
         s.networkUpdated.connect(target.set_network)
         target.set_trainer(s.trainer)
         target.set_network(s.view_network)
     enlarged.output_button.clicked.connect(lambda: view.choose(None))
-    window.frame_timer.timeout.connect(view.tick)
-    dock = window.add_view_dock("Neurons", view)
-    big_dock = window.add_view_dock(enlarged.title, enlarged)
-    tab_with_boundary(window, dock, big_dock)
-    window.neuron_maps_action = show_action(
-        window, "Neuron Maps", "What every hidden unit computes over the input plane (2-D data)", dock
-    )
+    host.on_frame(view.tick)
+    page = QSplitter(Qt.Orientation.Horizontal)
+    page.addWidget(view)
+    page.addWidget(enlarged)
+    page.setStretchFactor(0, 1)
+    page.setStretchFactor(1, 2)
+    page.setChildrenCollapsible(False)
+    tip = "What every hidden unit computes over the input plane (2-D data)"
+    host.add_page("neurons", "Neurons", page, tip)
+    host.register_plot(enlarged)
+    host.add_action("Neuron Maps", lambda: host.open_page("neurons"), tip)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QItemSelectionModel, Qt, Slot
-from PySide6.QtGui import QAction, QBrush, QColor, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -49,12 +49,12 @@ from engine.events import EpochMetrics, RunFinished
 from engine.initializers import INITIALIZERS
 from engine.optimizers import OPTIMIZERS
 from engine.spec import ExperimentSpec
-from workbench.app.history import History
+from workbench.app.jobs import BackgroundJob
 from workbench.app.plots.base import PlotView, columns
-from workbench.app.views.jobs import BackgroundJob, register_job
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 # tab10: distinct, colour-blind-tolerant, and the same order matplotlib users know.
 RUN_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -239,6 +239,7 @@ class RunRecord:
     history: History | None = None
     source: str = "session"  # session | sweep | variant
     message: str = ""
+    experiment: str = ""  # the experiment the run belongs to: runs are compared within one only
     extra: dict[str, Any] = field(default_factory=dict)
 
     def last(self, name: str) -> float:
@@ -247,6 +248,11 @@ class RunRecord:
     @property
     def has_curves(self) -> bool:
         return self.history is not None and self.history.n_epochs > 0
+
+
+def experiment_label(session: Any) -> str:
+    """What a person calls the open experiment: its file name, or its name when unsaved."""
+    return session.path.name if session.path is not None else session.spec.name
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -327,7 +333,6 @@ class RunComparisonPlot(PlotView):
         p = self.plot_item
         p.setLabel("bottom", "epoch")
         p.setLabel("left", {"loss": "loss", "metric": "accuracy", "grad": "‖∇L‖ (global)"}[kind])
-        self.legend = p.addLegend(offset=(-10, 10), brush=(255, 255, 255, 190))
         if kind in ("loss", "grad"):
             self.add_log_toggle(True, "Log axis: runs that differ by orders of magnitude stay readable.")
         self.add_hint({"loss": "solid: training · dashed: validation",
@@ -346,7 +351,6 @@ class RunComparisonPlot(PlotView):
     def set_runs(self, records: list[RunRecord]) -> None:
         for _, _, curve in self.curves:
             self.plot_item.removeItem(curve)
-        self.legend.clear()
         self.curves = []
         self.records = [r for r in records if r.has_curves]
         metric_name = "accuracy"
@@ -371,6 +375,7 @@ class RunComparisonPlot(PlotView):
             label = "R²" if metric_name == "r2" else "accuracy"
             self.plot_item.setLabel("left", label)
             self.title = f"Run comparison: {label}"
+        self.sync_legend()
 
     def refresh(self, history: History, force: bool = False) -> None:
         pass  # drawn from the runs list when it changes, not from the live history
@@ -412,6 +417,7 @@ class RunsView(QWidget):
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.experiment = experiment_label(session)
         self.records: list[RunRecord] = []
         self.base_spec: ExperimentSpec = session.spec
         self._colours = itertools.cycle(RUN_COLOURS)
@@ -499,7 +505,8 @@ class RunsView(QWidget):
     # -- records ---------------------------------------------------------------------------
     def _new_record(self, name: str, diff: str, spec: ExperimentSpec, source: str,
                     status: str = "pending") -> RunRecord:
-        return RunRecord(name, diff, spec, next(self._colours), status=status, source=source)
+        return RunRecord(name, diff, spec, next(self._colours), status=status, source=source,
+                         experiment=self.experiment)
 
     def add_record(self, record: RunRecord) -> None:
         self.records.append(record)
@@ -529,7 +536,13 @@ class RunsView(QWidget):
             self.job.cancel(join=True)
         spec = self.session.spec
         self.base_spec = spec.model_copy(update={"variants": ()})
+        self.experiment = experiment_label(self.session)
         self.records = [r for r in self.records if not (r.source == "variant" and not r.has_curves)]
+        # This experiment's runs first; the others stay listed, grouped by their own experiment.
+        order = {self.experiment: 0}
+        for r in self.records:
+            order.setdefault(r.experiment, len(order))
+        self.records.sort(key=lambda r: order[r.experiment])
         if spec.variants:
             for label, vspec in variant_specs(spec):
                 diff = "base" if label == "base" else spec_diff(self.base_spec, vspec)
@@ -577,7 +590,8 @@ class RunsView(QWidget):
         def fmt(v: float) -> str:
             return f"{v:.4g}" if np.isfinite(v) else "—"
 
-        values = (r.name, r.diff, r.status if not r.message else f"{r.status}: {r.message}",
+        diff = r.diff if r.experiment == self.experiment else f"other experiment: {r.experiment}"
+        values = (r.name, diff, r.status if not r.message else f"{r.status}: {r.message}",
                   fmt(r.last("train_loss")), fmt(r.last("val_loss")),
                   fmt(r.last("train_metric")), fmt(r.last("val_metric")))
         for col, text in enumerate(values):
@@ -593,7 +607,9 @@ class RunsView(QWidget):
             if col in (5, 6):
                 item.setToolTip(f"Final {'R²' if metric == 'r2' else 'accuracy'}")
             self.table_widget.setItem(row, col, item)
-        self.table_widget.item(row, 1).setToolTip(r.diff)
+        self.table_widget.item(row, 1).setToolTip(
+            r.diff if r.experiment == self.experiment else
+            f"A run of “{r.experiment}”: not compared with this experiment's base.")
 
     def selected_rows(self) -> list[int]:
         return sorted({i.row() for i in self.table_widget.selectionModel().selectedRows()})
@@ -611,7 +627,8 @@ class RunsView(QWidget):
     def shown_records(self) -> list[RunRecord]:
         """The selected runs; all of them when nothing is selected."""
         rows = self.selected_rows()
-        chosen = [self.records[i] for i in rows] if rows else list(self.records)
+        chosen = [self.records[i] for i in rows] if rows else [
+            r for r in self.records if r.experiment == self.experiment]
         return [r for r in chosen if r.has_curves]
 
     def _selection_changed(self) -> None:
@@ -791,26 +808,17 @@ def run_specs(jobs: list[tuple[int, ExperimentSpec]], epochs: int | None, base: 
     return n
 
 
-def install(window: MainWindow) -> None:
-    from workbench.app.views import analyze_menu
-
-    view = RunsView(window.session)
-    dock = window.add_view_dock("Runs", view, Qt.DockWidgetArea.BottomDockWidgetArea)
-    dock.hide()
-    register_job(window, view.job)
-    window.runs_view = view  # type: ignore[attr-defined]
-    # The comparison plots export like every other plot (menu, "Export all plots").
-    for plot in view.plots:
-        window.plots.append(plot)
-        window.plot_docks[plot] = dock
-        plot.exportRequested.connect(lambda fmt, p=plot: window.export_plot(p, fmt))
+def install(host: ViewHost) -> None:
+    """Analyze ▸ Runs, Sweep… and Run Variants: one workspace page with the table and overlays."""
+    view = RunsView(host.session)
+    host.register("runs", view)
+    host.register_job(view.job)
+    host.add_page("runs", "Runs", view, RUNS_TIP)
+    for plot in view.plots:  # the comparison plots export like every other plot
+        host.register_plot(plot)
 
     def show() -> None:
-        was_hidden = dock.isHidden()
-        dock.show()
-        dock.raise_()
-        if was_hidden:  # a table and three plots need more than the diagnostics strip
-            window.resizeDocks([dock], [int(window.height() * 0.45)], Qt.Orientation.Vertical)
+        host.open_page("runs")
 
     def sweep() -> None:
         show()
@@ -821,22 +829,12 @@ def install(window: MainWindow) -> None:
         view.run_variants()
 
     def path_changed(_path: str) -> None:
-        if window.session.spec.variants:
+        if host.session.spec.variants:
             show()  # a file with variants opens as a comparison
 
-    window.session.pathChanged.connect(path_changed)
-    menu = analyze_menu(window)
-    menu.addSeparator()
-    for text, slot, tip in (
-        ("Runs", show, "The list of finished runs and their overlaid curves."),
-        ("Sweep…", sweep, "Train once per value of one hyperparameter (learning rate, activation, optimizer, "
-                          "batch size, initialization) and compare the runs."),
-        ("Run Variants", variants, "Train the base experiment and each of the file's variants and compare."),
-    ):
-        action = QAction(text, window)
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(lambda _checked=False, s=slot: s())
-        menu.addAction(action)
-        setattr(window, {"Runs": "runs_action", "Sweep…": "sweep_action",
-                         "Run Variants": "run_variants_action"}[text], action)
+    host.session.pathChanged.connect(path_changed)
+    host.add_action("Runs", show, "The list of finished runs and their overlaid curves.", separator=True)
+    host.add_action("Sweep…", sweep, "Train once per value of one hyperparameter (learning rate, activation, "
+                    "optimizer, batch size, initialization) and compare the runs.")
+    host.add_action("Run Variants", variants,
+                    "Train the base experiment and each of the file's variants and compare.")

@@ -18,12 +18,12 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from engine.analysis import saliency, saliency_map_2d
-from workbench.app.history import History
 from workbench.app.plots.base import MapThrottle, PlotView, on_screen
 from workbench.app.plots.boundary_plot import PALETTE
+from workbench.model.history import History
 
 if TYPE_CHECKING:
-    from workbench.app.main_window import MainWindow
+    from workbench.app.host import ViewHost
 
 RESOLUTION = 60
 
@@ -240,22 +240,16 @@ class SaliencyView(PlotView):
         )
 
 
-def install(window: MainWindow) -> None:
-    """A "Saliency" dock (tabbed with the decision boundary), in View and Analyze."""
-    if getattr(window, "saliency_view", None) is not None:
-        return
-    from workbench.app.views import show_action, tab_with_boundary
-
+def install(host: ViewHost) -> None:
+    """Analyze ▸ Saliency Map: a workspace page."""
     view = SaliencyView()
-    window.saliency_view = view
-    s = window.session
+    host.register("saliency", view)
+    s = host.session
     s.trainerChanged.connect(view.set_trainer)
     s.networkUpdated.connect(view.set_network)
     view.set_network(s.view_network)
     view.set_trainer(s.trainer)
-    dock = window.add_view_dock(view.title, view)
-    tab_with_boundary(window, dock)
-    window.saliency_action = show_action(
-        window, "Saliency Map", "Which inputs the network's score is most sensitive to", dock
-    )
-    # Shown again (tab chosen, dock reopened): the main window's catch-up redraws it.
+    tip = "Which inputs the network's score is most sensitive to"
+    host.add_page("saliency", view.title, view, tip)
+    host.register_plot(view)
+    host.add_action("Saliency Map", lambda: host.open_page("saliency"), tip)

@@ -2,7 +2,7 @@
 
 ``BackgroundJob`` runs one function at a time on its own QThread with progress, partial
 results and cancel (the LR range test, the loss landscape and sweeps use it);
-``register_job`` joins a window's jobs when it closes; ``training_arrays`` copies the training
+``JobRegistry`` joins a window's jobs when it closes; ``training_arrays`` copies the training
 split on the GUI thread; ``progress_row`` and ``status_label`` build the common controls.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QThread, Signal, Slot
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from engine.analysis import Cancelled
 from engine.trainer import targets_for_loss
@@ -167,28 +167,18 @@ class BackgroundJob(QObject):
         self.runningChanged.emit(False)
 
 
-class _CloseWatcher(QObject):
-    """Cancels and joins a window's analysis jobs when it closes: no QThread outlives it."""
+class JobRegistry:
+    """Every background job of a window, cancelled and joined in one place when it closes."""
 
-    def __init__(self, window: QWidget) -> None:
-        super().__init__(window)
+    def __init__(self) -> None:
         self.jobs: list[BackgroundJob] = []
-        window.installEventFilter(self)
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Close:
-            for job in self.jobs:
-                job.cancel(join=True)
-        return False
+    def add(self, job: BackgroundJob) -> None:
+        self.jobs.append(job)
 
-
-def register_job(window: QWidget, job: BackgroundJob) -> None:
-    """Join ``job`` when ``window`` closes."""
-    watcher = getattr(window, "_analysis_close_watcher", None)
-    if watcher is None:
-        watcher = _CloseWatcher(window)
-        window._analysis_close_watcher = watcher  # type: ignore[attr-defined]
-    watcher.jobs.append(job)
+    def cancel_all(self) -> None:
+        for job in self.jobs:
+            job.cancel(join=True)
 
 
 def training_arrays(session: Any, max_samples: int | None = None,

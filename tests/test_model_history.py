@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from engine.events import EpochMetrics, StepMetrics
-from workbench.app.history import History
+from workbench.model.history import History
 
 
 def step(i: int, loss: float = 1.0) -> StepMetrics:

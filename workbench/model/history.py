@@ -18,6 +18,7 @@ from engine.events import EpochMetrics, StepMetrics
 # Step rows kept at most (about 6 MB with a few layers); past it, every other row is dropped.
 MAX_STEP_ROWS = 100_000
 MAX_EPOCH_ROWS = 100_000
+MAX_MARKERS = 1_000  # live changes kept per run (a person makes a few)
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "grad_norm")
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
 
@@ -107,6 +108,8 @@ class History:
         self.revision = 0  # bumped on every change: plots redraw only when it moved
         # Bumped when rows are removed (clear, load): views that cache work per row start over.
         self.generation = 0
+        # Live changes made during the run: (step, what changed), e.g. (1200, "lr 0.01 → 0.1").
+        self.markers: list[tuple[int, str]] = []
 
     # -- writing --------------------------------------------------------------------------
     def clear(self) -> None:
@@ -117,6 +120,7 @@ class History:
         self._step_layers = _Columns([])
         self._epochs = _Columns(EPOCH_FIELDS)
         self._epoch_layers = _Columns([])
+        self.markers = []
         self.revision += 1
         self.generation += 1
 
@@ -188,6 +192,12 @@ class History:
                 return {name: table[:, i] for i, name in enumerate(self.layers)}
         return {name: np.fromiter((d.get(name, np.nan) for d in norms), float, count=n)
                 for name in self.layers}
+
+    def add_marker(self, step: int, text: str) -> None:
+        """Note a live change at ``step``; a few per run, so they are never thinned."""
+        if len(self.markers) < MAX_MARKERS:
+            self.markers.append((int(step), text))
+            self.revision += 1
 
     def load_columns(self, epochs: dict[str, np.ndarray], metric_name: str = "accuracy") -> None:
         """Replace the history by epoch columns read from a run folder (no step data)."""
