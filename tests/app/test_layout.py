@@ -44,7 +44,9 @@ def panes(window: Any) -> list[QWidget]:
 
 
 def views_on_screen(window: Any) -> dict[str, QWidget]:
-    return {name: v for name, v in window.views.items() if isinstance(v, QWidget) and v.isVisible()}
+    """Each analysis view is a workspace page (some hold two panes, as Neurons does)."""
+    return {name: page.frame for name, page in window.workspace.pages.items()
+            if name != "training" and page.frame.isVisible()}
 
 
 def check_layout(window: Any, before: dict[str, QWidget] | None = None, what: str = "") -> None:

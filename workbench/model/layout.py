@@ -60,7 +60,7 @@ def parse_layout(text: Any, screen: tuple[int, int], known_pages: set[str]) -> L
         return None
     if layout.current != "training" and layout.current not in layout.pages:
         return None
-    if not (0 < layout.window[0] <= max(screen[0], 1) and 0 < layout.window[1] <= max(screen[1], 1)):
+    if not (200 <= layout.window[0] <= 20_000 and 200 <= layout.window[1] <= 20_000):
         return None
     return layout
 

@@ -360,6 +360,7 @@ def install(host: ViewHost) -> None:
     page.setStretchFactor(0, 1)
     page.setStretchFactor(1, 2)
     page.setChildrenCollapsible(False)
+    page.setSizes([320, 640])  # thumbnails a third, the enlarged map the rest
     tip = "What every hidden unit computes over the input plane (2-D data)"
     host.add_page("neurons", "Neurons", page, tip)
     host.register_plot(enlarged)
