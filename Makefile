@@ -30,8 +30,10 @@ soak: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# A real window on a virtual 1280×720 screen (Debian: xvfb and the libxcb packages listed in
+# docs/architecture.md), a fresh settings profile, every state reached through the menus.
 screenshot: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m workbench.app.screenshot docs/screenshot.png
+	HOME=$$(mktemp -d) QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x720x24" $(BIN)/python -m workbench.app.screenshots docs/screens
 
 # Optional, not in CI: the optimizer tests that compare trajectories with torch.optim itself
 # run in a separate venv holding PyTorch (never a dependency of the product).

@@ -20,6 +20,7 @@ import numpy as np
 
 from engine.data import Dataset, make_dataset, minibatches
 from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
+from engine.live import LIVE_SETTINGS
 from engine.losses import LOSSES, Loss
 from engine.metrics import accuracy, r2
 from engine.network import Network
@@ -30,8 +31,6 @@ from engine.spec import ExperimentSpec
 from engine.thinning import ThinnedList
 
 Event = StepMetrics | EpochMetrics | RunFinished
-
-LIVE_SETTINGS = frozenset({"lr", "l1", "l2", "clip_mode", "clip_max"})
 
 
 @dataclass

@@ -70,13 +70,11 @@ def open_window(qtbot: Any, tmp_path: Path, dialogs: Dialogs, spec: ExperimentSp
     win.show()
     win.session.new(spec)
     yield win
-    thread = win.session.run.thread if win.session.run is not None else None
     win.session.shutdown()
     dialogs.save_changes = "discard"
     win.close()
     assert not win.session.is_running
-    if thread is not None:
-        assert not thread.isRunning()
+    assert win.session.training_job.thread is None  # joined, then released
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QRect, QSettings, Qt
-from PySide6.QtWidgets import QApplication, QTabBar, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QTabBar, QWidget
 
 from tests.app.conftest import Dialogs, small_spec
 from workbench.app.views.runs_view import SweepChoice
@@ -78,6 +78,9 @@ def check_layout(window: Any, before: dict[str, QWidget] | None = None, what: st
         if area.isVisible():
             assert area.widget().minimumSizeHint().width() <= area.viewport().width() + 1, (
                 f"{what}: the {window.editors.tabText(i)} editor is clipped")
+            for table in area.findChildren(QAbstractScrollArea):
+                bar = table.horizontalScrollBar()
+                assert bar.maximum() == 0, f"{what}: a table of the {window.editors.tabText(i)} editor is cut"
 
 
 def new_window(qtbot: Any, ini: Path, size: tuple[int, int], dialogs: Dialogs) -> Any:
@@ -113,7 +116,8 @@ def menu_actions(menu: Any) -> list[Any]:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_menu_action_keeps_the_layout_readable(qtbot: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+def test_every_menu_action_keeps_the_layout_readable(qtbot: Any, tmp_path: Path,
+                                                      size: tuple[int, int]) -> None:
     dialogs = Dialogs()
     ini = tmp_path / "settings.ini"
     window = new_window(qtbot, ini, size, dialogs)

@@ -99,7 +99,7 @@ def test_sweep_of_three_learning_rates_overlays_three_runs(qtbot: Any, window: A
         np.testing.assert_array_equal(x, record.history.epochs("epoch"))
         np.testing.assert_array_equal(y, record.history.epochs(f"{which}_loss"))
         assert curve.opts["pen"].color().getRgb()[:3] == colours[name]
-    legend = [label.text for _, label in view.loss_plot.legend.items]
+    legend = view.loss_plot.legend_label.texts()  # above the plot, never on the curves
     assert legend == ["lr=1", "lr=0.03", "lr=0.0001"]
     header, rows = view.loss_plot.table()
     assert header[:2] == ["lr=1 epoch", "lr=1 train"] and rows.shape == (2, 12)

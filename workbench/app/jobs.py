@@ -1,16 +1,14 @@
 """Off-GUI-thread analysis jobs and the small widgets the analysis views share.
 
 ``BackgroundJob`` runs one function at a time on its own QThread with progress, partial
-results and cancel (the LR range test, the loss landscape and sweeps use it);
+results and cancel (training, sweeps, the LR range test, the landscape and the gradient check use it);
 ``JobRegistry`` joins a window's jobs when it closes; ``training_arrays`` copies the training
 split on the GUI thread; ``progress_row`` and ``status_label`` build the common controls.
 """
 
 from __future__ import annotations
 
-import threading
 import traceback
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,9 +18,7 @@ from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
 from engine.analysis import Cancelled
 from engine.trainer import targets_for_loss
 from workbench.app.plots.base import PlotView
-
-# (progress, cancelled, partial): what a job function receives to report and to stop.
-JobFn = Callable[[Callable[[float], None], Callable[[], bool], Callable[[object], None]], object]
+from workbench.model.tasks import JobFn, TaskState
 
 
 class _JobWorker(QObject):
@@ -36,29 +32,23 @@ class _JobWorker(QObject):
     def __init__(self, fn: JobFn) -> None:
         super().__init__()
         self.fn = fn
-        self.cancel_event = threading.Event()
-        self._last_percent = -1
-
-    def _progress(self, fraction: float) -> None:
-        # Emit only when the shown percentage moves: a few hundred signals at most per job.
-        percent = int(max(0.0, min(1.0, float(fraction))) * 100)
-        if percent != self._last_percent:
-            self._last_percent = percent
-            self.progress.emit(percent / 100.0)
+        # Reports become this worker's signals: queued to the GUI thread, in order.
+        self.state = TaskState(self.progress.emit, self.partial.emit)
 
     @Slot()
     def run(self) -> None:
+        state = self.state
         try:
-            result = self.fn(self._progress, self.cancel_event.is_set, self.partial.emit)
+            result = self.fn(state)
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # shown in the view; the app stays usable
-            if self.cancel_event.is_set():
+            if state.is_interruption_requested():
                 self.cancelled.emit()
             else:
                 self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
         else:
-            if self.cancel_event.is_set():
+            if state.is_interruption_requested() and result is None:
                 self.cancelled.emit()
             else:
                 self.done.emit(result)
@@ -66,11 +56,12 @@ class _JobWorker(QObject):
 
 
 class BackgroundJob(QObject):
-    """Runs one function at a time on its own QThread; signals arrive on the GUI thread.
+    """Runs one job function (``fn(state: TaskState)``) at a time on its own QThread.
 
-    The function gets ``progress(fraction)``, ``cancelled() -> bool`` and ``partial(obj)``;
-    it should check ``cancelled()`` often and raise ``engine.analysis.Cancelled``. Every
-    job is joined on ``cancel(join=True)`` and when the owning window closes.
+    Progress, partial results, the result, a failure or a cancel arrive as signals on the GUI
+    thread. Every job is joined on ``cancel(join=True)`` and when the owning window closes.
+    The training run, sweeps, the LR range test, the landscape and the gradient check all run
+    through this one class.
     """
 
     progress = Signal(float)
@@ -87,6 +78,11 @@ class BackgroundJob(QObject):
 
     def is_running(self) -> bool:
         return self._thread is not None
+
+    @property
+    def thread(self) -> QThread | None:
+        """The running job's thread (tests check it was joined)."""
+        return self._thread
 
     def start(self, fn: JobFn, name: str = "analysis") -> bool:
         """Start ``fn`` unless a job is already running (then False)."""
@@ -112,7 +108,7 @@ class BackgroundJob(QObject):
 
     def cancel(self, join: bool = False) -> None:
         if self._worker is not None:
-            self._worker.cancel_event.set()
+            self._worker.state.request_interruption()
         if join:
             self.join()
 

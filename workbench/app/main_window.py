@@ -26,10 +26,8 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
     QSplitter,
     QStyle,
@@ -47,6 +45,7 @@ from workbench.app.pace import PaceControl
 from workbench.app.panels import DataPanel, NetworkPanel, TrainingPanel
 from workbench.app.plots import BoundaryPlot, GradientPlot, LossPlot, MetricPlot, PlotView
 from workbench.app.session import Session
+from workbench.app.status_bar import RunStatus
 from workbench.app.training_screen import TrainingScreen
 from workbench.app.views import install_views
 from workbench.app.workspace import TRAINING, Home, Page, Workspace
@@ -73,15 +72,6 @@ SHORTCUTS = [
 ]
 
 
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None or not np.isfinite(seconds):
-        return "—"
-    seconds = round(float(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
 def _scrolled(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidgetResizable(True)
@@ -106,6 +96,7 @@ class MainWindow(QMainWindow):
         self.exports = ExportActions(self)
         self.views = ViewRegistry()
         self.jobs = JobRegistry()
+        self.jobs.add(self.session.training_job)  # one join on close for every thread
         self.plots: list[PlotView] = []
         self.frames = FrameScheduler(self.session, self.plots, self._update_status, self.isMinimized, self)
 
@@ -231,7 +222,7 @@ class MainWindow(QMainWindow):
         sizes = self.splitter.sizes()
         return Layout(
             window=(self.width(), self.height()),
-            editors_width=sizes[0] if sizes and sizes[0] > 0 else 340,
+            editors_width=sizes[0] if sizes and sizes[0] > 0 else Layout().editors_width,
             editors_visible=not self.editors.isHidden(),
             toolbar_visible=not self.run_toolbar.isHidden(),
             pages=tuple(n for n in self.workspace.open_names() if n != TRAINING),
@@ -386,19 +377,8 @@ class MainWindow(QMainWindow):
         return super().eventFilter(watched, event)
 
     def _build_status(self) -> None:
-        bar = self.statusBar()
-        self.state_label = QLabel("idle")
-        self.epoch_label = QLabel()
-        self.step_label = QLabel()
-        self.rate_label = QLabel()
-        self.time_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(160)
-        self.progress.setTextVisible(True)
-        for w in (self.state_label, self.epoch_label, self.step_label, self.rate_label, self.time_label):
-            w.setMinimumWidth(60)
-            bar.addPermanentWidget(w)
-        bar.addPermanentWidget(self.progress)
+        self.status = RunStatus(self.statusBar())
+        self.progress = self.status.progress
         self._update_status()
 
     # ------------------------------------------------------------------ dialogs (replaceable in tests)
@@ -525,22 +505,7 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(s.can_redo)
 
     def _update_status(self) -> None:
-        s = self.session
-        t = s.trainer
-        epoch = t.epoch if t is not None else 0
-        step = s.last_step.step if s.last_step is not None else (t.step if t is not None else 0)
-        target = max(s.target_epoch, 1)
-        self.state_label.setText(s.run_state)
-        self.epoch_label.setText(f"epoch {epoch}/{target}")
-        self.step_label.setText(f"step {step:,}")
-        self.rate_label.setText(f"{s.steps_per_second:,.0f} steps/s" if s.is_running else "")
-        remaining = None
-        if s.is_running and s.last_epoch is not None and s.last_epoch.seconds > 0 and epoch > 0:
-            per_epoch = s.last_epoch.seconds / epoch
-            remaining = per_epoch * max(target - epoch, 0)
-        self.time_label.setText(f"{_fmt_time(s.elapsed)} elapsed · {_fmt_time(remaining)} left")
-        self.progress.setRange(0, target)
-        self.progress.setValue(min(epoch, target))
+        self.status.update(self.session)
 
     def refresh_views(self, force: bool = False) -> None:
         self.frames.refresh(force)

@@ -32,36 +32,12 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from engine.spec import ExperimentSpec
-from workbench.app.worker import TrainingThread
+from workbench.app.jobs import BackgroundJob
+from workbench.model.document import ExperimentDocument
 from workbench.model.history import History
+from workbench.model.live import describe_changes, live_changes
 from workbench.model.pace import PaceClock
-
-# Spec fields a running Trainer accepts between two steps (Trainer.set_hyperparameters).
-COSMETIC = ("name", "description", "variants")
-
-
-def live_changes(old: ExperimentSpec, new: ExperimentSpec) -> dict[str, Any] | None:
-    """The set_hyperparameters() changes that turn ``old`` into ``new``, or None when
-    something else (architecture, data, optimizer, …) differs and the weights must reset."""
-    a, b = old.model_dump(), new.model_dump()
-    for key in (*COSMETIC, "regularization", "clipping"):
-        a.pop(key), b.pop(key)
-    a["training"].pop("epochs"), b["training"].pop("epochs")
-    a["optimizer"].pop("lr"), b["optimizer"].pop("lr")
-    if a != b:
-        return None
-    changes: dict[str, Any] = {}
-    if old.optimizer.lr != new.optimizer.lr:
-        changes["lr"] = new.optimizer.lr
-    if old.regularization.l1 != new.regularization.l1:
-        changes["l1"] = new.regularization.l1
-    if old.regularization.l2 != new.regularization.l2:
-        changes["l2"] = new.regularization.l2
-    if old.clipping.mode != new.clipping.mode:
-        changes["clip_mode"] = new.clipping.mode
-    if old.clipping.max != new.clipping.max:
-        changes["clip_max"] = new.clipping.max
-    return changes
+from workbench.model.training import TrainingTask
 
 
 class Session(QObject):
@@ -79,16 +55,18 @@ class Session(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.spec = ExperimentSpec()
-        self.path: Path | None = None
-        self._saved = self.spec
-        self._undo: list[ExperimentSpec] = []
-        self._redo: list[ExperimentSpec] = []
+        self.document = ExperimentDocument()
         self.history = History()
         self.trainer: Any = None
         self.view_network: Any = None
         self.build_error = ""
-        self.run: TrainingThread | None = None
+        # The current run's task (None between runs) and the one job that runs every training.
+        self.run: TrainingTask | None = None
+        self.training_job = BackgroundJob(self)
+        self.training_job.partial.connect(self._on_batch)
+        self.training_job.failed.connect(self._on_error)
+        self.training_job.finished.connect(self._on_finished)
+        self.training_job.cancelled.connect(lambda: self._on_finished(None))
         self.run_state = "idle"
         self.last_epoch: EpochMetrics | None = None
         self.last_step: StepMetrics | None = None
@@ -106,8 +84,16 @@ class Session(QObject):
 
     # ------------------------------------------------------------------ spec & files
     @property
+    def spec(self) -> ExperimentSpec:
+        return self.document.spec
+
+    @property
+    def path(self) -> Path | None:
+        return self.document.path
+
+    @property
     def dirty(self) -> bool:
-        return self.spec != self._saved
+        return self.document.dirty
 
     @property
     def base_dir(self) -> Path | None:
@@ -125,10 +111,7 @@ class Session(QObject):
                 return False
             self.stop(join=True)
         was_dirty = self.dirty
-        if undoable:
-            self._undo.append(old)
-            self._redo.clear()
-        self.spec = spec
+        self.document.edit(spec, undoable)
         if changes is None:
             self._rebuild()
         elif changes:
@@ -144,34 +127,28 @@ class Session(QObject):
         return True
 
     def undo(self) -> None:
-        if self._undo:
-            current = self.spec
-            if self.set_spec(self._undo[-1], undoable=False):
-                self._undo.pop()
-                self._redo.append(current)
+        target, current = self.document.undo_target(), self.spec
+        if target is not None and self.set_spec(target, undoable=False):
+            self.document.undone(current)
+            self.specChanged.emit(self.spec)  # Redo's state changed even if the spec did not
 
     def redo(self) -> None:
-        if self._redo:
-            current = self.spec
-            if self.set_spec(self._redo[-1], undoable=False):
-                self._redo.pop()
-                self._undo.append(current)
+        target, current = self.document.redo_target(), self.spec
+        if target is not None and self.set_spec(target, undoable=False):
+            self.document.redone(current)
+            self.specChanged.emit(self.spec)
 
     @property
     def can_undo(self) -> bool:
-        return bool(self._undo)
+        return self.document.can_undo
 
     @property
     def can_redo(self) -> bool:
-        return bool(self._redo)
+        return self.document.can_redo
 
     def _replace(self, spec: ExperimentSpec, path: Path | None) -> None:
         self.stop(join=True)
-        self.path = path
-        self.spec = spec
-        self._saved = spec
-        self._undo.clear()
-        self._redo.clear()
+        self.document.replace(spec, path)
         self.target_epoch = spec.training.epochs
         self._rebuild()
         self.pathChanged.emit(str(path) if path else "")
@@ -230,8 +207,7 @@ class Session(QObject):
             raise ValueError("no file name: use save(path)")
         save_experiment(self.spec, target)
         moved = target != self.path
-        self.path = target
-        self._saved = self.spec
+        self.document.mark_saved(target)
         if moved:
             self.pathChanged.emit(str(target))
         self.dirtyChanged.emit(False)
@@ -270,7 +246,7 @@ class Session(QObject):
     # ------------------------------------------------------------------ running
     @property
     def is_running(self) -> bool:
-        return self.run is not None and self.run.is_running()
+        return self.run is not None and self.training_job.is_running()
 
     def _set_state(self, state: str) -> None:
         if state != self.run_state:
@@ -304,15 +280,11 @@ class Session(QObject):
 
     def _launch(self, epochs: int) -> None:
         self._join_finished()
-        run = TrainingThread(self.trainer, epochs, self, clock=self.pace_clock)
-        run.worker.batch.connect(self._on_batch)
-        run.worker.error.connect(self._on_error)
-        run.worker.finished.connect(self._on_finished)
-        self.run = run
+        self.run = TrainingTask(self.trainer, epochs, clock=self.pace_clock)
         self.run_started_at = time.monotonic()
         self._rate_mark = (time.monotonic(), self.trainer.step)
         self._set_state("running")
-        run.start()
+        self.training_job.start(self.run, "training")
 
     def _current_step(self) -> int:
         if self.last_step is not None:
@@ -330,19 +302,19 @@ class Session(QObject):
 
     def pause(self) -> None:
         if self.run is not None and self.run_state == "running":
-            self.run.worker.pause()
+            self.run.pause()
             self._set_state("paused")
             # The worker is blocked once paused: pull what it had buffered.
             QTimer.singleShot(120, self._flush_paused)
 
     def _flush_paused(self) -> None:
         if self.run is not None and self.run_state == "paused":
-            self.run.worker.flush()
+            self.run.flush()
 
     def resume(self) -> None:
         if self.run is not None and self.run_state == "paused":
             self._rate_mark = (time.monotonic(), self.trainer.step)
-            self.run.worker.resume()
+            self.run.resume()
             self._set_state("running")
 
     def toggle_pause(self) -> None:
@@ -357,24 +329,20 @@ class Session(QObject):
             return
         if self.is_running:
             self._set_state("stopping")
-            self.run.worker.request_stop()
+            self.run.request_stop()
         if join:
-            self.run.stop_and_join()
-            # Deliver what the worker sent before it ended (queued signals).
             self._join_finished()
 
     def shutdown(self) -> None:
-        """On close: stop and join; never leaves a running QThread behind."""
+        """On close: stop and join; never leaves a running thread behind."""
         self.stop(join=True)
 
     def _join_finished(self) -> None:
+        """Wait for the run's thread and take in what it sent before it ended."""
         if self.run is not None:
-            self.run.stop_and_join()
-            run, self.run = self.run, None
-            run.worker.batch.disconnect(self._on_batch)
-            run.worker.error.disconnect(self._on_error)
-            run.worker.finished.disconnect(self._on_finished)
-            run.deleteLater()
+            self.run.request_stop()
+        self.training_job.join()
+        self.run = None
 
     @property
     def elapsed(self) -> float:
@@ -385,10 +353,11 @@ class Session(QObject):
         )
 
     # ------------------------------------------------------------------ worker slots
-    @Slot(object, object)
-    def _on_batch(self, events: list, state: object) -> None:
-        if self.run is None or self.sender() is not self.run.worker:
+    @Slot(object)
+    def _on_batch(self, batch: object) -> None:
+        if self.run is None:
             return  # a late batch from a run that was stopped and replaced
+        events, state = batch  # type: ignore[misc]
         self.history.extend(events)
         # The latest of each kind: from the end, a batch holds hundreds of steps per epoch.
         last_step = last_epoch = None
@@ -422,37 +391,23 @@ class Session(QObject):
 
     @Slot(str, str)
     def _on_error(self, message: str, details: str) -> None:
-        if self.run is None or self.sender() is not self.run.worker:
+        if self.run is None:
             return
         self._set_state("error")
         self.runError.emit(message, details)
+        self._on_finished(None)
 
     @Slot(object)
     def _on_finished(self, result: object) -> None:
-        if self.run is None or self.sender() is not self.run.worker:
+        if self.run is None:
             return
-        self._join_finished()
+        self.run = None
         if self.trainer is not None:
             self.elapsed_before = float(self.trainer.seconds)
         self.last_finished = result if isinstance(result, RunFinished) else None
         if self.run_state != "error":
             self._set_state(result.status if isinstance(result, RunFinished) else "stopped")
         self.runFinished.emit(result)
-
-
-def describe_changes(old: ExperimentSpec, new: ExperimentSpec) -> str:
-    """A marker's label: what a live edit changed, in the words of the editors."""
-    parts = []
-    if old.optimizer.lr != new.optimizer.lr:
-        parts.append(f"lr {old.optimizer.lr:g} → {new.optimizer.lr:g}")
-    if old.regularization.l1 != new.regularization.l1:
-        parts.append(f"L1 {old.regularization.l1:g} → {new.regularization.l1:g}")
-    if old.regularization.l2 != new.regularization.l2:
-        parts.append(f"L2 {old.regularization.l2:g} → {new.regularization.l2:g}")
-    if (old.clipping.mode, old.clipping.max) != (new.clipping.mode, new.clipping.max):
-        parts.append("no clipping" if new.clipping.mode == "none" else
-                     f"clip {new.clipping.mode} at {new.clipping.max:g}")
-    return ", ".join(parts)
 
 
 def _friendly(exc: Exception) -> str:

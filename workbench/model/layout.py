@@ -18,7 +18,7 @@ MIN_EDITORS, MAX_EDITORS = 240, 720  # px: the editor column's width
 @dataclass(frozen=True)
 class Layout:
     window: tuple[int, int] = (1280, 720)
-    editors_width: int = 340
+    editors_width: int = 380
     editors_visible: bool = True
     toolbar_visible: bool = True
     pages: tuple[str, ...] = ()  # open analysis pages, in tab order (the Training page is implied)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QDialog,
@@ -33,6 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workbench.app.jobs import BackgroundJob
+from workbench.model.tasks import TaskState
+
 if TYPE_CHECKING:
     from workbench.app.host import ViewHost
 
@@ -43,26 +46,12 @@ GREEN = QColor(205, 240, 205)
 RED = QColor(250, 205, 205)
 
 
-class _CheckWorker(QObject):
-    done = Signal(object)  # dict name -> max relative error
-    failed = Signal(str)
+def check_gradients(network: Any, loss: Any, x: np.ndarray, y: np.ndarray, state: TaskState) -> dict:
+    """The job: a finite-difference check of ``network`` (a float64 copy) on ``x``, ``y``."""
+    from engine.gradcheck import gradient_check
 
-    def __init__(self, network: Any, loss: Any, x: np.ndarray, y: np.ndarray) -> None:
-        super().__init__()
-        self.network, self.loss, self.x, self.y = network, loss, x, y
-
-    @Slot()
-    def run(self) -> None:
-        from engine.gradcheck import gradient_check
-
-        try:
-            with np.errstate(all="ignore"):
-                result = gradient_check(self.network, self.loss, self.x, self.y, n_samples=ENTRIES,
-                                        rng=np.random.default_rng(0))
-        except Exception as exc:  # shown in the dialog, never a crash
-            self.failed.emit(f"{type(exc).__name__}: {exc}")
-            return
-        self.done.emit(result)
+    with np.errstate(all="ignore"):
+        return gradient_check(network, loss, x, y, n_samples=ENTRIES, rng=np.random.default_rng(0))
 
 
 class GradCheckDialog(QDialog):
@@ -74,8 +63,10 @@ class GradCheckDialog(QDialog):
         self.setObjectName("GradCheckDialog")
         self.session = session
         self.result: dict[str, float] = {}
-        self._thread: QThread | None = None
-        self._worker: _CheckWorker | None = None
+        self.job = BackgroundJob(self)
+        self.job.finished.connect(self._done)
+        self.job.failed.connect(lambda message, _details: self._failed(message))
+        self.job.cancelled.connect(lambda: self._failed("cancelled"))
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.busy = QProgressBar()
@@ -109,7 +100,7 @@ class GradCheckDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        return self.job.is_running()
 
     def start(self) -> bool:
         """Start a check on copies of the current weights and data; False if nothing to check."""
@@ -130,22 +121,13 @@ class GradCheckDialog(QDialog):
         except ValueError as exc:
             self.summary.setText(f"Cannot check: {exc}")
             return False
-        # Copies taken here, on the GUI thread: the worker never sees an array the GUI may change.
-        worker = _CheckWorker(network.copy(np.float64), trainer.loss, x, np.array(y))
-        thread = QThread(self)
-        thread.setObjectName("gradient-check")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(self._done)
-        worker.failed.connect(self._failed)
-        worker.done.connect(thread.quit)
-        worker.failed.connect(thread.quit)
-        self._thread, self._worker = thread, worker
+        # Copies taken here, on the GUI thread: the job never sees an array the GUI may change.
+        copy, loss, y = network.copy(np.float64), trainer.loss, np.array(y)
         self.table.setRowCount(0)
         self.summary.setText(f"Checking {network.n_parameters:,} parameters…")
         self.busy.setVisible(True)
         self.rerun.setEnabled(False)
-        thread.start()
+        self.job.start(lambda state: check_gradients(copy, loss, x, y, state), "gradient-check")
         return True
 
     @Slot(object)
@@ -191,18 +173,10 @@ class GradCheckDialog(QDialog):
     def _finish_thread(self) -> None:
         self.busy.setVisible(False)
         self.rerun.setEnabled(True)
-        if self._thread is not None:
-            self._thread.quit()
-            self._thread.wait()
-            self._thread.deleteLater()
-        if self._worker is not None:
-            self._worker.deleteLater()
-        self._thread = self._worker = None
 
     def wait(self, timeout_ms: int = 60_000) -> None:
-        """Join a running check (on close and in tests): never leave a QThread running."""
-        if self._thread is not None:
-            self._thread.wait(timeout_ms)
+        """Join a running check (on close and in tests): never leave a thread running."""
+        self.job.join(timeout_ms)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         # The main window is closing: join the check before the window (our parent) goes away.
@@ -225,6 +199,7 @@ class GradCheckLauncher:
     def dialog(self) -> GradCheckDialog:
         if self._dialog is None:
             dialog = self._dialog = GradCheckDialog(self.host.session, self.host.parent)
+            self.host.register_job(dialog.job)
             self.host.session.trainerChanged.connect(lambda _t: dialog.table.setRowCount(0))
             self.host.parent.installEventFilter(dialog)
         return self._dialog

@@ -13,7 +13,6 @@ time the session reports newer weights, keeping at most a few hundred by decimat
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,8 +28,9 @@ from workbench.app.jobs import (
     training_arrays,
 )
 from workbench.app.plots.base import PlotView
-from workbench.app.worker import ParamsSnapshot
 from workbench.model.history import History
+from workbench.model.tasks import TaskState
+from workbench.model.training import ParamsSnapshot
 
 if TYPE_CHECKING:
     from workbench.app.host import ViewHost
@@ -297,13 +297,14 @@ class LandscapeView(PlotView):
         seed = s.spec.seed
         self.error = ""
 
-        def work(progress: Callable[[float], None], cancelled: Callable[[], bool], _partial: Any) -> object:
+        def work(state: TaskState) -> object:
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(limits=1, user_api="blas"):
                 return loss_landscape(network, loss, x, y, rng=np.random.default_rng(seed),
                                       resolution=resolution, span=span, path=path, directions=method,
-                                      margin=margin, progress=progress, cancelled=cancelled)
+                                      margin=margin, progress=state.set_progress_value,
+                                      cancelled=state.is_interruption_requested)
 
         self.progress.setValue(0)
         subset = f" on {len(x):,} of {n_total:,} training samples" if len(x) < n_total else ""

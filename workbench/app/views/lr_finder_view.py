@@ -13,7 +13,6 @@ The off-thread runner and the shared controls live in ``workbench.app.jobs``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +26,7 @@ from workbench.app.jobs import BackgroundJob, progress_row, status_label, traini
 from workbench.app.panels.common import edit_spec
 from workbench.app.plots.base import PlotView, columns
 from workbench.model.history import History
+from workbench.model.tasks import TaskState
 
 if TYPE_CHECKING:
     from workbench.app.host import ViewHost
@@ -126,14 +126,15 @@ class LRFinderView(PlotView):
         self.optimizer_used = name
         self.error = ""
 
-        def work(progress: Callable[[float], None], cancelled: Callable[[], bool], _partial: Any) -> object:
+        def work(state: TaskState) -> object:
             from threadpoolctl import threadpool_limits
 
             # One BLAS thread, as training: the GUI thread keeps a core.
             with threadpool_limits(limits=1, user_api="blas"):
                 return lr_range_test(network, loss, x, y, rng=np.random.default_rng(seed),
                                      optimizer_name=name, optimizer_options=options, batch_size=batch,
-                                     steps=steps, progress=progress, cancelled=cancelled)
+                                     steps=steps, progress=state.set_progress_value,
+                                      cancelled=state.is_interruption_requested)
 
         self.progress.setValue(0)
         self.hint.setText(f"Running the range test with {name}…")

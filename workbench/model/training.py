@@ -1,27 +1,28 @@
-"""Drive ``Trainer.run()`` on a QThread and hand its events to the GUI in batches.
+"""A training run as a background job: ``TrainingTask(trainer, epochs)(state)``.
 
-The worker's ``run`` blocks its thread's event loop for the whole run, so queued slot calls
-would never reach it: stop, pause and "change the learning rate now" go straight to the
-Trainer's own thread-safe methods instead. Events are buffered and emitted at most every
-``interval`` seconds (and on finish, and on an explicit ``flush`` from the GUI thread when
-paused), so the GUI thread is never flooded and nothing is dropped. A fast run (more than
-``busy_events`` per interval) is batched up to ``max_interval``: each batch costs the GUI thread
-a fixed amount of Python besides its rows, and the GUI thread's Python is the trainer's lost time.
+The task drives ``Trainer.run()`` and hands its events on in batches through
+``state.set_partial_result((events, weights))``: at most every ``interval`` seconds (and on
+finish, and on an explicit ``flush`` from another thread when paused), so the GUI thread is
+never flooded and nothing is dropped. A fast run (more than ``busy_events`` per interval) is
+batched up to ``max_interval``: each batch costs the GUI thread a fixed amount of Python
+besides its rows, and the GUI thread's Python is the trainer's lost time.
+
+Stop, pause and "change the learning rate now" go straight to the Trainer's own thread-safe
+methods. The pace clock holds the loop to a watch pace between steps.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from workbench.model.pace import PaceClock
+from workbench.model.tasks import TaskState
 
 
 @dataclass(frozen=True)
@@ -38,22 +39,12 @@ class ParamsSnapshot:
     params: np.ndarray
 
 
-class TrainingWorker(QObject):
-    """Runs one ``trainer.run(epochs)`` call; lives on its own QThread."""
-
-    # events (list of StepMetrics / EpochMetrics / RunFinished) and a copy of the network state;
-    # declared ``object``: a ``list`` signal argument is copied element by element on every emit.
-    batch = Signal(object, object)
-    error = Signal(str, str)  # message, traceback
-    finished = Signal(object)  # the RunFinished, or None after an exception
-
-    def __init__(self, trainer: Any, epochs: int | None, interval: float = 0.05,
-                 max_interval: float = 0.2, busy_events: int = 200, clock: PaceClock | None = None) -> None:
-        super().__init__()
+class TrainingTask:
+    def __init__(self, trainer: Any, epochs: int | None, clock: PaceClock | None = None,
+                 interval: float = 0.05, max_interval: float = 0.2, busy_events: int = 200) -> None:
         self.trainer = trainer
-        self.clock = clock or PaceClock(None)
-        self._stopping = False
         self.epochs = epochs
+        self.clock = clock or PaceClock(None)
         self.interval = interval
         self.max_interval = max(max_interval, interval)
         self.busy_events = busy_events
@@ -61,13 +52,15 @@ class TrainingWorker(QObject):
         self._lock = threading.Lock()
         self._pending: list[object] = []
         self._state_dirty = False
+        self._stopping = False
+        self._state: TaskState | None = None
 
-    @Slot()
-    def run(self) -> None:
+    def __call__(self, state: TaskState) -> RunFinished | None:
+        self._state = state
         result: RunFinished | None = None
+        last = time.monotonic()
         try:
             # Trainer.run limits BLAS to the spec's thread count itself.
-            last = time.monotonic()
             for event in self.trainer.run(self.epochs):
                 with self._lock:
                     self._pending.append(event)
@@ -85,23 +78,25 @@ class TrainingWorker(QObject):
                     self.flush()
                     last = now
                 if type(event) is StepMetrics:
+                    if state.is_interruption_requested() and not self._stopping:
+                        self.request_stop()  # the window is closing: end the run cleanly
                     self.clock.wait_for_next(self._is_stopping)
-            self.flush()
-        except Exception as exc:  # the GUI shows it; the app stays usable
-            self.flush()
-            self.error.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        self.finished.emit(result)
+        finally:
+            self.flush()  # nothing the run produced before a failure is lost
+        return result
 
     def flush(self) -> None:
-        """Emit what is buffered. Safe from any thread (the GUI calls it when a run pauses)."""
+        """Send what is buffered. Safe from any thread (the GUI calls it when a run pauses)."""
+        if self._state is None:
+            return
         with self._lock:
             events, self._pending = self._pending, []
             dirty, self._state_dirty = self._state_dirty, False
             # Between steps the generator is suspended (or paused), so a copy here is consistent.
-            state = _state_copy(self.trainer) if dirty else None
-        if events or state is not None:
+            weights = _state_copy(self.trainer) if dirty else None
+        if events or weights is not None:
             self.emits += 1
-            self.batch.emit(events, state)
+            self._state.set_partial_result((events, weights))
 
     # -- thread-safe controls: the Trainer reads them between steps ---------------------------
     def _is_stopping(self) -> bool:
@@ -128,32 +123,3 @@ def _state_copy(trainer: Any) -> dict | None:
         return trainer.network.state_dict()
     except Exception:
         return None
-
-
-class TrainingThread(QObject):
-    """Owns a worker and its QThread: start, stop and always join."""
-
-    def __init__(self, trainer: Any, epochs: int | None, parent: QObject | None = None,
-                 clock: PaceClock | None = None) -> None:
-        super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("training")
-        self.worker = TrainingWorker(trainer, epochs, clock=clock)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
-        self.worker.finished.connect(self.thread.quit)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def is_running(self) -> bool:
-        return self.thread.isRunning()
-
-    def stop_and_join(self, timeout_ms: int = 10_000) -> bool:
-        """Ask the run to stop, wait for the thread; True when it has ended."""
-        if self.thread.isRunning():
-            self.worker.request_stop()
-            self.thread.quit()
-            return bool(self.thread.wait(timeout_ms))
-        self.thread.wait(timeout_ms)
-        return True
