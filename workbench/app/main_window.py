@@ -20,12 +20,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 import PySide6
-from PySide6.QtCore import QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QApplication,
     QFileDialog,
     QInputDialog,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.reset_layout_action)
         self.run_toolbar.toggleViewAction().setText("Run Toolbar")
         self.editors.installEventFilter(self)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
         self.analyze_menu = bar.addMenu("&Analyze")
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts_action, self.about_action])
@@ -374,7 +377,16 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: Any, event: Any) -> bool:
         if watched is self.editors and event.type() in (event.Type.Show, event.Type.Hide):
             self.editors_action.setChecked(event.type() == event.Type.Show)
+        if event.type() == QEvent.Type.ShortcutOverride and _is_undo_redo(event):
+            return True  # a text field would keep Ctrl+Z for its own typing: the experiment's undo wins
         return super().eventFilter(watched, event)
+
+    def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
+        """Undo/Redo work from the keyboard wherever the focus is: fields pass those keys on."""
+        if isinstance(new, QLineEdit | QAbstractSpinBox) and self.isAncestorOf(new) and not new.property(
+                "passes-undo"):
+            new.setProperty("passes-undo", True)
+            new.installEventFilter(self)
 
     def _build_status(self) -> None:
         self.status = RunStatus(self.statusBar())
@@ -537,6 +549,15 @@ class MainWindow(QMainWindow):
             # After the drop returns: a modal dialog inside a drop handler upsets some platforms.
             path = urls[0].toLocalFile()
             QTimer.singleShot(0, lambda: self.files.open_path(path))
+
+
+def _is_undo_redo(event: QKeyEvent) -> bool:
+    if event.matches(QKeySequence.StandardKey.Undo) or event.matches(QKeySequence.StandardKey.Redo):
+        return True
+    combo = event.keyCombination()
+    ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    return combo.key() in (Qt.Key.Key_Z, Qt.Key.Key_Y) and combo.keyboardModifiers() in (
+        Qt.KeyboardModifier.ControlModifier, ctrl_shift)
 
 
 def wait_for_idle(window: MainWindow, timeout: float = 10.0) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -19,8 +18,9 @@ from PySide6.QtWidgets import (
 from engine.losses import LOSSES
 from engine.optimizers import OPTIMIZERS
 from engine.schedules import SCHEDULES
-from engine.spec import MAX_BATCH, MAX_EPOCHS
+from engine.spec import MAX_EPOCHS
 from workbench.app.panels.common import TIPS, ErrorLabel, OptionsForm, edit_spec
+from workbench.app.panels.honest import honest_field, mark, parse_float, parse_int
 from workbench.app.panels.network_panel import registry_combo
 
 LR_PRESETS = ("1e-05", "3e-05", "0.0001", "0.0003", "0.001", "0.003", "0.01", "0.03", "0.1", "0.3",
@@ -59,10 +59,9 @@ class TrainingPanel(QWidget):
         self.lr = QComboBox()
         self.lr.setEditable(True)
         self.lr.addItems(LR_PRESETS)
-        validator = QDoubleValidator(1e-12, 100.0, 12)
-        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
-        self.lr.setValidator(validator)
+        # No validator: it would swallow 1e9 silently. The spec's own rules judge it on Enter.
         self.lr.setToolTip(TIPS["lr"])
+        self.lr.lineEdit().setProperty("tip", TIPS["lr"])
         self.lr.activated.connect(lambda _i: self._lr_entered())
         self.lr.lineEdit().editingFinished.connect(self._lr_entered)
         form.addRow("Learning rate", self.lr)
@@ -81,19 +80,13 @@ class TrainingPanel(QWidget):
         self.sched_form.changed.connect(lambda values: self._edit_options("schedule", values))
 
         form2 = QFormLayout()
-        self.batch = QSpinBox()
-        self.batch.setRange(1, MAX_BATCH)
-        self.batch.setToolTip(TIPS["batch_size"])
-        self.batch.editingFinished.connect(lambda: self._edit("training", "batch_size", self.batch.value()))
+        self.batch = self._field(TIPS["batch_size"], parse_int, "training", "batch_size")
         form2.addRow("Batch size", self.batch)
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, MAX_EPOCHS)
-        self.epochs.setToolTip(TIPS["epochs"])
-        self.epochs.editingFinished.connect(lambda: self._edit("training", "epochs", self.epochs.value()))
+        self.epochs = self._field(TIPS["epochs"], parse_int, "training", "epochs")
         form2.addRow("Epochs", self.epochs)
-        self.l1 = self._float_edit(TIPS["l1"], lambda v: self._edit("regularization", "l1", v))
+        self.l1 = self._field(TIPS["l1"], parse_float, "regularization", "l1")
         form2.addRow("L1", self.l1)
-        self.l2 = self._float_edit(TIPS["l2"], lambda v: self._edit("regularization", "l2", v))
+        self.l2 = self._field(TIPS["l2"], parse_float, "regularization", "l2")
         form2.addRow("L2", self.l2)
         self.clip_mode = QComboBox()
         self.clip_mode.addItems(["none", "norm", "value"])
@@ -102,7 +95,7 @@ class TrainingPanel(QWidget):
             lambda _i: self._edit("clipping", "mode", self.clip_mode.currentText())
         )
         form2.addRow("Clipping", self.clip_mode)
-        self.clip_max = self._float_edit(TIPS["clip_max"], lambda v: self._edit("clipping", "max", v))
+        self.clip_max = self._field(TIPS["clip_max"], parse_float, "clipping", "max")
         form2.addRow("Clip at", self.clip_max)
         self.patience = QSpinBox()
         self.patience.setRange(0, MAX_EPOCHS)
@@ -142,30 +135,28 @@ class TrainingPanel(QWidget):
         self.show_spec(session.spec)
         self.error.show_message(session.build_error)
 
-    def _float_edit(self, tip: str, commit: Any) -> QLineEdit:
-        edit = QLineEdit()
-        validator = QDoubleValidator(0.0, 1e6, 12)
-        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
-        edit.setValidator(validator)
-        edit.setToolTip(tip)
+    def _field(self, tip: str, parse: Any, section: str, key: str) -> QLineEdit:
+        """A field judged by the file format's rules; see ``panels/honest.py``."""
+        def in_use() -> str:
+            return f"{self.session.spec.model_dump(mode='json')[section][key]:g}"
 
-        def done() -> None:
-            try:
-                commit(float(edit.text()))
-            except ValueError:
-                self.show_spec(self.session.spec)
+        return honest_field(tip, parse, lambda v: self._edit(section, key, v), in_use, self._report)
 
-        edit.editingFinished.connect(done)
-        return edit
-
-    # ------------------------------------------------------------------ edits
     def _report(self, text: str) -> None:
         self.error.show_message(text)
 
-    def _edit(self, section: str, key: str, value: Any) -> None:
+    def _edit(self, section: str, key: str, value: Any) -> str:
+        """Apply one field; returns the problem that stopped it, or ""."""
         if self.session.spec.model_dump(mode="json")[section].get(key) == value:
-            return
-        edit_spec(self.session, lambda d: d[section].__setitem__(key, value), self._report)
+            return ""
+        problems: list[str] = []
+
+        def report(text: str) -> None:
+            problems.append(text)
+            self._report(text)
+
+        edit_spec(self.session, lambda d: d[section].__setitem__(key, value), report)
+        return next((p for p in problems if p), "")
 
     def _edit_named(self, section: str, name: str) -> None:
         if getattr(self.session.spec, section).name == name:
@@ -190,13 +181,20 @@ class TrainingPanel(QWidget):
         return edit_spec(self.session, lambda d: d["optimizer"].__setitem__("lr", value), self._report)
 
     def _lr_entered(self) -> None:
+        edit = self.lr.lineEdit()
+        in_use = f"{self.session.spec.optimizer.lr:g}"
         try:
-            value = float(self.lr.currentText())
-        except ValueError:
-            self._report("The learning rate must be a number, e.g. 0.01 or 1e-3.")
-            return
-        if value != self.session.spec.optimizer.lr:
-            self.set_learning_rate(value)
+            value = parse_float(self.lr.currentText().strip())
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            problem = self._edit("optimizer", "lr", value)
+        if problem:
+            problem = f"{problem} Not applied: still using {in_use}."
+            mark(edit, problem)
+            self._report(problem)
+        else:
+            mark(edit, "")
 
     def _seed_edited(self) -> None:
         seed = self.seed.value()
@@ -213,8 +211,8 @@ class TrainingPanel(QWidget):
         self.optimizer.setCurrentIndex(max(self.optimizer.findData(spec.optimizer.name), 0))
         self.lr.lineEdit().setText(f"{spec.optimizer.lr:g}")
         self.schedule.setCurrentIndex(max(self.schedule.findData(spec.schedule.name), 0))
-        self.batch.setValue(spec.training.batch_size)
-        self.epochs.setValue(spec.training.epochs)
+        self.batch.setText(str(spec.training.batch_size))
+        self.epochs.setText(str(spec.training.epochs))
         self.l1.setText(f"{spec.regularization.l1:g}")
         self.l2.setText(f"{spec.regularization.l2:g}")
         self.clip_mode.setCurrentText(spec.clipping.mode)
@@ -225,6 +223,8 @@ class TrainingPanel(QWidget):
         self.seed.setValue(min(spec.seed, 2**31 - 1))
         for w in widgets:
             w.blockSignals(False)
+        for edit in (self.lr.lineEdit(), self.batch, self.epochs, self.l1, self.l2, self.clip_max):
+            mark(edit, "")  # the fields show the values in use
         if spec.optimizer.name in OPTIMIZERS:
             self.opt_form.set_entry(OPTIMIZERS.get(spec.optimizer.name).defaults, spec.optimizer.options)
         self.opt_box.setVisible(bool(self.opt_form.fields))
