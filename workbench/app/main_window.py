@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
                                          "Train (F5): start, continue or resume the run", sp.SP_MediaPlay)
         self.pause_action = self._action("Pause", s.toggle_pause, "F6", "Pause or resume (F6)",
                                          sp.SP_MediaPause)
+        self.pause_action.setCheckable(True)
         self.step_action = self._action("Step Epoch", s.step_epoch, "F10", "Train one epoch (F10)",
                                         sp.SP_MediaSkipForward)
         self.stop_action = self._action("Stop", s.stop, "Shift+F5", "Stop training (Shift+F5)",
@@ -508,9 +509,10 @@ class MainWindow(QMainWindow):
         buildable = s.trainer is not None
         self.start_action.setEnabled(buildable and (not running or s.run_state == "paused"))
         self.start_action.setText("Resume" if s.run_state == "paused" else "Start")
-        self.pause_action.setEnabled(running and s.run_state == "running")
-        self.pause_action.setText("Pause")
-        self.step_action.setEnabled(buildable and not running)
+        # One Resume (Start) while paused; Pause shows pressed and F6 still toggles it.
+        self.pause_action.setEnabled(running and s.run_state in ("running", "paused"))
+        self.pause_action.setChecked(s.run_state == "paused")
+        self.step_action.setEnabled(buildable and (not running or s.run_state == "paused"))
         self.stop_action.setEnabled(running)
         self.reset_action.setEnabled(buildable)
         self.undo_action.setEnabled(s.can_undo)

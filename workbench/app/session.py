@@ -77,6 +77,9 @@ class Session(QObject):
         self.run_started_at: float | None = None
         self.elapsed_before = 0.0
         self.pace_clock = PaceClock(None)  # full speed until the window sets a watch pace
+        self._stepping = False  # the current run is one Step Epoch
+        self._pause_after_epoch = False
+        self.paused_after_epoch: int | None = None  # set when a pause falls on an epoch's end
         # Called before a running training is stopped to apply a structural edit; the main
         # window replaces it with a question to the user.
         self.confirm_reset = lambda: True
@@ -119,8 +122,9 @@ class Session(QObject):
             if self.trainer.step > 0 or self.is_running:
                 self.history.add_marker(self._current_step(), describe_changes(old, spec))
                 self.historyUpdated.emit()
-        if not self.is_running:
-            self.target_epoch = (self.trainer.epoch if self.trainer else 0) + spec.training.epochs
+        if not self.is_running and old.training.epochs != spec.training.epochs:
+            # "done / planned": the plan is the file's epochs, never less than what is done.
+            self.target_epoch = max(spec.training.epochs, self.trainer.epoch if self.trainer else 0)
         self.specChanged.emit(spec)
         if self.dirty != was_dirty:
             self.dirtyChanged.emit(self.dirty)
@@ -270,16 +274,25 @@ class Session(QObject):
         self._launch(remaining)
 
     def step_epoch(self) -> None:
-        """Train exactly one more epoch (F10); while running, does nothing."""
-        if self.is_running or self.trainer is None:
+        """Train exactly one more epoch (F10), then pause; while running, does nothing."""
+        if self.trainer is None:
+            return
+        if self.run_state == "paused" and self.is_running:
+            # Paused mid-run: finish the current epoch and pause again at its end.
+            self._pause_after_epoch = True
+            self.resume()
+            return
+        if self.is_running:
             return
         if self.trainer.status == "diverged":
             self._rebuild()
         self.target_epoch = max(self.target_epoch, self.trainer.epoch + 1)
+        self._stepping = True
         self._launch(1)
 
     def _launch(self, epochs: int) -> None:
         self._join_finished()
+        self.paused_after_epoch = None
         self.run = TrainingTask(self.trainer, epochs, clock=self.pace_clock)
         self.run_started_at = time.monotonic()
         self._rate_mark = (time.monotonic(), self.trainer.step)
@@ -303,6 +316,7 @@ class Session(QObject):
     def pause(self) -> None:
         if self.run is not None and self.run_state == "running":
             self.run.pause()
+            self._stop_clock()
             self._set_state("paused")
             # The worker is blocked once paused: pull what it had buffered.
             QTimer.singleShot(120, self._flush_paused)
@@ -311,8 +325,16 @@ class Session(QObject):
         if self.run is not None and self.run_state == "paused":
             self.run.flush()
 
+    def _stop_clock(self) -> None:
+        """Paused time is not training time: bank what ran so far."""
+        if self.run_started_at is not None:
+            self.elapsed_before += time.monotonic() - self.run_started_at
+            self.run_started_at = None
+
     def resume(self) -> None:
+        self.paused_after_epoch = None
         if self.run is not None and self.run_state == "paused":
+            self.run_started_at = time.monotonic()
             self._rate_mark = (time.monotonic(), self.trainer.step)
             self.run.resume()
             self._set_state("running")
@@ -348,9 +370,10 @@ class Session(QObject):
     def elapsed(self) -> float:
         if self.trainer is None:
             return 0.0
-        return float(self.trainer.seconds) if not self.is_running else (
-            self.elapsed_before + time.monotonic() - (self.run_started_at or time.monotonic())
-        )
+        if not self.is_running:
+            return float(self.trainer.seconds)
+        started = self.run_started_at
+        return self.elapsed_before + (time.monotonic() - started if started is not None else 0.0)
 
     # ------------------------------------------------------------------ worker slots
     @Slot(object)
@@ -370,6 +393,10 @@ class Session(QObject):
                 break
         self.last_step = last_step or self.last_step
         self.last_epoch = last_epoch or self.last_epoch
+        if last_epoch is not None and self._pause_after_epoch and self.run_state == "running":
+            self._pause_after_epoch = False
+            self.pause()
+            self.paused_after_epoch = last_epoch.epoch
         if self.last_step is not None and self._rate_mark is not None and self.run_state == "running":
             t0, s0 = self._rate_mark
             now = time.monotonic()
@@ -405,8 +432,14 @@ class Session(QObject):
         if self.trainer is not None:
             self.elapsed_before = float(self.trainer.seconds)
         self.last_finished = result if isinstance(result, RunFinished) else None
+        stepped, self._stepping = self._stepping, False
         if self.run_state != "error":
-            self._set_state(result.status if isinstance(result, RunFinished) else "stopped")
+            status = result.status if isinstance(result, RunFinished) else "stopped"
+            if stepped and status == "finished" and self.trainer is not None and (
+                    self.trainer.epoch < self.target_epoch):
+                status = "paused"  # one epoch stepped: the run goes on with F5 or F10
+                self.paused_after_epoch = self.trainer.epoch
+            self._set_state(status)
         self.runFinished.emit(result)
 
 

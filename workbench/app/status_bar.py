@@ -37,7 +37,7 @@ class RunStatus:
         epoch = t.epoch if t is not None else 0
         step = s.last_step.step if s.last_step is not None else (t.step if t is not None else 0)
         target = max(s.target_epoch, 1)
-        self.state_label.setText(s.run_state)
+        self.state_label.setText(state_words(s))
         self.epoch_label.setText(f"epoch {epoch}/{target}")
         self.step_label.setText(f"step {step:,}")
         running = s.run_state == "running"
@@ -49,3 +49,10 @@ class RunStatus:
         self.time_label.setText(f"{format_duration(s.elapsed)} elapsed · {format_duration(remaining)} left")
         self.progress.setRange(0, target)
         self.progress.setValue(min(epoch, target))
+
+
+def state_words(s: Any) -> str:
+    """idle / running / paused / stopped / finished / diverged, as the status bar says them."""
+    if s.run_state == "paused" and s.paused_after_epoch is not None:
+        return f"paused after epoch {s.paused_after_epoch}"
+    return {"early_stopped": "finished (early stop)", "stopping": "stopping…"}.get(s.run_state, s.run_state)

@@ -1,0 +1,59 @@
+"""The status bar and the Run buttons say what is true: done / planned epochs, one Resume while
+paused, a clock that stops while paused, and Step Epoch that pauses after its epoch."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.app.conftest import small_spec
+from workbench.app.panels.common import edit_spec
+
+
+def _words(window: Any) -> tuple[str, str]:
+    window.refresh_views(force=True)
+    return window.status.state_label.text(), window.status.epoch_label.text()
+
+
+def test_step_epoch_pauses_after_its_epoch(qtbot: Any, window: Any) -> None:
+    window.session.new(small_spec(epochs=150))
+    with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+        window.step_action.trigger()  # F10
+    assert _words(window) == ("paused after epoch 1", "epoch 1/150")
+    assert window.start_action.text() == "Resume" and window.step_action.isEnabled()
+
+
+def test_edits_keep_done_over_planned_true(qtbot: Any, window: Any) -> None:
+    window.session.new(small_spec(epochs=3))
+    with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+        window.session.start()
+    assert _words(window) == ("finished", "epoch 3/3")
+    assert edit_spec(window.session, lambda d: d["optimizer"].update(lr=0.05), lambda _m: None)
+    assert _words(window)[1] == "epoch 3/3", "a learning-rate edit plans no new epochs"
+    assert edit_spec(window.session, lambda d: d["training"].update(epochs=10), lambda _m: None)
+    assert _words(window)[1] == "epoch 3/10"
+
+
+def test_a_paused_run_shows_one_resume_stops_its_clock_and_steps_with_f10(qtbot: Any, window: Any) -> None:
+    window.session.new(small_spec(epochs=10_000))
+    window.session.set_pace(200.0)
+    window.session.start()
+    qtbot.waitUntil(lambda: window.session.history.n_epochs >= 1, timeout=10_000)
+    window.pause_action.trigger()  # F6
+    assert window.session.run_state == "paused"
+    texts = [a.text() for a in window.run_actions if a.isEnabled()]
+    assert texts.count("Resume") == 1 and window.pause_action.isChecked()
+    clock = window.session.elapsed
+    qtbot.wait(600)
+    assert abs(window.session.elapsed - clock) < 0.05, "the clock stops while paused"
+    epochs = window.session.history.n_epochs
+    assert window.step_action.isEnabled()
+    window.step_action.trigger()  # F10 while paused: one more epoch, then paused again
+    s = window.session
+    qtbot.waitUntil(lambda: s.run_state == "paused" and s.paused_after_epoch is not None, timeout=20_000)
+    qtbot.wait(300)
+    assert window.session.history.n_epochs == epochs + 1
+    assert _words(window)[0] == f"paused after epoch {epochs + 1}"
+    start = time.monotonic()
+    window.session.stop(join=True)
+    assert time.monotonic() - start < 5
