@@ -57,3 +57,22 @@ def test_a_paused_run_shows_one_resume_stops_its_clock_and_steps_with_f10(qtbot:
     start = time.monotonic()
     window.session.stop(join=True)
     assert time.monotonic() - start < 5
+
+
+def test_a_broken_csv_is_checked_before_the_trained_run_is_thrown_away(qtbot: Any, window: Any,
+                                                                        dialogs: Any, tmp_path: Any) -> None:
+    window.session.new(small_spec(epochs=2))
+    with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+        window.session.start()
+    trainer, epochs = window.session.trainer, window.session.history.n_epochs
+    bad = tmp_path / "broken.csv"
+    bad.write_text("x1,x2,label\n0.1,0.2,1\n0.3,oops,0\n")
+    spec_before = window.session.spec
+    dialogs.confirm = True
+    ok = edit_spec(window.session, lambda d: d["data"].update(source="csv", path=str(bad), target="label",
+                                                              features=["x1", "x2"]), lambda _m: None)
+    assert not ok
+    assert window.session.spec == spec_before and window.session.trainer is trainer
+    assert window.session.history.n_epochs == epochs, "the trained run's curves are kept"
+    title, text = dialogs.errors[-1]
+    assert title == "Change not applied" and "oops" in text and "line 3" in text, text

@@ -119,6 +119,8 @@ class MainWindow(QMainWindow):
         s.trainerChanged.connect(self._trainer_changed)
         s.networkUpdated.connect(self.boundary_plot.set_network)
         s.buildError.connect(lambda _t: self._update_actions())
+        s.changeRefused.connect(lambda message: self.show_error(
+            "Change not applied", f"{message}\n\nNothing was changed: the trained run is kept."))
         self._trainer_changed(s.trainer)
         self.boundary_plot.set_network(s.view_network)
         self.frames.start()

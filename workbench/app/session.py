@@ -20,6 +20,8 @@ Signals that views (plots, the "explain the gradients" docks) can use:
   'finished' | 'diverged' | 'early_stopped' | 'error'.
 - ``runFinished(RunFinished | None)``, ``runError(message, traceback)``.
 - ``dirtyChanged(bool)``, ``pathChanged(str)``, ``buildError(str)``.
+- ``changeRefused(message)``: an edit could not build (a broken CSV, a loss that does not fit the
+  data) and was not applied, so the trained run it would have cleared is kept.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Session(QObject):
     runStateChanged = Signal(str)
     runFinished = Signal(object)
     runError = Signal(str, str)
+    changeRefused = Signal(str)  # an edit that cannot build was refused; the trained run is kept
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -108,6 +111,18 @@ class Session(QObject):
             return True
         old = self.spec
         changes = live_changes(old, spec) if self.trainer is not None else None
+        built = None
+        if changes is None and self.trainer is not None and (self.is_running or self.trainer.step > 0):
+            # A trained run is never thrown away for data (or anything) that cannot be used:
+            # build first, and only then ask to clear the run.
+            from engine.trainer import Trainer
+
+            try:
+                built = Trainer(spec, base_dir=self.base_dir)
+            except Exception as exc:
+                self.changeRefused.emit(_full_message(exc))
+                self.specChanged.emit(self.spec)  # editors snap back to the values in use
+                return False
         if changes is None and self.is_running:
             if not self.confirm_reset():
                 self.specChanged.emit(self.spec)  # editors snap back to the current values
@@ -116,7 +131,7 @@ class Session(QObject):
         was_dirty = self.dirty
         self.document.edit(spec, undoable)
         if changes is None:
-            self._rebuild()
+            self._rebuild(built)
         elif changes:
             self.trainer.set_hyperparameters(**changes)
             if self.trainer.step > 0 or self.is_running:
@@ -218,8 +233,8 @@ class Session(QObject):
         return target
 
     # ------------------------------------------------------------------ trainer
-    def _rebuild(self) -> None:
-        """A fresh Trainer for the current spec (new weights); history starts over."""
+    def _rebuild(self, built: Any = None) -> None:
+        """A fresh Trainer for the current spec (new weights, or ``built``); history starts over."""
         from engine.trainer import Trainer
 
         self.history.clear()
@@ -227,7 +242,7 @@ class Session(QObject):
         self.elapsed_before = 0.0
         self.steps_per_second = 0.0
         try:
-            self.trainer = Trainer(self.spec, base_dir=self.base_dir)
+            self.trainer = built if built is not None else Trainer(self.spec, base_dir=self.base_dir)
             self.view_network = self.trainer.network.copy()
             self.history.metric_name = self.trainer.metric_name
             self.build_error = ""
@@ -441,6 +456,11 @@ class Session(QObject):
                 self.paused_after_epoch = self.trainer.epoch
             self._set_state(status)
         self.runFinished.emit(result)
+
+
+def _full_message(exc: Exception) -> str:
+    """Every line of why a spec cannot be built, for a dialog (never clipped)."""
+    return str(exc).strip() or type(exc).__name__
 
 
 def _friendly(exc: Exception) -> str:
