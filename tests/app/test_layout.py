@@ -34,7 +34,7 @@ def _global(widget: QWidget) -> QRect:
 
 def panes(window: Any) -> list[QWidget]:
     """What the person sees side by side: the editors, and the parts of the current page."""
-    shown: list[QWidget] = [window.editors] if window.editors.isVisible() else []
+    shown: list[QWidget] = [window.about, window.editors] if window.editors_column.isVisible() else []
     name = window.workspace.current_name()
     if name == "training":
         shown += [p for p in window.training_screen.panes if p.isVisible()]
@@ -148,7 +148,7 @@ def test_every_menu_action_keeps_the_layout_readable(qtbot: Any, tmp_path: Path,
     _settle(qtbot)
     check_layout(window, what="Reset Layout")
     assert window.workspace.open_names() == ["training"], "Reset Layout opens nothing else"
-    assert window.editors.isVisible() and window.run_toolbar.isVisible()
+    assert window.editors.isVisible() and window.about.isVisible() and window.run_toolbar.isVisible()
 
     # A restart restores the saved layout, which passes the same checks.
     window.workspace.open_page("saliency")

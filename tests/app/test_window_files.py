@@ -144,7 +144,7 @@ def test_help_about_and_saved_layout(window, dialogs) -> None:
     window.show_about()
     assert "PySide6" in dialogs.infos[-1][1] and "NumPy" in dialogs.infos[-1][1]
     window.workspace.open_page("saliency")
-    window.editors.hide()
+    window.editors_column.hide()
     window.reset_layout()
     assert window.workspace.open_names() == ["training"] and window.editors.isVisible()
     assert window.loss_plot.isVisible()

@@ -87,7 +87,9 @@ def test_a_new_experiment_starts_from_a_clean_slate(qtbot: Any, window: Any) -> 
     assert metric_axis.labelText == "accuracy", "no R² left from the regression run"
     x, _y = window.loss_plot.train.getData()
     assert x is None or len(x) == 0, "no curve of the old experiment"
-    assert all(window.loss_plot.plot_item.getViewBox().state["autoRange"]), "axes fit the new data"
+    box = window.loss_plot.plot_item.getViewBox()
+    assert all(box.state["autoRange"]), "axes fit the new data"
+    assert box.viewRange()[0][0] >= -1, "no negative steps left from the old view"
     # The old run stays listed under its own experiment, never compared with the new one.
     assert runs.shown_records() == []
     row = [runs.table_widget.item(0, c).text() for c in range(2)]

@@ -34,10 +34,12 @@ from PySide6.QtWidgets import (
     QSplitter,
     QStyle,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from workbench import __version__
+from workbench.app.about_pane import AboutPane
 from workbench.app.export_actions import ExportActions
 from workbench.app.file_actions import FileActions
 from workbench.app.frames import FrameScheduler
@@ -160,9 +162,18 @@ class MainWindow(QMainWindow):
         for plot in (self.loss_plot, self.metric_plot, self.gradient_plot, self.boundary_plot):
             self.register_plot(plot)
 
+        self.about = AboutPane(s)
+        left = QWidget()
+        left.setObjectName("editors-column")
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.about)
+        column.addWidget(self.editors, 1)
+        self.editors_column = left
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
-        self.splitter.addWidget(self.editors)
+        self.splitter.addWidget(left)
         self.splitter.addWidget(self.workspace)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
@@ -213,7 +224,7 @@ class MainWindow(QMainWindow):
 
     def apply_layout(self, layout: Layout) -> None:
         self.resize(*layout.window)
-        self.editors.setVisible(layout.editors_visible)
+        self.editors_column.setVisible(layout.editors_visible)
         self.run_toolbar.setVisible(layout.toolbar_visible)
         self.workspace.close_all()
         for name in layout.pages:
@@ -227,7 +238,7 @@ class MainWindow(QMainWindow):
         return Layout(
             window=(self.width(), self.height()),
             editors_width=sizes[0] if sizes and sizes[0] > 0 else Layout().editors_width,
-            editors_visible=not self.editors.isHidden(),
+            editors_visible=not self.editors_column.isHidden(),
             toolbar_visible=not self.run_toolbar.isHidden(),
             pages=tuple(n for n in self.workspace.open_names() if n != TRAINING),
             current=self.workspace.current_name() or TRAINING,
@@ -324,7 +335,7 @@ class MainWindow(QMainWindow):
         self.editors_action.setCheckable(True)
         self.editors_action.setChecked(True)
         self.editors_action.setShortcut(QKeySequence("Ctrl+0"))
-        self.editors_action.toggled.connect(self.editors.setVisible)
+        self.editors_action.toggled.connect(self.editors_column.setVisible)
         self.addAction(self.editors_action)
         self.shortcuts_action = self._action("Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.about_action = self._action("&About Gradient Workbench", self.show_about)
@@ -359,7 +370,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
         self.run_toolbar.toggleViewAction().setText("Run Toolbar")
-        self.editors.installEventFilter(self)
+        self.editors_column.installEventFilter(self)
         QApplication.instance().focusChanged.connect(self._focus_changed)
         self.analyze_menu = bar.addMenu("&Analyze")
         help_menu = bar.addMenu("&Help")
@@ -378,7 +389,7 @@ class MainWindow(QMainWindow):
                          self.export_run_action])
 
     def eventFilter(self, watched: Any, event: Any) -> bool:
-        if watched is self.editors and event.type() in (event.Type.Show, event.Type.Hide):
+        if watched is self.editors_column and event.type() in (event.Type.Show, event.Type.Hide):
             self.editors_action.setChecked(event.type() == event.Type.Show)
         if event.type() == QEvent.Type.ShortcutOverride and _is_undo_redo(event):
             return True  # a text field would keep Ctrl+Z for its own typing: the experiment's undo wins

@@ -243,8 +243,12 @@ class PlotView(QWidget):
 
     def reset_view(self) -> None:
         """A new experiment or new weights: the axes fit the new data, nothing of the old remains."""
-        if isinstance(self.plot_item, pg.PlotItem):
-            self.plot_item.enableAutoRange()
+        plots = [self.plot_item] if isinstance(self.plot_item, pg.PlotItem) else [
+            item for item in getattr(self.plot_item, "items", {}) if isinstance(item, pg.PlotItem)]
+        for plot in plots:
+            # With no data yet, auto-range keeps the old view: start from pyqtgraph's empty view.
+            plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            plot.enableAutoRange()
         self._revision = -1
 
     def data_items(self) -> list[object]:
