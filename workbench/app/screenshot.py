@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from engine.shipped import example_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         window = MainWindow(QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat))
         window.resize(1280, 800)
         window.show()
-        if not window.open_path(ROOT / "experiments" / "default-spiral.json", ask=False):
+        if not window.open_path(example_path("default-spiral"), ask=False):
             return 1
         session = window.session
         session.start()

@@ -28,7 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from engine.shipped import example_path
+
 SIZE = (1280, 800)
 TITLE_H = 24  # height of the title strip above each panel
 GAP = 6
@@ -80,7 +81,7 @@ def new_window(tmp: Path, name: str) -> Any:
 
 
 def open_experiment(window: Any, name: str) -> None:
-    if not window.open_path(ROOT / "experiments" / name, ask=False):
+    if not window.open_path(example_path(name), ask=False):
         raise RuntimeError(f"cannot open experiments/{name}")
     pump(0.05)
 
