@@ -155,3 +155,27 @@ def test_the_comparison_tells_a_wrong_drawing_from_a_right_one(exported: list) -
     stray = loss.copy()
     stray[-3:, :40] = (255.0, 127.0, 14.0)  # an orange stroke below the x axis
     assert outside_data(stray, rects) > 0
+
+
+def test_svg_is_plain_pixels_with_explicit_fills_and_a_failed_export_leaves_nothing(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from workbench.app.plots.loss_plot import LossPlot
+
+    plot = LossPlot()
+    qtbot.addWidget(plot)
+    x = np.arange(1.0, 501.0)
+    plot.steps.setData(x, 2.0 / x)
+    root = ET.parse(export_svg(plot, tmp_path / "loss.svg", 640, 400)).getroot()
+    assert (root.get("width"), root.get("height"), root.get("viewBox")) == ("640", "400", "0 0 640 400")
+    paths = root.findall(".//{http://www.w3.org/2000/svg}path")
+    drawn = [p for p in paths if p.get("stroke") is not None or p.get("fill") is not None]
+    assert len(drawn) > 20 and all(p.get("fill") for p in drawn if p.get("stroke") not in (None, "none"))
+    assert "matrix(" not in (tmp_path / "loss.svg").read_text()  # everything is in device pixels
+    missing = tmp_path / "no-such-folder"
+    for export in (export_svg, export_png):
+        with pytest.raises(OSError, match="no-such-folder"):
+            export(plot, missing / "x.out", 100, 80)
+    assert not missing.exists()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import os
 import re
 import tempfile
@@ -117,8 +118,7 @@ def export_png(view: PlotView, path: str | Path, width: int = 1200, height: int 
         _render(view, painter, int(width), int(height))
     finally:
         painter.end()
-    if not image.save(str(path), "PNG"):
-        raise OSError(f"could not write {path}")
+    _write_atomically(path, _png_bytes(image))
     return path
 
 
@@ -133,18 +133,19 @@ def export_svg(view: PlotView, path: str | Path, width: int = 800, height: int =
         _render(view, painter, width, height)
     finally:
         painter.end()
-    _write_atomically(path, device.engine.document(view.title))
+    _write_atomically(path, device.engine.document(view.title).encode("utf-8"))
     return path
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, data: bytes) -> None:
+    """A temporary file beside ``path``, renamed over it: a failed export leaves no half file."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
         raise OSError(f"could not write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -378,24 +379,31 @@ def _path_d(path: QPainterPath) -> str:
     return "".join(parts).replace(".00", "")
 
 
-def _png_data_uri(image: QImage) -> str:
+def _png_bytes(image: QImage) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
+    ok = image.save(buffer, "PNG")
     buffer.close()
-    return "data:image/png;base64," + base64.b64encode(bytes(data)).decode("ascii")
+    if not ok:
+        raise OSError(f"could not encode a {image.width()}×{image.height()} image as PNG")
+    return bytes(data)
+
+
+def _png_data_uri(image: QImage) -> str:
+    return "data:image/png;base64," + base64.b64encode(_png_bytes(image)).decode("ascii")
 
 
 def export_csv(view: PlotView, path: str | Path) -> Path:
     path = Path(path)
     header, rows = view.table()
     rows = np.asarray(rows, dtype=float).reshape(-1, len(header))
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow(["" if np.isnan(v) else repr(float(v)) for v in row])
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if np.isnan(v) else repr(float(v)) for v in row])
+    _write_atomically(path, text.getvalue().encode("utf-8"))
     return path
 
 
