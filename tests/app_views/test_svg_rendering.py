@@ -8,7 +8,7 @@ The bound: both images are averaged over 4×4-pixel blocks (800×500 becomes 200
 per-block difference (mean over R, G, B, on 0–255) must average at most ``MEAN_BOUND`` with at
 most ``FAR_SHARE`` of the blocks off by more than ``FAR``. The renderers draw text from glyph
 outlines where Qt hints it, and put anti-aliased edges of one-pixel lines differently: after
-the averaging such blocks differ by less than 50 (measured on all 13 plots: mean 0.10–1.05, the
+the averaging such blocks differ by less than 50 (measured on all 13 plots: mean 0.05–0.84, the
 largest block 47 with librsvg and 48 with Chromium, none above FAR). A curve on the wrong
 scale, a curve filled as a polygon or an image stretched past its axes changes whole regions
 by far more: the QSvgGenerator files this engine replaced failed on every plot (librsvg: Loss

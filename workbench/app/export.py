@@ -7,8 +7,9 @@ the page in millimetres at 72 dpi and leaves fills to inheritance, and real rend
 with it (Chromium drew the Loss curves on another scale than their axes, librsvg filled every
 curve as a polygon and stretched the gradient-health heatmap past its axes). ``_SvgEngine``
 receives the same paint calls as the PNG's raster engine and writes plain SVG 1.1 in pixels:
-every path mapped to device coordinates, fill and stroke explicit on every element, clips as
-``clipPath`` rectangles, text as glyph outlines (no font lookup in the viewer), and images as
+every path mapped to device coordinates, fill and stroke explicit on every element (crisp
+edges where pyqtgraph paints without antialiasing), clips as ``clipPath`` in device pixels,
+text as glyph outlines (no font lookup in the viewer), and images as
 PNG data URIs placed on their device rectangle (flips baked into the pixels), so the file looks
 the same in every renderer as the PNG does.
 """
@@ -24,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF, QSizeF, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -36,6 +37,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPen,
     QPixmap,
+    QTextItem,
 )
 from PySide6.QtWidgets import QGraphicsWidget
 
@@ -196,6 +198,7 @@ class _SvgEngine(QPaintEngine):
         self._images: dict[tuple, str] = {}
         self._clip: QPainterPath | None = None
         self._clip_on = False
+        self._text = False
 
     # QPaintEngine's interface ------------------------------------------------------------
     def begin(self, device: QPaintDevice) -> bool:
@@ -249,6 +252,14 @@ class _SvgEngine(QPaintEngine):
         rule = Qt.FillRule.WindingFill if winding else Qt.FillRule.OddEvenFill
         self._shape(painter.transform().map(path), painter.pen(), painter.brush(), rule)
 
+    def drawTextItem(self, position: QPointF, text: QTextItem) -> None:
+        # Qt's default turns the glyphs into paths (drawPath): outlines need no font in the viewer.
+        self._text = True
+        try:
+            super().drawTextItem(position, text)
+        finally:
+            self._text = False
+
     def drawPixmap(self, rect: QRectF, pixmap: QPixmap, source: QRectF) -> None:
         self._image(rect, pixmap.toImage(), source, ("p", pixmap.cacheKey()))
 
@@ -290,6 +301,10 @@ class _SvgEngine(QPaintEngine):
         if fill and rule == Qt.FillRule.OddEvenFill:
             attrs.append('fill-rule="evenodd"')
         attrs.append(stroke or 'stroke="none"')
+        hints = self.painter().renderHints()
+        smooth = QPainter.RenderHint.TextAntialiasing if self._text else QPainter.RenderHint.Antialiasing
+        if not hints & smooth:  # pyqtgraph draws unsmoothed by default: crisp, pixel-snapped lines
+            attrs.append('shape-rendering="crispEdges"')
         self.body.append(f'<path d="{_path_d(path)}" {" ".join(attrs)}{self._clip_attr()}/>\n')
 
     def _stroke(self, pen: QPen, opacity: float) -> str | None:
