@@ -1,5 +1,6 @@
 """The wheel is a working app on its own: built from the checkout, installed into a fresh venv,
-run from a folder outside the checkout.
+run from a folder outside the checkout (validate every example, train each one epoch, run
+digits through the console script, open the window on an example).
 
 The venv has no system site-packages and gets the wheel with ``--no-deps --no-index``; the
 dependencies (NumPy, PySide6, ...) are lent from the test interpreter by one ``.pth`` line after
@@ -105,6 +106,26 @@ def test_installed_cli_runs_digits_and_validates_every_example(installed: dict) 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "finished"
     assert (out / "history.csv").exists()
+
+
+def test_installed_package_trains_every_example_one_epoch(installed: dict) -> None:
+    # One interpreter for all (the CLI's own main), so ten examples cost one start-up.
+    code = (
+        "import json, sys\n"
+        "from engine.shipped import example_paths\n"
+        "from workbench.cli import main\n"
+        "codes = {p.stem: main(['run', str(p), '--epochs', '1', '--out', 'runs/' + p.stem])"
+        " for p in example_paths()}\n"
+        "print(json.dumps(codes))\n"
+    )
+    proc = _run([str(installed["py"]), "-c", code], installed["work"], installed["env"])
+    codes = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(codes) >= 10
+    # 0 finished; 1 diverged, which the exploding-gradients example is there to show.
+    assert {name for name, code in codes.items() if code not in (0, 1)} == set()
+    assert codes["exploding-gradients"] == 1 and codes["digits"] == 0
+    for name in codes:
+        assert (installed["work"] / "runs" / name / "summary.json").exists()
 
 
 def test_installed_app_opens_an_example(installed: dict) -> None:
