@@ -158,7 +158,7 @@ def test_the_comparison_tells_a_wrong_drawing_from_a_right_one(exported: list) -
 
 
 def test_svg_is_plain_pixels_with_explicit_fills_and_a_failed_export_leaves_nothing(
-    qtbot: Any, tmp_path: Path
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import xml.etree.ElementTree as ET
 
@@ -174,6 +174,19 @@ def test_svg_is_plain_pixels_with_explicit_fills_and_a_failed_export_leaves_noth
     drawn = [p for p in paths if p.get("stroke") is not None or p.get("fill") is not None]
     assert len(drawn) > 20 and all(p.get("fill") for p in drawn if p.get("stroke") not in (None, "none"))
     assert "matrix(" not in (tmp_path / "loss.svg").read_text()  # everything is in device pixels
+    # A paint error inside pyqtgraph is printed and ignored there: the export must not be.
+    import workbench.app.export as export_module
+
+    plot.train.setData(x[::50], 2.0 / x[::50])  # markers: drawn as images
+
+    def broken(image: Any) -> str:
+        raise ValueError("no encoder")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(export_module, "_png_data_uri", broken)
+        with pytest.raises(OSError, match="could not draw Loss as SVG: ValueError: no encoder"):
+            export_svg(plot, tmp_path / "broken.svg", 640, 400)
+    assert not (tmp_path / "broken.svg").exists()
     missing = tmp_path / "no-such-folder"
     for export in (export_svg, export_png):
         with pytest.raises(OSError, match="no-such-folder"):

@@ -22,6 +22,8 @@ import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ from PySide6.QtGui import (
     QPen,
     QPixmap,
     QTextItem,
+    QTransform,
 )
 from PySide6.QtWidgets import QGraphicsWidget
 
@@ -135,6 +138,8 @@ def export_svg(view: PlotView, path: str | Path, width: int = 800, height: int =
         _render(view, painter, width, height)
     finally:
         painter.end()
+    if device.engine.errors:
+        raise OSError(f"could not draw {view.title} as SVG: {device.engine.errors[0]}")
     _write_atomically(path, device.engine.document(view.title).encode("utf-8"))
     return path
 
@@ -199,6 +204,7 @@ class _SvgEngine(QPaintEngine):
         self._clip: QPainterPath | None = None
         self._clip_on = False
         self._text = False
+        self.errors: list[str] = []  # pyqtgraph prints and ignores exceptions raised while painting
 
     # QPaintEngine's interface ------------------------------------------------------------
     def begin(self, device: QPaintDevice) -> bool:
@@ -234,10 +240,15 @@ class _SvgEngine(QPaintEngine):
             self._clip_on = state.isClipEnabled()
 
     def drawPath(self, path: QPainterPath) -> None:
-        painter = self.painter()
-        self._shape(painter.transform().map(path), painter.pen(), painter.brush(), path.fillRule())
+        with self._recorded():
+            painter = self.painter()
+            self._shape(painter.transform().map(path), painter.pen(), painter.brush(), path.fillRule())
 
     def drawPolygon(self, points: list, mode: QPaintEngine.PolygonDrawMode) -> None:
+        with self._recorded():
+            self._polygon(points, mode)
+
+    def _polygon(self, points: list, mode: QPaintEngine.PolygonDrawMode) -> None:
         if not points:
             return
         path = QPainterPath(points[0])
@@ -261,10 +272,19 @@ class _SvgEngine(QPaintEngine):
             self._text = False
 
     def drawPixmap(self, rect: QRectF, pixmap: QPixmap, source: QRectF) -> None:
-        self._image(rect, pixmap.toImage(), source, ("p", pixmap.cacheKey()))
+        with self._recorded():
+            self._image(rect, pixmap.toImage(), source, ("p", pixmap.cacheKey()))
 
     def drawImage(self, rect: QRectF, image: QImage, source: QRectF, flags: object = None) -> None:
-        self._image(rect, image, source, ("i", image.cacheKey()))
+        with self._recorded():
+            self._image(rect, image, source, ("i", image.cacheKey()))
+
+    @contextmanager
+    def _recorded(self) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:  # an element missing from the file must fail the export
+            self.errors.append(f"{type(exc).__name__}: {exc}")
 
     # SVG ------------------------------------------------------------------------------------
     def document(self, title: str) -> str:
@@ -326,41 +346,50 @@ class _SvgEngine(QPaintEngine):
         return out
 
     def _image(self, rect: QRectF, image: QImage, source: QRectF, key: tuple) -> None:
-        t = self.painter().transform()
+        """Each distinct image once in <defs> (a scatter plot draws one marker hundreds of times),
+        placed by a <use> whose matrix maps its pixels onto the device rectangle."""
+        painter = self.painter()
+        t = painter.transform()
         if source.toAlignedRect() != image.rect():
             image = image.copy(source.toAlignedRect())
             key = (*key, source.x(), source.y(), source.width(), source.height())
-        flip_x, flip_y = t.m11() < 0, t.m22() < 0
+        smooth = bool(painter.renderHints() & QPainter.RenderHint.SmoothPixmapTransform)
         if t.m12() == 0 and t.m21() == 0:
             # Axis-aligned (every pyqtgraph image): the device rectangle, flips baked into the pixels.
             target = t.mapRect(rect)
+            flip_x, flip_y = t.m11() < 0, t.m22() < 0
             if flip_x or flip_y:
                 image = image.flipped(_orientation(flip_x, flip_y))
                 key = (*key, flip_x, flip_y)
-            placement = f'x="{target.x():.3f}" y="{target.y():.3f}" width="{target.width():.3f}" ' \
-                        f'height="{target.height():.3f}"'
-        else:  # rotated: keep the matrix (no flip to bake)
-            placement = (f'x="{rect.x():.4f}" y="{rect.y():.4f}" width="{rect.width():.4f}" '
-                         f'height="{rect.height():.4f}" transform="matrix({t.m11():.6g},{t.m12():.6g},'
-                         f'{t.m21():.6g},{t.m22():.6g},{t.dx():.4f},{t.dy():.4f})"')
-        smooth = bool(self.painter().renderHints() & QPainter.RenderHint.SmoothPixmapTransform)
-        if not smooth and (t.m12() == 0 and t.m21() == 0):
-            # Renderers smooth an enlarged image whatever image-rendering says (librsvg does), so
-            # a heatmap's cells are enlarged here, as the raster engine draws them: blocks.
             w, h = min(round(target.width()), MAX_IMAGE_SIDE), min(round(target.height()), MAX_IMAGE_SIDE)
-            if w > image.width() or h > image.height():
+            if not smooth and (w > image.width() or h > image.height()):
+                # Renderers smooth an enlarged image whatever image-rendering says (librsvg does),
+                # so a heatmap's cells are enlarged here, as the raster engine draws them: blocks.
                 image = image.scaled(max(w, image.width()), max(h, image.height()),
                                      Qt.AspectRatioMode.IgnoreAspectRatio,
                                      Qt.TransformationMode.FastTransformation)
                 key = (*key, w, h)
-        data = self._images.get(key)
-        if data is None:
-            data = self._images[key] = _png_data_uri(image)
-        rendering = "" if smooth else ' image-rendering="optimizeSpeed" style="image-rendering:pixelated"'
-        opacity = self.painter().opacity()
+            place = QTransform(target.width() / image.width(), 0, 0, target.height() / image.height(),
+                               target.x(), target.y())
+        else:  # rotated or sheared: the painter's matrix, nothing to bake
+            place = QTransform(rect.width() / image.width(), 0, 0, rect.height() / image.height(),
+                               rect.x(), rect.y()) * t
+        key = (*key, smooth)
+        name = self._images.get(key)
+        if name is None:
+            name = self._images[key] = f"i{len(self._images)}"
+            data = _png_data_uri(image)
+            rendering = "" if smooth else ' image-rendering="optimizeSpeed" style="image-rendering:pixelated"'
+            self.defs.append(f'<image id="{name}" width="{image.width()}" height="{image.height()}" '
+                             f'preserveAspectRatio="none"{rendering} xlink:href="{data}" href="{data}"/>\n')
+        opacity = painter.opacity()
         alpha = f' opacity="{opacity:.3g}"' if opacity < 1 else ""
-        self.body.append(f'<image {placement} preserveAspectRatio="none"{rendering}{alpha}'
-                         f'{self._clip_attr()} xlink:href="{data}" href="{data}"/>\n')
+        matrix = (f"{place.m11():.6g},{place.m12():.6g},{place.m21():.6g},{place.m22():.6g},"
+                  f"{place.dx():.3f},{place.dy():.3f}")
+        use = f'<use xlink:href="#{name}" href="#{name}" transform="matrix({matrix})"{alpha}/>'
+        clip = self._clip_attr()
+        # A clip on the <use> itself would move with its transform: it goes on a group around it.
+        self.body.append(f"<g{clip}>{use}</g>\n" if clip else use + "\n")
 
 
 def _orientation(flip_x: bool, flip_y: bool) -> Qt.Orientation:
