@@ -9,9 +9,9 @@ curve as a polygon and stretched the gradient-health heatmap past its axes). ``_
 receives the same paint calls as the PNG's raster engine and writes plain SVG 1.1 in pixels:
 every path mapped to device coordinates, fill and stroke explicit on every element (crisp
 edges where pyqtgraph paints without antialiasing), clips as ``clipPath`` in device pixels,
-text as glyph outlines (no font lookup in the viewer), and images as
-PNG data URIs placed on their device rectangle (flips baked into the pixels), so the file looks
-the same in every renderer as the PNG does.
+text as glyph outlines (no font lookup in the viewer), and each distinct image once, as a PNG
+data URI, placed by ``<use>`` on its device rectangle (flips baked into the pixels), so the file
+looks the same in every renderer as the PNG does.
 """
 
 from __future__ import annotations
@@ -51,17 +51,21 @@ SETTLE_PAINTS = 4  # at most this many layout rounds before an export paints (se
 MAX_IMAGE_SIDE = 4096  # an image enlarged into the file (see _image) stays below this many pixels
 
 
-def _render(view: PlotView, painter: QPainter, width: int, height: int) -> None:
-    """Lay the plot out at ``width``×``height`` scene units, paint it, restore its size."""
+@contextmanager
+def _laid_out(view: PlotView, width: int, height: int) -> Iterator[QRectF]:
+    """The plot laid out at ``width``×``height`` scene units (yields its scene rectangle); its
+    on-screen size comes back afterwards.
+
+    pyqtgraph's axes measure their tick labels while painting and widen afterwards, so the first
+    paint at a new size is laid out for the old one: it is painted on a scratch image until the
+    layout stops moving. Every export of a plot at one size (PNG or SVG) then has the same layout.
+    """
     item = view.plot_item
     old = item.size()
     item.resize(QSizeF(width, height))
     item.layout.activate()
     scene = view.plot_widget.scene()
     try:
-        # pyqtgraph's axes measure their tick labels while painting and widen afterwards, so the
-        # first paint at a new size is laid out for the old one: paint once to settle the layout,
-        # then for real. Every export of a plot at one size (PNG or SVG) then has the same layout.
         scratch = QImage(width, height, QImage.Format.Format_ARGB32)
         before = None
         for _ in range(SETTLE_PAINTS):  # a grid of plots can take two rounds
@@ -75,10 +79,15 @@ def _render(view: PlotView, painter: QPainter, width: int, height: int) -> None:
                 warm.end()
             _activate_layouts(scene)
             before = layout
-        scene.render(painter, QRectF(0, 0, width, height), item.sceneBoundingRect())
+        yield item.sceneBoundingRect()
     finally:
         item.resize(old)
         item.layout.activate()
+
+
+def _render(view: PlotView, painter: QPainter, width: int, height: int) -> None:
+    with _laid_out(view, width, height) as source:
+        view.plot_widget.scene().render(painter, QRectF(0, 0, width, height), source)
 
 
 def _activate_layouts(scene: object) -> None:
@@ -90,27 +99,22 @@ def _activate_layouts(scene: object) -> None:
             layout.activate()
 
 
-def _layout_signature(scene: object) -> list[tuple[float, ...]]:
+def _view_boxes(scene: object) -> list[object]:
     import pyqtgraph as pg
 
-    return [r.getRect() for r in (i.sceneBoundingRect() for i in scene.items() if isinstance(i, pg.ViewBox))]
+    return [i for i in scene.items() if isinstance(i, pg.ViewBox)]
+
+
+def _layout_signature(scene: object) -> list[tuple[float, ...]]:
+    return [box.sceneBoundingRect().getRect() for box in _view_boxes(scene)]
 
 
 def data_rects(view: PlotView, width: int, height: int) -> list[QRectF]:
     """Where each data area (pyqtgraph ViewBox) of ``view`` lands in an export of that size."""
-    import pyqtgraph as pg
-
-    item = view.plot_item
-    old = item.size()
-    item.resize(QSizeF(width, height))
-    item.layout.activate()
-    try:
-        origin = item.sceneBoundingRect().topLeft()
-        return [box.sceneBoundingRect().translated(-origin) for box in view.plot_widget.scene().items()
-                if isinstance(box, pg.ViewBox) and box.isVisible()]
-    finally:
-        item.resize(old)
-        item.layout.activate()
+    with _laid_out(view, width, height) as source:
+        origin = source.topLeft()
+        return [box.sceneBoundingRect().translated(-origin)
+                for box in _view_boxes(view.plot_widget.scene()) if box.isVisible()]
 
 
 def export_png(view: PlotView, path: str | Path, width: int = 1200, height: int = 800) -> Path:
