@@ -39,6 +39,7 @@ MEAN_BOUND = 2.5
 FAR = 64
 FAR_SHARE = 0.0005  # at most 12 of the 25,000 blocks
 COLOURED = 80  # max - min over R, G, B: curves, heatmaps, markers (axes and text are grey)
+RSVG = shutil.which("rsvg-convert")
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
@@ -106,23 +107,20 @@ def _check(exports: list, drawings: dict[str, np.ndarray], renderer: str) -> Non
     assert not problems, f"{renderer} draws the SVGs unlike the PNGs:\n" + "\n".join(problems)
 
 
+@pytest.mark.skipif(RSVG is None, reason="rsvg-convert is not installed (Debian: librsvg2-bin)")
 def test_librsvg_draws_every_exported_svg_like_the_png(exported: list, tmp_path: Path) -> None:
-    rsvg = shutil.which("rsvg-convert")
-    if rsvg is None:
-        pytest.skip("rsvg-convert is not installed (Debian: apt-get install librsvg2-bin)")
     drawings = {}
     for title, svg, _png, _rects in exported:
         out = svg.with_suffix(".rsvg.png")
-        command = [rsvg, "-w", str(SIZE[0]), "-h", str(SIZE[1]), "-b", "white", str(svg), "-o", str(out)]
+        command = [RSVG, "-w", str(SIZE[0]), "-h", str(SIZE[1]), "-b", "white", str(svg), "-o", str(out)]
         subprocess.run(command, check=True, capture_output=True, timeout=60)
         drawings[title] = _pixels(out)
     assert len(drawings) >= 10  # the four main plots and the analysis views
     _check(exported, drawings, "librsvg")
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
 def test_chromium_draws_every_exported_svg_like_the_png(exported: list, tmp_path: Path) -> None:
-    if CHROMIUM is None:
-        pytest.skip("headless Chromium is not installed")
     # One page with every SVG in a frame of its size, one below the other: each is opened as a
     # document, as when a user opens the file, with one browser start for all.
     w, h = SIZE
