@@ -28,10 +28,11 @@ from PySide6.QtCore import QCoreApplication, QElapsedTimer, QSettings, Qt, QTime
 from PySide6.QtWidgets import QApplication
 
 from engine.events import StepMetrics
+from engine.shipped import example_path
 from engine.trainer import Trainer
 from workbench.experiment import load_experiment, save_experiment
 
-DEFAULT = Path(__file__).resolve().parents[1] / "experiments" / "default-spiral.json"
+DEFAULT = example_path("default-spiral")
 SECONDS = 8.0
 WARMUP = 1.0
 LONG_EPOCHS = 100_000  # never finishes within the measurement

@@ -27,9 +27,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from engine.shipped import example_path
 from workbench.experiment import load_experiment, save_experiment
 
-DEFAULT = Path(__file__).resolve().parents[1] / "experiments" / "default-spiral.json"
+DEFAULT = example_path("default-spiral")
 TARGET_MB = 50.0
 
 

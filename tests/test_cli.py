@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import engine.trainer
+from engine.shipped import example_path
 from engine.spec import ExperimentSpec
 from workbench.cli import main
 from workbench.experiment import load_experiment, save_experiment
@@ -106,7 +107,7 @@ def test_broken_csv_data_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) 
 
 
 def test_diverged_run_exits_1_and_still_writes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    src = REPO / "experiments" / "exploding-gradients.json"
+    src = example_path("exploding-gradients")
     out = tmp_path / "out"
     assert main(["run", str(src), "--epochs", "1", "--out", str(out)]) == 1
     assert json.loads((out / "summary.json").read_text())["status"] == "diverged"

@@ -1,4 +1,4 @@
-"""Every example in experiments/ loads, is in canonical form, and trains."""
+"""Every example in experiments/ is shipped, loads, is in canonical form, and trains."""
 
 from __future__ import annotations
 
@@ -6,10 +6,23 @@ from pathlib import Path
 
 import pytest
 
+from engine.shipped import example_path, example_paths
 from engine.trainer import Trainer
 from workbench.experiment import dumps, load_experiment
 
-EXPERIMENTS = sorted((Path(__file__).resolve().parents[1] / "experiments").glob("*.json"))
+EXPERIMENTS = example_paths()
+CHECKOUT = Path(__file__).resolve().parents[1] / "experiments"
+
+
+def test_the_shipped_examples_are_the_checkout_folder() -> None:
+    # In the editable install the tests run on, engine.examples is the checkout's experiments/.
+    assert [p.name for p in EXPERIMENTS] == sorted(p.name for p in CHECKOUT.glob("*.json"))
+    assert EXPERIMENTS[0].parent.resolve() == CHECKOUT
+
+
+def test_an_unknown_example_names_the_known_ones() -> None:
+    with pytest.raises(FileNotFoundError, match=r"no shipped example 'nope' \(examples: .*default-spiral"):
+        example_path("nope")
 
 
 def test_the_examples_are_there() -> None:

@@ -38,11 +38,10 @@ def test_healthy_default_spiral_triggers_nothing_at_any_point(seed: int) -> None
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_the_default_spiral_experiment_file_triggers_nothing(seed: int) -> None:
-    from pathlib import Path
-
+    from engine.shipped import example_path
     from workbench.experiment import load_experiment
 
-    path = Path(__file__).resolve().parents[2] / "experiments" / "default-spiral.json"
+    path = example_path("default-spiral")
     trainer, steps = train(load_experiment(path).with_overrides({"seed": seed}), None)
     assert trainer.status == "finished" and trainer.history[-1].val_metric >= 0.95
     for n in (2, 5, 20, 60, 100, len(trainer.history)):

@@ -12,10 +12,10 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings
 
+from engine.shipped import example_path
 from engine.spec import ExperimentSpec
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = ROOT / "experiments" / "default-spiral.json"
+DEFAULT = example_path("default-spiral")
 
 
 class Dialogs:

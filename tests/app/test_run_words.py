@@ -76,3 +76,22 @@ def test_a_broken_csv_is_checked_before_the_trained_run_is_thrown_away(qtbot: An
     assert window.session.history.n_epochs == epochs, "the trained run's curves are kept"
     title, text = dialogs.errors[-1]
     assert title == "Change not applied" and "oops" in text and "line 3" in text, text
+
+
+def test_examples_open_from_the_file_menu_as_templates(qtbot: Any, window: Any, dialogs: Any,
+                                                       tmp_path: Any) -> None:
+    from engine.shipped import example_path
+
+    titles = [a.text() for a in window.examples_menu.actions()]
+    assert "Three-class spiral" in titles and len(titles) >= 10
+    next(a for a in window.examples_menu.actions() if a.text() == "Three-class spiral").trigger()
+    shipped = example_path("default-spiral")
+    assert window.session.path == shipped.resolve()
+    assert "Three-class spiral" in window.about.text() and "decision boundary" in window.about.text()
+    before = shipped.read_bytes()
+    window.session.set_spec(window.session.spec.with_overrides({"optimizer.lr": 0.02}))
+    dialogs.save_path = str(tmp_path / "mine.json")
+    assert window.save_action.isEnabled()
+    window.save_action.trigger()  # Ctrl+S on an example asks where to keep the copy
+    assert shipped.read_bytes() == before, "the shipped example is never overwritten"
+    assert window.session.path == (tmp_path / "mine.json").resolve() and not window.session.dirty

@@ -114,10 +114,10 @@ def test_structural_edit_during_run_asks_first(qtbot, window, dialogs) -> None:
 
 
 def test_divergence_is_explained(qtbot, window, dialogs) -> None:
-    from tests.app.conftest import ROOT
+    from engine.shipped import example_path
     from workbench.experiment import load_experiment
 
-    spec = load_experiment(ROOT / "experiments" / "exploding-gradients.json")
+    spec = load_experiment(example_path("exploding-gradients"))
     window.session.new(spec.with_overrides({"data.n_samples": 200, "training.epochs": 5}))
     window.session.start()
     qtbot.waitUntil(lambda: bool(dialogs.warnings), timeout=15_000)

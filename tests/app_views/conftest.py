@@ -13,8 +13,6 @@ pytest.importorskip("PySide6")
 from engine.spec import DataSpec, DenseSpec, ExperimentSpec, ModelSpec, OptimizerSpec, TrainingSpec
 from tests.app.conftest import Dialogs, open_window
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def spiral_spec(epochs: int = 3, **overrides: Any) -> ExperimentSpec:
     """The default 2×16 tanh net on a small 3-class spiral: an epoch takes milliseconds."""

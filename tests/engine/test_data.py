@@ -295,3 +295,13 @@ def test_fixed_sets_reject_a_contradicting_task() -> None:
     with pytest.raises(DataError, match="'plane' is a regression set"):
         make("plane", task="classification")
     assert make("spiral", task="classification").task == "binary"
+
+
+def test_digits_file_missing_or_broken_is_named(tmp_path) -> None:
+    from engine.data.digits import load_digits
+
+    with pytest.raises(DataError, match=r"the digits data file is missing: .*none\.npz"):
+        load_digits(tmp_path / "none.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    with pytest.raises(DataError, match=r"bad\.npz is unreadable"):
+        load_digits(tmp_path / "bad.npz")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QMenu
 
+from engine.shipped import example_paths
 from workbench.app.export import slug
 
 if TYPE_CHECKING:
@@ -92,8 +93,8 @@ class FileActions:
 
     # ------------------------------------------------------------------ saving
     def save_file(self) -> bool:
-        if self.session.path is None:
-            return self.save_file_as()
+        if self.session.path is None or is_shipped_example(self.session.path):
+            return self.save_file_as()  # a shipped example is a template: never saved over
         return self._save_to(self.session.path)
 
     def save_file_as(self) -> bool:
@@ -106,6 +107,10 @@ class FileActions:
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        if is_shipped_example(path):
+            self.window.show_error("Cannot save over an example",
+                                   f"{path.name} is a shipped example. Save your version under another name.")
+            return False
         try:
             saved = self.session.save(path)
         except OSError as exc:
@@ -114,6 +119,21 @@ class FileActions:
         self.remember(saved)
         self.window.statusBar().showMessage(f"Saved {saved.name}", 3000)
         return True
+
+    # ------------------------------------------------------------------ examples
+    def fill_examples(self, menu: QMenu) -> None:
+        """File ▸ Examples: every shipped example by its title; each opens as an untitled copy."""
+        from workbench.experiment import ExperimentError, load_experiment
+
+        menu.clear()
+        for path in example_paths():
+            try:
+                title = load_experiment(path).name
+            except (ExperimentError, OSError):
+                continue
+            action = menu.addAction(title)
+            action.setToolTip(f"{path.name}: opens as a template; Save asks where to keep your copy")
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
 
     # ------------------------------------------------------------------ recent files
     def last_dir(self) -> str:
@@ -143,3 +163,11 @@ class FileActions:
         else:
             menu.addSeparator()
             menu.addAction("Clear list").triggered.connect(lambda: self.settings.setValue("recent_files", []))
+
+
+def is_shipped_example(path: Path) -> bool:
+    """True for a file of the installed examples folder (read-only by intent)."""
+    try:
+        return any(Path(path).resolve() == p.resolve() for p in example_paths())
+    except OSError:
+        return False

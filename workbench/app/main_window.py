@@ -346,6 +346,8 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.new_action, self.open_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent(self.recent_menu))
+        self.examples_menu = file_menu.addMenu("E&xamples")
+        self.files.fill_examples(self.examples_menu)
         file_menu.addAction(self.open_run_action)
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action])

@@ -16,12 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.shipped import example_path
+
 SIZE = (1280, 720)
-EXAMPLES = Path(__file__).resolve().parents[2] / "experiments"
-
-
-def example_path(name: str) -> Path:
-    return EXAMPLES / name
 
 
 def _pump(app: Any, seconds: float) -> None:

@@ -1,6 +1,7 @@
 """The JSON Schema of experiment files, generated from ``engine.spec`` (no second copy to drift).
 
-``python -m workbench.experiment.schema`` rewrites ``resources/experiment.schema.json``; a test
+``python -m workbench.experiment.schema`` rewrites ``resources/experiment.schema.json`` (shipped as
+``engine.resources``, see ``engine.shipped``; in an editable install that is the checkout's file); a test
 asserts the shipped file equals what this module generates. The schema covers structure,
 types and ranges; names (activations, optimizers, ...) are checked against the engine's
 registries when a file is loaded, so plug-ins do not need a new schema.
@@ -13,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.shipped import data_path
 from engine.spec import FORMAT, VERSION, ExperimentSpec
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "resources" / "experiment.schema.json"
+SCHEMA_PATH = data_path("experiment.schema.json")
 
 
 def generate_schema() -> dict[str, Any]:
