@@ -130,13 +130,14 @@ def _run_check(qtbot: Any, window: Any) -> Any:
 
 
 def test_gradient_check_is_all_green_for_a_healthy_model(qtbot: Any, window: Any) -> None:
-    from workbench.app.views.gradcheck_dialog import GREEN, PASS_THRESHOLD
+    from workbench.app.views.gradcheck_dialog import GREEN
 
     _install(window, "gradcheck_dialog")
     dialog = _run_check(qtbot, window)
     names = list(window.session.view_network.parameters())
     assert list(dialog.result) == names
-    assert all(err < PASS_THRESHOLD for err in dialog.result.values())
+    assert all(c.status == "pass" for c in dialog.checks.values())
+    assert all(err < 1e-5 for err in dialog.result.values())
     assert dialog.colours() == {n: GREEN for n in names}
     assert "All 6 parameters agree" in dialog.summary.text()
     dialog.close()
