@@ -81,6 +81,40 @@ def test_lr_view_plots_the_result_and_marks_the_suggestion(qtbot: Any, window: A
     assert len(shorter.lrs) <= 40 and shorter.lrs[1] / shorter.lrs[0] > result.lrs[1] / result.lrs[0]
 
 
+def test_lr_view_tests_the_initial_weights_unless_asked_for_current(qtbot: Any, window: Any) -> None:
+    window.session.new(spiral_spec(optimizer={"name": "sgd", "lr": 0.1}))
+    view = lr_view(window)
+    view.steps.setValue(20)
+    train(qtbot, window)
+    trainer = window.session.trainer
+    x, y = training_arrays(window.session)
+    initial = trainer.initial_network()
+    fresh = run_job(qtbot, view, view.start)
+    # The first minibatch loss is the untouched initial weights' loss on the first batch.
+    spec = window.session.spec
+    first = np.random.default_rng(spec.seed).permutation(len(x))[: spec.training.batch_size]
+    expected = float(trainer.loss(initial.forward(x[first]), y[first])[0])
+    assert fresh.losses[0] == pytest.approx(expected, rel=1e-5)
+    view.current_weights.setChecked(True)
+    trained = run_job(qtbot, view, view.start)
+    assert trained.eval_losses[0] < fresh.eval_losses[0]
+
+
+def test_lr_view_says_inconclusive_and_why(qtbot: Any, window: Any) -> None:
+    from engine.analysis import lr_range_test
+
+    view = lr_view(window)
+    s = window.session
+    x, y = training_arrays(s)
+    result = lr_range_test(s.view_network, s.trainer.loss, x, y, rng=np.random.default_rng(0),
+                           start=1e-14, end=1e-13, steps=30)
+    view.set_result(result)
+    assert result.verdict == "inconclusive"
+    assert view.hint.text().startswith("Inconclusive: the loss fell by")
+    assert "valley" in view.hint.text() and "fastai" in view.hint.text()
+    assert not view.line.isVisible() and not view.apply_button.isEnabled()
+
+
 def test_apply_sets_the_learning_rate_undoably(qtbot: Any, window: Any) -> None:
     view = lr_view(window)
     session = window.session
