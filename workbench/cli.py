@@ -233,11 +233,14 @@ def run_experiment(
     progress = _Progress(trainer, spec, out)
     state = _Interrupt(trainer, err)
     finished: RunFinished | None = None
+    kept_steps: list[StepMetrics] = []  # the first (layer order) and non-finite ones, as the panel keeps
     with state.installed():
         try:
             for event in trainer.run():
                 if isinstance(event, StepMetrics):
                     progress.step(event)
+                    if not kept_steps or not (math.isfinite(event.loss) and math.isfinite(event.grad_norm)):
+                        kept_steps.append(event)
                 elif isinstance(event, EpochMetrics):
                     progress.epoch(event)
                 elif isinstance(event, RunFinished):
@@ -248,7 +251,7 @@ def run_experiment(
             return EXIT_INTERRUPTED
     progress.close()
     assert finished is not None  # every run ends with exactly one RunFinished
-    warnings = _diagnose(trainer)
+    warnings = _diagnose(trainer, kept_steps)
     for text in warnings:
         print(text, file=err)
     if finished.divergence is not None and not warnings:
@@ -266,17 +269,12 @@ def run_experiment(
     return EXIT_DIVERGED if finished.status == "diverged" else EXIT_OK
 
 
-def _diagnose(trainer: Any) -> list[str]:
-    """Gradient-health warnings from ``engine.analysis.diagnose``, as printable lines."""
-    try:
-        from engine.analysis import diagnose
-    except ImportError:
-        return []
-    try:
-        found = diagnose(trainer.history, divergence=trainer.divergence)
-    except TypeError:
-        found = diagnose(trainer.history)
-    return [d.text() if hasattr(d, "text") else str(d.message) for d in found]
+def _diagnose(trainer: Any, steps: list[StepMetrics] | None = None) -> list[str]:
+    """The findings of ``engine.analysis.diagnose_trainer`` (what the app's panel shows), one
+    printable paragraph each."""
+    from engine.analysis import diagnose_trainer
+
+    return [d.text() for d in diagnose_trainer(trainer, steps)]
 
 
 class _Interrupt:

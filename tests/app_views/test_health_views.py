@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.analysis import diagnose
+from engine.analysis import diagnose_trainer
 from tests.app_views.conftest import deep_sigmoid_spec, spiral_spec, train
 from workbench.app.export import export_csv, export_png
 
@@ -75,10 +75,10 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
     kinds = [d.kind for d in panel.diagnoses]
     assert "vanishing_gradients" in kinds
     t = window.session.trainer
-    assert panel.diagnoses == diagnose(t.history, layer_order=[n for n, *_ in t.network.summary()])
+    assert panel.diagnoses == diagnose_trainer(t)  # what the CLI prints
     vanishing = next(d for d in panel.diagnoses if d.kind == "vanishing_gradients")
     row = panel.texts()[kinds.index("vanishing_gradients")]
-    assert row.startswith("Vanishing gradients (warning) — layer dense1 · epoch 1, step")
+    assert row.startswith("Vanishing gradients (warning, happening now) — layer dense1 · epoch 1, step")
     assert vanishing.message in row and f"Try: {vanishing.remedy}" in row
     item = panel.list.item(kinds.index("vanishing_gradients"))
     assert item.background().color().name() == "#fff4d6"  # warning colour
