@@ -712,13 +712,17 @@ def _learning_rate(found: list[Diagnosis], ctx: RunContext) -> list[Diagnosis]:
     """The one finding that advises on the learning rate, from what the current findings say.
 
     Too-large steps are the more urgent: any current finding that says "lower" wins over those
-    that say "raise", so the panel never shows "too high" and "try x10" together.
+    that say "raise", so the panel never shows "too high" and "try x10" together. "Raise" is not
+    given while gradients vanish or units are dead: those findings name the cause.
     """
     now = [d for d in found if d.state == "now" and d.lr_vote is not None]
     lower = [d for d in now if d.lr_vote == "lower"]
     raise_ = [d for d in now if d.lr_vote == "raise"]
     if not lower and not raise_:
         return []
+    blocked = [d for d in found if d.state == "now" and d.kind in ("vanishing_gradients", "dead_relu")]
+    if not lower and blocked:
+        return []  # no gradient reaches those weights: a larger rate is not the fix, the findings say what is
     votes = lower or raise_
     first = min(votes, key=lambda d: d.step)
     because = sorted({d.kind.replace("_", " ") for d in votes})

@@ -89,6 +89,35 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
     assert panel.texts() == ["No problems detected"] and panel.epochs == []
 
 
+def test_panel_shows_recovered_alarms_and_the_cli_prints_the_same_findings(
+    qtbot: Any, window: Any, tmp_path: Any
+) -> None:
+    import io
+
+    from engine.spec import DenseSpec, ExperimentSpec, ModelSpec
+    from workbench.app.views.diagnostics_panel import RECOVERED_COLOUR
+    from workbench.cli import run_experiment
+
+    _install(window, "diagnostics_panel")
+    panel = window.diagnostics_panel
+    layer = DenseSpec(units=16, activation="leaky_relu", bias_init="constant",
+                      bias_init_options={"value": -10.0})
+    spec = ExperimentSpec(data={"source": "spiral_multi", "n_classes": 3},
+                          model=ModelSpec(layers=(layer, layer)), training={"epochs": 60})
+    window.session.new(spec)
+    train(qtbot, window)
+    recovered = [i for i, d in enumerate(panel.diagnoses) if d.state == "recovered"]
+    assert recovered
+    row = panel.texts()[recovered[0]]
+    assert ", happened at epoch" in row.splitlines()[0] and "recovered" in row.splitlines()[0]
+    assert panel.list.item(recovered[0]).background().color() == RECOVERED_COLOUR
+    assert "recovered" in panel.status.text()
+    err = io.StringIO()
+    assert run_experiment(spec, folder=tmp_path / "run", out=io.StringIO(), err=err) == 0
+    printed = [line for line in err.getvalue().splitlines() if line]
+    assert printed == [d.text() for d in panel.diagnoses]
+
+
 def test_healthy_run_shows_no_problems(qtbot: Any, window: Any) -> None:
     _install(window, "diagnostics_panel")
     train(qtbot, window)
