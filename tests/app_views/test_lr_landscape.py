@@ -255,9 +255,10 @@ def test_landscape_along_the_path_shows_the_path_in_pca_coordinates(qtbot: Any, 
     # Labels and hint carry the explained variance; the centre is the current loss.
     v1, v2 = result.explained_variance
     assert 1.0 >= v1 >= v2 >= 0.0
-    assert view.plot_item.getAxis("bottom").labelText == f"PC1 ({100 * v1:.1f} %)"
-    assert view.plot_item.getAxis("left").labelText == f"PC2 ({100 * v2:.1f} %)"
-    assert f"{100 * v1:.1f} %" in view.hint.text()
+    assert result.pca_centered  # the paper's centred PCA by default, and the labels say so
+    assert view.plot_item.getAxis("bottom").labelText == f"PC1 ({100 * v1:.1f} %, centred)"
+    assert view.plot_item.getAxis("left").labelText == f"PC2 ({100 * v2:.1f} %, centred)"
+    assert f"{100 * v1:.1f} %" in view.hint.text() and "centred PCA" in view.hint.text()
     x, y = training_arrays(session)
     loss, _ = session.trainer.loss(session.view_network.forward(x, training=False), y)
     assert result.center_loss == pytest.approx(float(loss), rel=1e-6)
@@ -265,6 +266,14 @@ def test_landscape_along_the_path_shows_the_path_in_pca_coordinates(qtbot: Any, 
     assert view.image.image[i, j] == result.center_loss
     header, rows = view.table()
     assert header == ["pc1", "pc2", "loss"] and rows.shape == (15 * 15, 3)
+    # The uncentred variant is an option, and labelled as such.
+    assert view.uncentred_box.isVisibleTo(view)
+    view.uncentred_box.setChecked(True)
+    uncentred = run_job(qtbot, view, view.start)
+    assert uncentred.pca_centered is False and uncentred.explained_variance != result.explained_variance
+    assert view.plot_item.getAxis("bottom").labelText.endswith(", uncentred)")
+    assert "uncentred PCA" in view.hint.text()
+    view.uncentred_box.setChecked(False)
 
     # A choice the user made sticks; random directions label their axes as such.
     view.set_method("random")
