@@ -192,3 +192,16 @@ def test_gradient_check_turns_red_for_a_wrong_backward(qtbot: Any, window: Any, 
     assert dialog.result["dense1.W"] > 0.1
     assert "3 of 6 parameters" in dialog.summary.text()
     dialog.close()
+
+
+def test_gradient_plot_says_before_clipping_when_clipping_is_on(qtbot: Any, window: Any) -> None:
+    plot = window.gradient_plot
+    window.session.new(spiral_spec())
+    train(qtbot, window)
+    plot.refresh(window.session.history, force=True)
+    assert plot.plot_item.getAxis("left").labelText == "‖∂L/∂W‖"
+    window.session.new(spiral_spec(**{"clipping.mode": "norm", "clipping.max": 0.01}))
+    train(qtbot, window)
+    plot.refresh(window.session.history, force=True)
+    assert "before clipping" in plot.plot_item.getAxis("left").labelText
+    assert "norm" in plot.plot_item.getAxis("left").labelText

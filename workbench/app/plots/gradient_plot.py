@@ -38,8 +38,10 @@ class GradientPlot(PlotView):
             "The L2 norm of each layer's weight gradient at every step. Curves that fall orders of "
             "magnitude below the output layer's mean the early layers barely learn (vanishing "
             "gradients: try ReLU, He initialization or batch norm); curves that shoot up mean exploding "
-            "gradients (try a smaller learning rate or gradient clipping)."
+            "gradients (try a smaller learning rate or gradient clipping). The norms are measured "
+            "before clipping: with clipping on, the step uses smaller gradients than shown."
         )
+        self.clipping = "none"  # the run's clipping mode, as the axis label last said
         self.curves: dict[str, pg.PlotDataItem] = {}
         self._data: tuple[np.ndarray, list[np.ndarray]] = (np.empty(0), [])
 
@@ -56,7 +58,19 @@ class GradientPlot(PlotView):
             curve.setZValue(len(layers) - i)  # input-side layers on top: they are the ones that vanish
             self.curves[name] = curve
 
+    def set_clipping(self, mode: str) -> None:
+        """Say on the axis that the norms are measured before clipping when clipping is on."""
+        if mode == self.clipping:
+            return
+        self.clipping = mode
+        tail = "" if mode == "none" else f" before clipping (clipping by {mode} is on)"
+        self.plot_item.setLabel("left", "‖∂L/∂W‖" + tail)
+
     def redraw(self, history: History) -> None:
+        session = getattr(self.window(), "session", None)  # the plot has no session of its own
+        spec = getattr(session, "spec", None)
+        if spec is not None:
+            self.set_clipping(spec.clipping.mode)
         self._sync_layers(history.layers)
         if history.n_steps and not (self.epoch_means.isChecked() and history.n_epochs):
             x = history.steps("step")
