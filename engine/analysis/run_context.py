@@ -29,6 +29,7 @@ class RunContext:
     schedule: str = "constant"
     clipping: str = "none"
     batchnorm: bool = False
+    standardized: bool = False  # the data's inputs are standardized
     chance_loss: float = math.nan  # loss of the best constant prediction on the training split
 
     def activation(self, layer: str) -> str:
@@ -57,6 +58,7 @@ class RunContext:
             schedule=spec.schedule.name,
             clipping=spec.clipping.mode,
             batchnorm=any(layer.type == "batchnorm" for layer in spec.model.layers),
+            standardized=bool(spec.data.standardize),
             chance_loss=chance_loss(trainer),
         )
 

@@ -200,3 +200,15 @@ def test_vanishing_with_adam_does_not_suggest_adam() -> None:
     _, found = run(deep("sigmoid", 16, 8, 0.1, "adam", 0.01), 6)
     d = of(found, "vanishing_gradients")[0]
     assert "Adam" not in d.remedy and "ReLU-family" in d.remedy
+
+
+def test_saturation_remedy_skips_what_is_in_use() -> None:
+    # 8x16 tanh, std 1.0: saturated from the start; the inputs are standardized already.
+    trainer, found = run(deep("tanh", 16, 8, 1.0, "sgd", 0.1), 4)
+    assert trainer.spec.data.standardize
+    saturated = of(found, "saturated")
+    assert saturated and all("standardized inputs" not in d.remedy for d in saturated)
+    assert all("batch normalization" in d.remedy for d in saturated)
+    ctx = RunContext(standardized=False, batchnorm=True)
+    assert dg.remedy("saturated", ctx, "dense1").startswith("standardized inputs")
+    assert "batch normalization" not in dg.remedy("saturated", ctx, "dense1")
