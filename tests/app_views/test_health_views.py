@@ -205,3 +205,13 @@ def test_gradient_plot_says_before_clipping_when_clipping_is_on(qtbot: Any, wind
     plot.refresh(window.session.history, force=True)
     assert "before clipping" in plot.plot_item.getAxis("left").labelText
     assert "norm" in plot.plot_item.getAxis("left").labelText
+    # Both: the dashed after-clipping curves are each layer's norm x min(1, limit / global norm).
+    assert plot.after_clip.isVisibleTo(plot)
+    plot.epoch_means.setChecked(False)
+    plot.after_clip.setChecked(True)
+    plot.refresh(window.session.history, force=True)
+    history = window.session.history
+    scale = np.minimum(1.0, 0.01 / history.steps("grad_norm"))
+    _, after = plot.clipped_curves["dense1"].getOriginalDataset()
+    np.testing.assert_allclose(after, history.step_layer_grads("dense1") * scale, rtol=1e-6)
+    assert (after <= history.step_layer_grads("dense1") + 1e-12).all() and scale.min() < 1.0
