@@ -134,7 +134,9 @@ def lr_range_test(
     growth = (end / start) ** (1.0 / (steps - 1))
     # Evenly spaced, not drawn: the minibatch order must not depend on the evaluation batch.
     eval_idx = np.unique(np.linspace(0, len(x) - 1, min(EVAL_SAMPLES, len(x))).round().astype(np.intp))
-    chunks = np.array_split(eval_idx, min(EVAL_CHUNKS, len(eval_idx)))
+    x_eval = x[eval_idx]
+    chunks = [(pos, y[eval_idx[pos]]) for pos in np.array_split(np.arange(len(eval_idx)),
+                                                                min(EVAL_CHUNKS, len(eval_idx)))]
 
     lrs: list[float] = []
     losses: list[float] = []
@@ -152,9 +154,8 @@ def lr_range_test(
                 idx = next(batches)
             lr = float(start * growth**i)
             opt.lr = lr
-            eval_out = net.forward(x[eval_idx], training=False)
-            pos = {int(j): k for k, j in enumerate(eval_idx)}
-            eval_chunks.append([float(loss(eval_out[[pos[int(j)] for j in c]], y[c])[0]) for c in chunks])
+            eval_out = net.forward(x_eval, training=False)
+            eval_chunks.append([float(loss(eval_out[pos], target)[0]) for pos, target in chunks])
             out = net.forward(x[idx], training=True)
             value, grad_out = loss(out, y[idx])
             value = float(value)
