@@ -94,9 +94,10 @@ def test_relative_errors():
 # in the network (the check before this one) passed a doubled or zeroed dense2.W.
 
 
-def _vanishing_net(dense=Dense):
+def _vanishing_net(dense=Dense, broken="dense2"):
     init = {"weight_init": "normal", "weight_init_options": {"std": 0.1}}
-    layers = [dense(16, "sigmoid", **init) if i == 1 else Dense(16, "sigmoid", **init) for i in range(8)]
+    at = int(broken.removeprefix("dense")) - 1
+    layers = [dense(16, "sigmoid", **init) if i == at else Dense(16, "sigmoid", **init) for i in range(8)]
     return Network([*layers, Dense(3, name="output")], (2,), np.random.default_rng(0), np.float64)
 
 
@@ -121,13 +122,18 @@ def _breaks(mode):
     return Broken
 
 
-@pytest.mark.parametrize("mode", ["doubled", "zeroed", "transposed"])
-def test_a_broken_backward_fails_where_gradients_have_vanished(mode):
+@pytest.mark.parametrize(
+    ("mode", "layer"),
+    # dense1.W (2x16, gradients ~1e-9): the old global floor gave 9.8e-6 doubled, 9.9e-6 zeroed,
+    # under the dialog's 1e-5 pass mark. The transposed slip needs a square matrix: dense2.W.
+    [("doubled", "dense1"), ("zeroed", "dense1"), ("transposed", "dense2")],
+)
+def test_a_broken_backward_fails_where_gradients_have_vanished(mode, layer):
     x, y = _vanishing_data()
     loss = get_loss("softmax_cross_entropy")
-    net = _vanishing_net(_breaks(mode))
-    checks = gradient_check(net, loss, x, y, n_samples=24, names=["dense2.W", "output.W"])
-    bad = checks["dense2.W"]
+    net = _vanishing_net(_breaks(mode), layer)
+    checks = gradient_check(net, loss, x, y, n_samples=24, names=[f"{layer}.W", "output.W"])
+    bad = checks[f"{layer}.W"]
     assert bad.scale < 1e-7  # the gradients here really have vanished
     assert bad.status == "fail", bad
     assert bad.eps > EPS_LADDER[0]  # 1e-6 could not resolve them; a larger step did
