@@ -295,7 +295,11 @@ def _diverged(d: Divergence, ctx: RunContext) -> list[Diagnosis]:
     # A NaN loss says the steps were too large; NaN gradients, weights or activations say the
     # signal blew up somewhere in the network (the trainer names the first layer it saw it in).
     kind = "loss_diverging" if d.quantity == "loss" else "exploding_gradients"
-    return [Diagnosis(kind, "error", d.layer, d.step, d.epoch, d.message(), remedy(kind, ctx),
+    where = f" in layer '{d.layer}'" if d.layer else ""
+    # Divergence.message() carries its own advice; here the remedy and the learning-rate finding give it.
+    message = (f"Training diverged at step {d.step} (epoch {d.epoch}): the {d.quantity}{where} became NaN "
+               "or infinite.")
+    return [Diagnosis(kind, "error", d.layer, d.step, d.epoch, message, remedy(kind, ctx),
                       last_epoch=d.epoch, lr_vote="lower")]
 
 

@@ -93,9 +93,12 @@ def test_the_exploding_gradients_example_fires_as_an_error() -> None:
     spec = load_experiment(Path(__file__).resolve().parents[2] / "experiments" / "exploding-gradients.json")
     trainer, found = run(spec, 3)
     assert trainer.status == "diverged"
-    assert of(found, "exploding_gradients")[0].severity == "error"
+    exploding = of(found, "exploding_gradients")[0]
+    assert exploding.severity == "error" and "became NaN or infinite" in exploding.message
     lr = of(found, "learning_rate")
     assert len(lr) == 1 and lr[0].remedy.startswith("lower")
+    # The learning-rate advice is said once, by the learning-rate finding.
+    assert sum("learning rate" in d.text() for d in found) == 1
 
 
 # -- vanishing: uniform collapse ------------------------------------------------------------------
