@@ -133,15 +133,16 @@ def lr_range_test(
     opt = cls(net.params, lr=float(start), **options)
     growth = (end / start) ** (1.0 / (steps - 1))
     # Evenly spaced, not drawn: the minibatch order must not depend on the evaluation batch.
-    eval_idx = np.unique(np.linspace(0, len(x) - 1, min(EVAL_SAMPLES, len(x))).round().astype(np.intp))
-    x_eval = x[eval_idx]
-    chunks = [(pos, y[eval_idx[pos]]) for pos in np.array_split(np.arange(len(eval_idx)),
-                                                                min(EVAL_CHUNKS, len(eval_idx)))]
+    # At most one sample per index step, so rounding never repeats an index.
+    eval_idx = np.linspace(0, len(x) - 1, min(EVAL_SAMPLES, len(x))).round().astype(np.intp)
+    x_eval, y_eval = x[eval_idx], y[eval_idx]
+    chunks = np.array_split(np.arange(len(eval_idx)), min(EVAL_CHUNKS, len(eval_idx)))
 
     lrs: list[float] = []
     losses: list[float] = []
     smoothed: list[float] = []
-    eval_chunks: list[list[float]] = []
+    eval_losses: list[float] = []
+    start_chunks: list[float] = []
     avg, best, diverged = 0.0, math.inf, False
     batches = iter(())
     with np.errstate(all="ignore"):  # the test provokes overflow on purpose at the end
@@ -155,7 +156,9 @@ def lr_range_test(
             lr = float(start * growth**i)
             opt.lr = lr
             eval_out = net.forward(x_eval, training=False)
-            eval_chunks.append([float(loss(eval_out[pos], target)[0]) for pos, target in chunks])
+            eval_losses.append(float(loss(eval_out, y_eval)[0]))
+            if i == 0:  # the noise is measured once, on the untouched weights
+                start_chunks = [float(loss(eval_out[pos], y_eval[pos])[0]) for pos in chunks]
             out = net.forward(x[idx], training=True)
             value, grad_out = loss(out, y[idx])
             value = float(value)
@@ -182,8 +185,7 @@ def lr_range_test(
     if progress is not None:
         progress(1.0)
     lr_arr, sm_arr = np.array(lrs), np.array(smoothed)
-    chunk_arr = np.array(eval_chunks, dtype=np.float64)
-    return judge(lr_arr, np.array(losses), sm_arr, chunk_arr, diverged)
+    return judge(lr_arr, np.array(losses), sm_arr, np.array(eval_losses), np.array(start_chunks), diverged)
 
 
 def range_test_for(
@@ -218,16 +220,20 @@ def range_test_for(
 
 
 def judge(
-    lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray, eval_chunks: np.ndarray, diverged: bool
+    lrs: np.ndarray,
+    losses: np.ndarray,
+    smoothed: np.ndarray,
+    eval_losses: np.ndarray,
+    start_chunks: np.ndarray,
+    diverged: bool,
 ) -> LRRangeResult:
     """Our verdict and the published rules, from the recorded curves (see the module docstring).
 
-    ``eval_chunks`` holds, per step, the mean loss of each chunk of the fixed evaluation batch.
+    ``eval_losses`` is the fixed evaluation batch's loss before each step; ``start_chunks`` the
+    loss of each of its chunks before the first step.
     """
-    n_chunks = eval_chunks.shape[1]
-    eval_losses = eval_chunks.mean(axis=1)
+    n_chunks = len(start_chunks)
     eval_smoothed = centred_mean(lrs, eval_losses, SMOOTH_DECADES)
-    start_chunks = eval_chunks[0]
     noise = float(np.std(start_chunks, ddof=1) / math.sqrt(n_chunks)) if n_chunks > 1 else math.nan
     rules = published_rules(lrs, smoothed)
     finite = np.isfinite(eval_smoothed)
