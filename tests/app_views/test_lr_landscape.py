@@ -73,8 +73,11 @@ def test_lr_view_plots_the_result_and_marks_the_suggestion(qtbot: Any, window: A
     assert view.apply_button.isEnabled()
 
     header, rows = view.table()
-    assert header == ["lr", "loss", "smoothed"]
+    assert header == ["lr", "loss", "smoothed", "fixed-batch loss"]
     np.testing.assert_array_equal(rows[:, 0], result.lrs)
+    np.testing.assert_array_equal(rows[:, 3], result.eval_losses)
+    x, y = view.eval_curve.getOriginalDataset()
+    finite_equal(y, result.eval_smoothed)
 
     view.steps.setValue(40)  # the steps control reaches the engine
     shorter = run_job(qtbot, view, view.start)

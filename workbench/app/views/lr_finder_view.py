@@ -243,9 +243,10 @@ class LRFinderView(PlotView):
 
     def table(self) -> tuple[list[str], np.ndarray]:
         r = self.result
+        header = ["lr", "loss", "smoothed", "fixed-batch loss"]
         if r is None:
-            return ["lr", "loss", "smoothed"], np.empty((0, 3))
-        return ["lr", "loss", "smoothed"], columns(r.lrs, r.losses, r.smoothed)
+            return header, np.empty((0, 4))
+        return header, columns(r.lrs, r.losses, r.smoothed, r.eval_losses)
 
 
 def install(window: MainWindow) -> None:
