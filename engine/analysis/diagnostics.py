@@ -15,11 +15,14 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from engine.analysis.remedies import remedy
 from engine.analysis.run_context import LEAKY, RECTIFIERS, RunContext
 from engine.events import Divergence, EpochMetrics, StepMetrics
+
+if TYPE_CHECKING:
+    from engine.trainer import Trainer
 
 # How many consecutive epochs a condition must hold before it is reported.
 SUSTAIN_EPOCHS = 3
@@ -168,11 +171,9 @@ def diagnose(
     return result + advice
 
 
-def diagnose_trainer(trainer: object, steps: Sequence[StepMetrics] | None = None) -> list[Diagnosis]:
-    """``diagnose`` on a trainer's history, divergence and settings: what the CLI prints."""
-    from engine.trainer import Trainer
-
-    assert isinstance(trainer, Trainer)
+def diagnose_trainer(trainer: Trainer, steps: Sequence[StepMetrics] | None = None) -> list[Diagnosis]:
+    """``diagnose`` on a trainer's history, divergence and settings: what the CLI prints and the
+    panel shows. ``steps``: the first step and any non-finite ones (for the exact NaN step)."""
     order = [name for name, *_ in trainer.network.summary()]
     return diagnose(trainer.history, steps, layer_order=order, divergence=trainer.divergence,
                     context=RunContext.from_trainer(trainer))
