@@ -92,10 +92,11 @@ class DiagnosticsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.list, 1)
         self.setToolTip(
-            "Automatic checks of the run so far: vanishing or exploding gradients, dead ReLUs, saturated "
-            "sigmoid/tanh units, updates far from ~1e-3 of the weights, a diverging or stalled loss. Each "
-            "names the layer and the epoch it started, and suggests a remedy. Thresholds: "
-            "docs/diagnostics.md."
+            "Automatic checks of the run so far: vanishing or exploding gradients, dead ReLUs, units stuck "
+            "in the negative regime, saturated sigmoid/tanh units, updates far from ~1e-3 of the weights, a "
+            "diverging or stalled loss. Each names the layer and the epoch it started, says whether it is "
+            "happening now or has recovered (grey), and suggests a remedy; one finding gives the "
+            "learning-rate advice. Thresholds: docs/diagnostics.md."
         )
 
         self._timer = QTimer(self)
