@@ -8,7 +8,7 @@ or let a ``Trainer`` run a whole ``ExperimentSpec``.
 from engine.activations import ACTIVATIONS, Activation, get_activation
 from engine.data import DATASETS, DataError, Dataset, make_dataset, minibatches
 from engine.events import Divergence, EpochMetrics, RunFinished, StepMetrics
-from engine.gradcheck import gradient_check
+from engine.gradcheck import TensorCheck, gradient_check
 from engine.initializers import INITIALIZERS
 from engine.layers import LAYERS, BatchNorm, Dense, Dropout, Layer
 from engine.losses import LOSSES, Loss, get_loss
@@ -52,6 +52,7 @@ __all__ = [
     "RunFinished",
     "Schedule",
     "StepMetrics",
+    "TensorCheck",
     "Trainer",
     "UnknownNameError",
     "add_l1_l2_grad",

@@ -153,6 +153,16 @@ class Trainer:
         self._best_val = math.inf
         self._since_best = 0
 
+    def initial_network(self) -> Network:
+        """A fresh copy of the weights this run started from (the seed's initialisation)."""
+        return Network.from_spec(
+            self.spec.model,
+            self.dataset.input_shape,
+            self.n_outputs,
+            np.random.default_rng(self._init_seed),
+            dtype=self.dtype,
+        )
+
     # ------------------------------------------------------ thread-safe steering
     def request_stop(self) -> None:
         self._stop.set()

@@ -176,3 +176,25 @@ def test_opening_the_app_without_a_display_says_how_to_proceed(monkeypatch, caps
     assert app_main(None) == 2
     err = capsys.readouterr().err
     assert "no display" in err and "gradient-workbench run" in err
+
+
+def test_lr_find_prints_a_suggestion_or_inconclusive_and_exits_0(capsys: pytest.CaptureFixture) -> None:
+    assert main(["lr-find", str(REPO / "experiments" / "default-spiral.json"), "--steps", "60"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("range test of 'Three-class spiral' (base): adam, batch 16")
+    assert lines[1].startswith(("suggested learning rate ", "inconclusive: "))
+    assert [line.split()[0] for line in lines[3:]] == ["valley", "steep", "minimum/10", "argmin"]
+
+
+def test_lr_find_with_too_few_steps_is_inconclusive_with_a_reason(capsys: pytest.CaptureFixture) -> None:
+    # 12 steps over seven decades: the loss falls by less than 3x the noise of its estimate.
+    assert main(["lr-find", str(REPO / "experiments" / "default-spiral.json"), "--steps", "12"]) == 0
+    verdict = capsys.readouterr().out.splitlines()[1]
+    assert verdict.startswith("inconclusive: ") and "steps" in verdict
+
+
+def test_lr_find_rejects_bad_input_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["lr-find", str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert main(["lr-find", str(_small(tmp_path)), "--variant", "nope"]) == 2
+    assert "no variant 'nope'" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
     gradient-workbench run EXPERIMENT.json [--epochs N] [--seed S] [--out DIR] [--variant NAME|all]
     gradient-workbench validate FILE...
+    gradient-workbench lr-find EXPERIMENT.json [--steps N] [--variant NAME]
     gradient-workbench [EXPERIMENT.json]        # opens the desktop app
 
 Exit codes: 0 done, 1 the run diverged, 2 invalid input (one line per problem on stderr, no
@@ -33,7 +34,7 @@ EXIT_DIVERGED = 1
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
 
-COMMANDS = ("run", "validate")
+COMMANDS = ("run", "validate", "lr-find")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check experiment files, one line per problem")
     validate.add_argument("files", type=Path, nargs="+")
     validate.set_defaults(handler=_cmd_validate)
+    lr_find = sub.add_parser("lr-find", help="learning-rate range test on the experiment's initial weights; "
+                                             "prints a suggestion or 'inconclusive' and why")
+    lr_find.add_argument("experiment", type=Path, help="experiment file (.json)")
+    lr_find.add_argument("--steps", type=_int_in(10, 10_000), default=100,
+                         help="steps of the test (default 100; more resolves smaller drops)")
+    lr_find.add_argument("--variant", help="test this variant instead of the base experiment")
+    lr_find.set_defaults(handler=_cmd_lr_find)
     return parser
 
 
@@ -113,6 +121,36 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _print_problems(problems: list[Problem], prefix: str = "") -> None:
     for problem in problems:
         print(f"{prefix}{problem}", file=sys.stderr)
+
+
+# ------------------------------------------------------------------------------- lr-find
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    """Exit 0 with a suggestion or "inconclusive" (both are answers); 2 on invalid input."""
+    from engine.analysis.lr_finder import range_test_for
+    from engine.data import DataError
+    from engine.trainer import Trainer
+
+    path: Path = args.experiment
+    try:
+        spec = load_experiment(path)
+        [(label, spec)] = _select_runs(spec, args.variant)
+        trainer = Trainer(spec, base_dir=path.resolve().parent)
+    except ExperimentError as exc:
+        _print_problems(exc.problems, prefix=f"{path}: ")
+        return EXIT_INVALID
+    except (DataError, ValueError, TypeError) as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"{path}: {line}", file=sys.stderr)
+        return EXIT_INVALID
+    result, optimizer = range_test_for(trainer, steps=args.steps)
+    print(f"range test of {spec.name!r} ({label}): {optimizer}, batch {spec.training.batch_size}, "
+          f"{len(result.lrs)} of {args.steps} steps from {result.lrs[0]:.0e}, initial weights")
+    print(result.summary())
+    print("published rules on the smoothed minibatch loss (no significance test):")
+    for rule in result.rules:
+        value = f"{rule.lr:.2g}" if rule.lr is not None else "none"
+        print(f"  {rule.name:<16} {value:<8} {rule.reference}")
+    return EXIT_OK
 
 
 # ----------------------------------------------------------------------------------- run
@@ -195,11 +233,14 @@ def run_experiment(
     progress = _Progress(trainer, spec, out)
     state = _Interrupt(trainer, err)
     finished: RunFinished | None = None
+    kept_steps: list[StepMetrics] = []  # the first (layer order) and non-finite ones, as the panel keeps
     with state.installed():
         try:
             for event in trainer.run():
                 if isinstance(event, StepMetrics):
                     progress.step(event)
+                    if not kept_steps or not (math.isfinite(event.loss) and math.isfinite(event.grad_norm)):
+                        kept_steps.append(event)
                 elif isinstance(event, EpochMetrics):
                     progress.epoch(event)
                 elif isinstance(event, RunFinished):
@@ -210,7 +251,7 @@ def run_experiment(
             return EXIT_INTERRUPTED
     progress.close()
     assert finished is not None  # every run ends with exactly one RunFinished
-    warnings = _diagnose(trainer)
+    warnings = _diagnose(trainer, kept_steps)
     for text in warnings:
         print(text, file=err)
     if finished.divergence is not None and not warnings:
@@ -228,17 +269,12 @@ def run_experiment(
     return EXIT_DIVERGED if finished.status == "diverged" else EXIT_OK
 
 
-def _diagnose(trainer: Any) -> list[str]:
-    """Gradient-health warnings from ``engine.analysis.diagnose``, as printable lines."""
-    try:
-        from engine.analysis import diagnose
-    except ImportError:
-        return []
-    try:
-        found = diagnose(trainer.history, divergence=trainer.divergence)
-    except TypeError:
-        found = diagnose(trainer.history)
-    return [d.text() if hasattr(d, "text") else str(d.message) for d in found]
+def _diagnose(trainer: Any, steps: list[StepMetrics] | None = None) -> list[str]:
+    """The findings of ``engine.analysis.diagnose_trainer`` (what the app's panel shows), one
+    printable paragraph each."""
+    from engine.analysis import diagnose_trainer
+
+    return [d.text() for d in diagnose_trainer(trainer, steps)]
 
 
 class _Interrupt:

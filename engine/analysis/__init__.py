@@ -4,7 +4,7 @@ Qt-free; the GUI runs the long ones (range test, landscape) on a worker thread w
 ``progress``/``cancelled`` callbacks.
 """
 
-from engine.analysis.diagnostics import Diagnosis, diagnose
+from engine.analysis.diagnostics import Diagnosis, diagnose, diagnose_trainer
 from engine.analysis.landscape import (
     Cancelled,
     LandscapeResult,
@@ -13,6 +13,7 @@ from engine.analysis.landscape import (
     pca_directions,
 )
 from engine.analysis.lr_finder import LRRangeResult, lr_range_test, suggest_lr
+from engine.analysis.run_context import RunContext
 from engine.analysis.saliency import SaliencyMap, saliency, saliency_map_2d
 from engine.analysis.sweep import sweep_specs, variant_specs
 
@@ -21,8 +22,10 @@ __all__ = [
     "Diagnosis",
     "LRRangeResult",
     "LandscapeResult",
+    "RunContext",
     "SaliencyMap",
     "diagnose",
+    "diagnose_trainer",
     "filter_normalized_direction",
     "loss_landscape",
     "lr_range_test",

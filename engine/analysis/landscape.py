@@ -39,9 +39,18 @@ class LandscapeResult:
     directions: tuple[np.ndarray, np.ndarray]  # flat, same layout as Network.params
     center_loss: float  # loss at the current weights (the grid's middle when resolution is odd)
     method: str = "random"  # "random" (filter-normalised) or "pca" (along the path)
-    # "pca" only: the fraction of the path's squared distance from the current weights along each
-    # direction (descending, in [0, 1], summing to at most 1); None for random directions.
+    # "pca" only: the share of the path's variance along each direction (descending, in [0, 1],
+    # summing to at most 1); None for random directions. See ``pca_centered`` for which variance.
     explained_variance: tuple[float, float] | None = None
+    # "pca" only: True for the paper's PCA (offsets centred on their mean, variance about the path's
+    # mean), False for the uncentred variant (squared distance from the current weights).
+    pca_centered: bool | None = None
+
+    def pca_label(self) -> str:
+        """'centred PCA' or 'uncentred PCA' ('' for random directions): which the axes show."""
+        if self.pca_centered is None:
+            return ""
+        return "centred PCA" if self.pca_centered else "uncentred PCA"
 
 
 def filter_normalized_direction(network: Any, rng: np.random.Generator) -> np.ndarray:
@@ -101,15 +110,19 @@ def pca_directions(
     *,
     rng: np.random.Generator | None = None,
     network: Any = None,
+    centered: bool = True,
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[float, float], np.ndarray]:
     """The top two principal components of the path's offsets ``p - center`` (Li et al. 2018, §7).
 
     Returns ``((d1, d2), (var1, var2), coords)``: two orthonormal float64 directions, the
-    fraction of ``Σ‖p - center‖²`` each captures, and each snapshot's ``(x, y)`` on them.
-    Unlike textbook PCA the offsets are not centred on their mean: the slice must pass
-    through the current weights, and the uncentred components give the plane through
-    ``center`` closest to the whole path. Signs put the path's first point at x ≤ 0, y ≤ 0,
-    so the path reads from the left towards the current weights.
+    share of the variance each captures, and each snapshot's ``(x, y)``: its offset from
+    ``center`` projected on them (the slice always passes through the current weights).
+    ``centered=True`` is the paper's (textbook) PCA: the offsets are centred on their mean, and
+    the shares are of the path's variance about its mean. ``centered=False`` skips the centring:
+    the components then give the plane through ``center`` closest to the whole path, and the
+    shares are of ``Σ‖p - center‖²``; its percentages are larger and not comparable with the
+    paper's. Signs put the path's first point at x ≤ 0, y ≤ 0, so the path reads from the left
+    towards the current weights.
 
     A path along a single line has no second component: ``d2`` is then a random direction
     (filter-normalised on ``network`` when given) made orthogonal to ``d1``, with variance 0.
@@ -124,10 +137,16 @@ def pca_directions(
     gram = np.zeros((k, k))
     for _, block in _offset_chunks(path, center):
         gram += block @ block.T
-    total = float(np.trace(gram))
-    if not total > 0.0:
+    if not float(np.trace(gram)) > 0.0:
         raise ValueError("PCA directions need a path that moves away from the current weights")
-    eigvals, eigvecs = np.linalg.eigh(gram)
+    # Centring the offsets is H M with H = I - 11ᵀ/k, so their Gram matrix is H G H; its
+    # eigenvectors (for non-zero eigenvalues) are orthogonal to 1, so Mᵀv = (HM)ᵀv below.
+    h = np.eye(k) - 1.0 / k if centered else np.eye(k)
+    gram_c = h @ gram @ h
+    total = float(np.trace(gram_c))
+    if not total > 0.0:  # centred, a path of one repeated point has no variance
+        h, gram_c, total = np.eye(k), gram, float(np.trace(gram))
+    eigvals, eigvecs = np.linalg.eigh(gram_c)
     order = np.argsort(eigvals)[::-1]
     eigvals, eigvecs = np.maximum(eigvals[order], 0.0), eigvecs[:, order]
     n_comp = 2 if k >= 2 and eigvals[1] > 1e-12 * eigvals[0] else 1
@@ -137,7 +156,7 @@ def pca_directions(
     for sl, block in _offset_chunks(path, center):
         comps[:n_comp, sl] = (block.T @ eigvecs[:, :n_comp] / sigma).T
     coords = np.zeros((k, 2))
-    coords[:, :n_comp] = eigvecs[:, :n_comp] * sigma  # M u_c = σ_c v_c
+    coords[:, :n_comp] = gram @ eigvecs[:, :n_comp] / sigma  # M u_c = M Mᵀ v_c / σ_c
     if n_comp == 1:
         rng = rng if rng is not None else np.random.default_rng(0)
         if network is not None:
@@ -186,6 +205,7 @@ def loss_landscape(
     path: list[np.ndarray] | None = None,
     directions: Literal["random", "pca"] = "random",
     margin: float = 0.25,
+    pca_centered: bool = True,
     progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> LandscapeResult:
@@ -193,7 +213,8 @@ def loss_landscape(
 
     ``directions="random"``: two filter-normalised random directions, grid ``[-span, span]²``.
     ``directions="pca"``: the path's top two principal components (``pca_directions``), unit
-    vectors, so the coordinates are distances in parameter space; each axis covers the path and
+    vectors, so the coordinates are distances in parameter space (centred PCA by default, as the
+    paper; ``pca_centered=False`` for the uncentred variant); each axis covers the path and
     the current weights plus ``margin`` × the path's extent on both sides (``span`` is unused),
     with 0 exactly on the grid. Needs a path that moves and ``resolution >= 3``.
 
@@ -219,7 +240,8 @@ def loss_landscape(
     if directions == "pca":
         if not path:
             raise ValueError("PCA directions need the optimizer's path (parameter snapshots)")
-        comps, explained, path_xy = pca_directions(path, center.astype(np.float64), rng=rng, network=net)
+        comps, explained, path_xy = pca_directions(path, center.astype(np.float64), rng=rng, network=net,
+                                                   centered=pca_centered)
         dirs = (comps[0].astype(dtype), comps[1].astype(dtype))
         alphas = path_grid(path_xy[:, 0], resolution, margin)
         betas = path_grid(path_xy[:, 1], resolution, margin)
@@ -253,4 +275,5 @@ def loss_landscape(
                 losses[i, j] = loss_at(float(a), float(b))
             if progress is not None:
                 progress((i + 1) / resolution)
-    return LandscapeResult(alphas, betas, losses, path_xy, dirs, center_loss, directions, explained)
+    centred = pca_centered if directions == "pca" else None
+    return LandscapeResult(alphas, betas, losses, path_xy, dirs, center_loss, directions, explained, centred)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.analysis import diagnose
+from engine.analysis import RunContext, diagnose
 from engine.events import StepMetrics
 from engine.spec import DataSpec, DenseSpec, ExperimentSpec, ModelSpec, OptimizerSpec
 from engine.trainer import Trainer
@@ -32,8 +32,9 @@ def test_healthy_default_spiral_triggers_nothing_at_any_point(seed: int) -> None
     trainer, steps = train(ExperimentSpec(seed=seed, data=SPIRAL3), 300)
     assert trainer.status == "finished" and trainer.history[-1].train_metric > 0.95
     history = trainer.history
+    ctx = RunContext.from_trainer(trainer)  # as the CLI and the panel pass it
     for n in (2, 5, 20, 60, 120, 200, 300):  # what the live panel shows along the way
-        assert diagnose(history[:n], [s for s in steps if s.epoch <= n]) == [], n
+        assert diagnose(history[:n], [s for s in steps if s.epoch <= n], context=ctx) == [], n
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -44,8 +45,9 @@ def test_the_default_spiral_experiment_file_triggers_nothing(seed: int) -> None:
     path = example_path("default-spiral")
     trainer, steps = train(load_experiment(path).with_overrides({"seed": seed}), None)
     assert trainer.status == "finished" and trainer.history[-1].val_metric >= 0.95
+    ctx = RunContext.from_trainer(trainer)
     for n in (2, 5, 20, 60, 100, len(trainer.history)):
-        assert diagnose(trainer.history[:n], [s for s in steps if s.epoch <= n]) == [], n
+        assert diagnose(trainer.history[:n], [s for s in steps if s.epoch <= n], context=ctx) == [], n
 
 
 def test_deep_sigmoid_net_with_small_init_has_vanishing_gradients() -> None:

@@ -159,11 +159,21 @@ def test_pca_directions_of_a_training_path_are_orthonormal_and_ranked(spiral, ce
     assert var[0] > 0.5  # SGD mostly heads one way: the first component holds most of the path
     offsets = np.stack(path) - net.params
     np.testing.assert_allclose(coords, offsets @ basis.T, atol=1e-9)
-    # The variance is the share of the path's squared distance from the current weights.
-    total = float((offsets**2).sum())
-    np.testing.assert_allclose(var, (coords**2).sum(axis=0) / total, rtol=1e-9)
+    # Centred by default, as the paper (textbook PCA): the shares of the variance about the mean,
+    # what an SVD of the mean-centred offsets gives.
+    centred = offsets - offsets.mean(axis=0)
+    _, sv, vt = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(var, sv[:2] ** 2 / (sv**2).sum(), rtol=1e-9)
+    np.testing.assert_allclose(np.abs(basis @ vt[:2].T), np.eye(2), atol=1e-8)
     assert coords[0, 0] < 0.0 and coords[0, 1] <= 0.0  # the path starts on the left
-    np.testing.assert_allclose(coords[-1], [0.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(coords[-1], [0.0, 0.0], atol=1e-9)  # the plane still passes through θ_now
+    # The uncentred variant: shares of the path's squared distance from the current weights,
+    # not comparable with the paper's.
+    (u1, u2), uvar, ucoords = pca_directions(path, net.params, centered=False)
+    ubasis = np.stack([u1, u2])
+    np.testing.assert_allclose(ucoords, offsets @ ubasis.T, atol=1e-9)
+    np.testing.assert_allclose(uvar, (ucoords**2).sum(axis=0) / float((offsets**2).sum()), rtol=1e-9)
+    assert not np.allclose(uvar, var)
 
 
 def test_a_path_in_a_plane_is_reproduced_exactly(spiral, ce) -> None:
@@ -174,7 +184,7 @@ def test_a_path_in_a_plane_is_reproduced_exactly(spiral, ce) -> None:
     path = [net.params + a * u + b * v for a, b in ab]
     result = loss_landscape(net, ce, spiral.x_train, spiral.y_train, rng=rng, resolution=5, path=path,
                             directions="pca")
-    assert result.method == "pca"
+    assert result.method == "pca" and result.pca_centered and result.pca_label() == "centred PCA"
     assert result.explained_variance is not None and sum(result.explained_variance) == pytest.approx(1.0)
     d1, d2 = (d.astype(np.float64) for d in result.directions)
     rebuilt = [net.params + x * d1 + y * d2 for x, y in result.path_xy]

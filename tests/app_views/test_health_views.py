@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine.analysis import diagnose
+from engine.analysis import diagnose_trainer
 from tests.app.conftest import menu_action, menu_texts
 from tests.app_views.conftest import deep_sigmoid_spec, spiral_spec, train
 from workbench.app.export import export_csv, export_png
@@ -67,10 +67,10 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
     kinds = [d.kind for d in panel.diagnoses]
     assert "vanishing_gradients" in kinds
     t = window.session.trainer
-    assert panel.diagnoses == diagnose(t.history, layer_order=[n for n, *_ in t.network.summary()])
+    assert panel.diagnoses == diagnose_trainer(t)  # what the CLI prints
     vanishing = next(d for d in panel.diagnoses if d.kind == "vanishing_gradients")
     row = panel.texts()[kinds.index("vanishing_gradients")]
-    assert row.startswith("Vanishing gradients (warning) — layer dense1 · epoch 1, step")
+    assert row.startswith("Vanishing gradients (warning, happening now) — layer dense1 · epoch 1, step")
     assert vanishing.message in row and f"Try: {vanishing.remedy}" in row
     item = panel.list.item(kinds.index("vanishing_gradients"))
     assert item.background().color().name() == "#fff4d6"  # warning colour
@@ -79,6 +79,34 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
     # A new experiment starts clean.
     window.session.new(spiral_spec())
     assert panel.texts() == ["No problems detected"] and panel.epochs == []
+
+
+def test_panel_shows_recovered_alarms_and_the_cli_prints_the_same_findings(
+    qtbot: Any, window: Any, tmp_path: Any
+) -> None:
+    import io
+
+    from engine.spec import DenseSpec, ExperimentSpec, ModelSpec
+    from workbench.app.views.diagnostics_panel import RECOVERED_COLOUR
+    from workbench.cli import run_experiment
+
+    panel = window.views["diagnostics"]
+    layer = DenseSpec(units=16, activation="leaky_relu", bias_init="constant",
+                      bias_init_options={"value": -10.0})
+    spec = ExperimentSpec(data={"source": "spiral_multi", "n_classes": 3},
+                          model=ModelSpec(layers=(layer, layer)), training={"epochs": 60})
+    window.session.new(spec)
+    train(qtbot, window)
+    recovered = [i for i, d in enumerate(panel.diagnoses) if d.state == "recovered"]
+    assert recovered
+    row = panel.texts()[recovered[0]]
+    assert ", happened at epoch" in row.splitlines()[0] and "recovered" in row.splitlines()[0]
+    assert panel.list.item(recovered[0]).background().color() == RECOVERED_COLOUR
+    assert "recovered" in panel.status.text()
+    err = io.StringIO()
+    assert run_experiment(spec, folder=tmp_path / "run", out=io.StringIO(), err=err) == 0
+    printed = [line for line in err.getvalue().splitlines() if line]
+    assert printed == [d.text() for d in panel.diagnoses]
 
 
 def test_healthy_run_shows_no_problems(qtbot: Any, window: Any) -> None:
@@ -118,12 +146,13 @@ def _run_check(qtbot: Any, window: Any) -> Any:
 
 
 def test_gradient_check_is_all_green_for_a_healthy_model(qtbot: Any, window: Any) -> None:
-    from workbench.app.views.gradcheck_dialog import GREEN, PASS_THRESHOLD
+    from workbench.app.views.gradcheck_dialog import GREEN
 
     dialog = _run_check(qtbot, window)
     names = list(window.session.view_network.parameters())
     assert list(dialog.result) == names
-    assert all(err < PASS_THRESHOLD for err in dialog.result.values())
+    assert all(c.status == "pass" for c in dialog.checks.values())
+    assert all(err < 1e-5 for err in dialog.result.values())
     assert dialog.colours() == {n: GREEN for n in names}
     assert "All 6 parameters agree" in dialog.summary.text()
     dialog.close()
@@ -148,3 +177,26 @@ def test_gradient_check_turns_red_for_a_wrong_backward(qtbot: Any, window: Any, 
     assert dialog.result["dense1.W"] > 0.1
     assert "3 of 6 parameters" in dialog.summary.text()
     dialog.close()
+
+
+def test_gradient_plot_says_before_clipping_when_clipping_is_on(qtbot: Any, window: Any) -> None:
+    plot = window.gradient_plot
+    window.session.new(spiral_spec())
+    train(qtbot, window)
+    plot.refresh(window.session.history, force=True)
+    assert plot.plot_item.getAxis("left").labelText == "‖∂L/∂W‖"
+    window.session.new(spiral_spec(**{"clipping.mode": "norm", "clipping.max": 0.01}))
+    train(qtbot, window)
+    plot.refresh(window.session.history, force=True)
+    assert "before clipping" in plot.plot_item.getAxis("left").labelText
+    assert "norm" in plot.plot_item.getAxis("left").labelText
+    # Both: the dashed after-clipping curves are each layer's norm x min(1, limit / global norm).
+    assert plot.after_clip.isVisibleTo(plot)
+    plot.epoch_means.setChecked(False)
+    plot.after_clip.setChecked(True)
+    plot.refresh(window.session.history, force=True)
+    history = window.session.history
+    scale = np.minimum(1.0, 0.01 / history.steps("grad_norm"))
+    _, after = plot.clipped_curves["dense1"].getOriginalDataset()
+    np.testing.assert_allclose(after, history.step_layer_grads("dense1") * scale, rtol=1e-6)
+    assert (after <= history.step_layer_grads("dense1") + 1e-12).all() and scale.min() < 1.0

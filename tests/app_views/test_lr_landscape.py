@@ -68,12 +68,49 @@ def test_lr_view_plots_the_result_and_marks_the_suggestion(qtbot: Any, window: A
     assert view.apply_button.isEnabled()
 
     header, rows = view.table()
-    assert header == ["lr", "loss", "smoothed"]
+    assert header == ["lr", "loss", "smoothed", "fixed-batch loss"]
     np.testing.assert_array_equal(rows[:, 0], result.lrs)
+    np.testing.assert_array_equal(rows[:, 3], result.eval_losses)
+    x, y = view.eval_curve.getOriginalDataset()
+    finite_equal(y, result.eval_smoothed)
 
     view.steps.setValue(40)  # the steps control reaches the engine
     shorter = run_job(qtbot, view, view.start)
     assert len(shorter.lrs) <= 40 and shorter.lrs[1] / shorter.lrs[0] > result.lrs[1] / result.lrs[0]
+
+
+def test_lr_view_tests_the_initial_weights_unless_asked_for_current(qtbot: Any, window: Any) -> None:
+    window.session.new(spiral_spec(optimizer={"name": "sgd", "lr": 0.1}))
+    view = lr_view(window)
+    view.steps.setValue(20)
+    train(qtbot, window)
+    trainer = window.session.trainer
+    x, y = training_arrays(window.session)
+    initial = trainer.initial_network()
+    fresh = run_job(qtbot, view, view.start)
+    # The first minibatch loss is the untouched initial weights' loss on the first batch.
+    spec = window.session.spec
+    first = np.random.default_rng(spec.seed).permutation(len(x))[: spec.training.batch_size]
+    expected = float(trainer.loss(initial.forward(x[first]), y[first])[0])
+    assert fresh.losses[0] == pytest.approx(expected, rel=1e-5)
+    view.current_weights.setChecked(True)
+    trained = run_job(qtbot, view, view.start)
+    assert trained.eval_losses[0] < fresh.eval_losses[0]
+
+
+def test_lr_view_says_inconclusive_and_why(qtbot: Any, window: Any) -> None:
+    from engine.analysis import lr_range_test
+
+    view = lr_view(window)
+    s = window.session
+    x, y = training_arrays(s)
+    result = lr_range_test(s.view_network, s.trainer.loss, x, y, rng=np.random.default_rng(0),
+                           start=1e-14, end=1e-13, steps=30)
+    view.set_result(result)
+    assert result.verdict == "inconclusive"
+    assert view.hint.text().startswith("Inconclusive: the loss fell by")
+    assert "valley" in view.hint.text() and "fastai" in view.hint.text()
+    assert not view.line.isVisible() and not view.apply_button.isEnabled()
 
 
 def test_apply_sets_the_learning_rate_undoably(qtbot: Any, window: Any) -> None:
@@ -216,9 +253,10 @@ def test_landscape_along_the_path_shows_the_path_in_pca_coordinates(qtbot: Any, 
     # Labels and hint carry the explained variance; the centre is the current loss.
     v1, v2 = result.explained_variance
     assert 1.0 >= v1 >= v2 >= 0.0
-    assert view.plot_item.getAxis("bottom").labelText == f"PC1 ({100 * v1:.1f} %)"
-    assert view.plot_item.getAxis("left").labelText == f"PC2 ({100 * v2:.1f} %)"
-    assert f"{100 * v1:.1f} %" in view.hint.text()
+    assert result.pca_centered  # the paper's centred PCA by default, and the labels say so
+    assert view.plot_item.getAxis("bottom").labelText == f"PC1 ({100 * v1:.1f} %, centred)"
+    assert view.plot_item.getAxis("left").labelText == f"PC2 ({100 * v2:.1f} %, centred)"
+    assert f"{100 * v1:.1f} %" in view.hint.text() and "centred PCA" in view.hint.text()
     x, y = training_arrays(session)
     loss, _ = session.trainer.loss(session.view_network.forward(x, training=False), y)
     assert result.center_loss == pytest.approx(float(loss), rel=1e-6)
@@ -226,6 +264,14 @@ def test_landscape_along_the_path_shows_the_path_in_pca_coordinates(qtbot: Any, 
     assert view.image.image[i, j] == result.center_loss
     header, rows = view.table()
     assert header == ["pc1", "pc2", "loss"] and rows.shape == (15 * 15, 3)
+    # The uncentred variant is an option, and labelled as such.
+    assert view.uncentred_box.isVisibleTo(view)
+    view.uncentred_box.setChecked(True)
+    uncentred = run_job(qtbot, view, view.start)
+    assert uncentred.pca_centered is False and uncentred.explained_variance != result.explained_variance
+    assert view.plot_item.getAxis("bottom").labelText.endswith(", uncentred)")
+    assert "uncentred PCA" in view.hint.text()
+    view.uncentred_box.setChecked(False)
 
     # A choice the user made sticks; random directions label their axes as such.
     view.set_method("random")

@@ -36,7 +36,8 @@ def test_dense_gradients_match_finite_differences(activation, input_shape):
     y = rng.normal(size=(6, *input_shape[:-1], 3))
     errors = gradient_check(net, get_loss("mse"), x, y)
     assert set(errors) == {"dense1.W", "dense1.b", "dense2.W", "dense2.b"}
-    assert max(errors.values()) < 1e-6
+    assert all(c.passed for c in errors.values()), errors
+    assert max(c.error for c in errors.values()) < 1e-5
 
 
 def test_dense_input_gradient_matches_finite_differences():
@@ -72,7 +73,8 @@ def test_batchnorm_gradients_match_finite_differences(input_shape, training):
     x = rng.normal(size=(8, *input_shape))
     y = rng.normal(size=(8, *input_shape[:-1], 2))
     errors = gradient_check(net, get_loss("mse"), x, y, training=training)
-    assert max(errors.values()) < 1e-6
+    assert all(c.passed for c in errors.values()), errors
+    assert max(c.error for c in errors.values()) < 1e-5
 
 
 def test_dropout_gradients_with_a_fixed_mask_match_finite_differences():
@@ -81,7 +83,8 @@ def test_dropout_gradients_with_a_fixed_mask_match_finite_differences():
     x = rng.normal(size=(10, 4))
     y = rng.integers(0, 3, 10)
     errors = gradient_check(net, get_loss("softmax_cross_entropy"), x, y)
-    assert max(errors.values()) < 1e-6
+    assert all(c.passed for c in errors.values()), errors
+    assert max(c.error for c in errors.values()) < 1e-5
 
 
 # -- Dense ----------------------------------------------------------------------------

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         s.pathChanged.connect(self._update_title)
         s.specChanged.connect(self._update_title)
         s.specChanged.connect(self._update_actions)
+        s.specChanged.connect(
+            lambda spec: self.gradient_plot.set_clipping(spec.clipping.mode, spec.clipping.max))
         s.runStateChanged.connect(self._run_state_changed)
         s.runFinished.connect(self._run_finished)
         s.runError.connect(self._run_error)
@@ -125,6 +127,7 @@ class MainWindow(QMainWindow):
             "Change not applied", f"{message}\n\nNothing was changed: the trained run is kept."))
         self._trainer_changed(s.trainer)
         self.boundary_plot.set_network(s.view_network)
+        self.gradient_plot.set_clipping(s.spec.clipping.mode, s.spec.clipping.max)
         self.frames.start()
 
         self.resize(1280, 720)

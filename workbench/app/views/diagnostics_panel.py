@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.analysis import Diagnosis, diagnose
+from engine.analysis import Diagnosis, RunContext, diagnose
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from engine.thinning import ThinnedList
 from workbench.app.plots.base import on_screen
@@ -42,11 +42,14 @@ KIND_TITLES = {
     "exploding_gradients": "Exploding gradients",
     "vanishing_gradients": "Vanishing gradients",
     "dead_relu": "Dead ReLU units",
+    "stuck_negative": "Stuck in the negative regime",
     "saturated": "Saturated units",
     "update_ratio": "Update size",
     "loss_plateau": "Loss plateau",
+    "learning_rate": "Learning rate",
 }
 SEVERITY_COLOURS = {"error": QColor(253, 226, 225), "warning": QColor(255, 244, 214)}
+RECOVERED_COLOUR = QColor(236, 236, 236)  # happened, then cleared for RECOVERY_EPOCHS epochs
 HEALTHY = "No problems detected"
 REFRESH_MS = 250  # live re-diagnosis at most ~4×/s: diagnose is cheap, the list rebuild is not free
 # diagnose() reads every epoch so far, so a long run makes it slower: the live re-diagnosis is
@@ -63,6 +66,7 @@ class DiagnosticsPanel(QWidget):
         self.epochs: ThinnedList[EpochMetrics] = ThinnedList()
         self.steps: list[StepMetrics] = []
         self.divergence: Any = None
+        self.context: RunContext | None = None  # the run's settings: remedies skip what is in use
         self.diagnoses: list[Diagnosis] = []
         self._stale = False  # something arrived while the panel was off screen
 
@@ -88,10 +92,11 @@ class DiagnosticsPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.list, 1)
         self.setToolTip(
-            "Automatic checks of the run so far: vanishing or exploding gradients, dead ReLUs, saturated "
-            "sigmoid/tanh units, updates far from ~1e-3 of the weights, a diverging or stalled loss. Each "
-            "names the layer and the epoch it started, and suggests a remedy. Thresholds: "
-            "docs/diagnostics.md."
+            "Automatic checks of the run so far: vanishing or exploding gradients, dead ReLUs, units stuck "
+            "in the negative regime, saturated sigmoid/tanh units, updates far from ~1e-3 of the weights, a "
+            "diverging or stalled loss. Each names the layer and the epoch it started, says whether it is "
+            "happening now or has recovered (grey), and suggests a remedy; one finding gives the "
+            "learning-rate advice. Thresholds: docs/diagnostics.md."
         )
 
         self._timer = QTimer(self)
@@ -109,6 +114,10 @@ class DiagnosticsPanel(QWidget):
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
         self.steps, self.divergence = [], None
+        try:
+            self.context = RunContext.from_trainer(trainer) if trainer is not None else None
+        except Exception:  # an unusual trainer: generic remedies rather than no panel
+            self.context = None
         # A trainer that already ran (the panel was opened late) brings its own history.
         running = self.session.is_running
         self.epochs = ThinnedList()
@@ -169,7 +178,8 @@ class DiagnosticsPanel(QWidget):
         net = self.session.view_network
         order = [name for name, *_ in net.summary()] if net is not None else None
         try:
-            self.diagnoses = diagnose(self.epochs, self.steps, layer_order=order, divergence=self.divergence)
+            self.diagnoses = diagnose(self.epochs, self.steps, layer_order=order, divergence=self.divergence,
+                                      context=self.context)
         except Exception as exc:  # a diagnostics bug must never take the app down
             self.diagnoses = []
             self.status.setText(f"Diagnostics failed: {exc}")
@@ -191,14 +201,19 @@ class DiagnosticsPanel(QWidget):
             icon = QStyle.StandardPixmap.SP_MessageBoxCritical if d.severity == "error" else (
                 QStyle.StandardPixmap.SP_MessageBoxWarning)
             item = QListWidgetItem(self.style().standardIcon(icon), item_text(d))
-            item.setBackground(QBrush(SEVERITY_COLOURS.get(d.severity, QColor("white"))))
+            colour = SEVERITY_COLOURS.get(d.severity, QColor("white"))
+            colour = RECOVERED_COLOUR if d.state == "recovered" else colour
+            item.setBackground(QBrush(colour))
             item.setToolTip(d.text())
             item.setData(Qt.ItemDataRole.UserRole, d)
             self.list.addItem(item)
-        errors = sum(d.severity == "error" for d in self.diagnoses)
+        now = [d for d in self.diagnoses if d.state == "now"]
+        errors = sum(d.severity == "error" for d in now)
         summary = f"{n} epoch{'s' if n != 1 else ''} checked"
         if self.diagnoses:
-            summary += f" · {errors} error(s), {len(self.diagnoses) - errors} warning(s)"
+            summary += f" · {errors} error(s), {len(now) - errors} warning(s)"
+            if len(now) < len(self.diagnoses):
+                summary += f", {len(self.diagnoses) - len(now)} recovered"
         self.status.setText(summary)
 
     def texts(self) -> list[str]:
@@ -214,8 +229,8 @@ class DiagnosticsPanel(QWidget):
 def item_text(d: Diagnosis) -> str:
     where = [f"layer {d.layer}"] if d.layer else []
     where.append(f"epoch {d.epoch}, step {d.step}")
-    title = f"{KIND_TITLES.get(d.kind, d.kind)} ({d.severity}) — {' · '.join(where)}"
-    return f"{title}\n{d.message}\nTry: {d.remedy}"
+    title = f"{KIND_TITLES.get(d.kind, d.kind)} ({d.severity}, {d.when()}) — {' · '.join(where)}"
+    return f"{title}\n{d.message}" + (f"\nTry: {d.remedy}" if d.remedy else "")
 
 
 def install(host: ViewHost) -> None:

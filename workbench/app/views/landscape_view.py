@@ -139,10 +139,7 @@ class LandscapeView(PlotView):
         for item in (self.path_curve, self.start_marker, self.current_marker):
             p.addItem(item)
             item.setZValue(20)
-        legend = p.addLegend(offset=(10, 10), brush=(255, 255, 255, 200))
-        legend.addItem(self.path_curve, "optimizer path")
-        legend.addItem(self.current_marker, "current weights")
-        legend.addItem(self.start_marker, "start")
+        # Named items are listed above the plot (PlotView's legend), not on the landscape.
 
         self.resolution = QSpinBox()
         self.resolution.setRange(5, 151)
@@ -177,12 +174,18 @@ class LandscapeView(PlotView):
         self.log_box.setChecked(True)
         self.log_box.setToolTip("Colour by log₁₀ of the loss: losses far from the minimum are orders of "
                                 "magnitude larger and would wash out the basin.")
+        self.uncentred_box = QCheckBox("uncentred")
+        self.uncentred_box.setToolTip("PCA without centring the path's offsets on their mean: the plane "
+                                      "closest to the whole path through the current weights. Its "
+                                      "percentages are larger and not comparable with the paper's "
+                                      "(centred) PCA, the default.")
         self._labels: dict[str, QLabel] = {}
         for text, w in (("directions", self.directions), ("grid", self.resolution), ("span ±", self.span),
                         ("margin", self.margin)):
             self._labels[text] = QLabel(text)
             self.controls.addWidget(self._labels[text])
             self.controls.addWidget(w)
+        self.controls.addWidget(self.uncentred_box)
         self.controls.addWidget(self.log_box)
         self.run_button, self.cancel_button, self.progress = progress_row(
             self, "Compute", "Compute the loss around the current weights on a copy of the network.")
@@ -271,7 +274,7 @@ class LandscapeView(PlotView):
         pca = self.method() == "pca"
         for widget in (self.span, self._labels["span ±"]):
             widget.setVisible(not pca)
-        for widget in (self.margin, self._labels["margin"]):
+        for widget in (self.margin, self._labels["margin"], self.uncentred_box):
             widget.setVisible(pca)
 
     # -- running -------------------------------------------------------------------------
@@ -295,6 +298,7 @@ class LandscapeView(PlotView):
                                    f"{'s' if len(path) != 1 else ''}; train a few steps to see the "
                                    "landscape along the optimizer's path (PCA).")
         seed = s.spec.seed
+        centred = not self.uncentred_box.isChecked()
         self.error = ""
 
         def work(state: TaskState) -> object:
@@ -303,7 +307,8 @@ class LandscapeView(PlotView):
             with threadpool_limits(limits=1, user_api="blas"):
                 return loss_landscape(network, loss, x, y, rng=np.random.default_rng(seed),
                                       resolution=resolution, span=span, path=path, directions=method,
-                                      margin=margin, progress=state.set_progress_value,
+                                      margin=margin, pca_centered=centred,
+                                      progress=state.set_progress_value,
                                       cancelled=state.is_interruption_requested)
 
         self.progress.setValue(0)
@@ -333,7 +338,10 @@ class LandscapeView(PlotView):
         )
         if r.explained_variance is not None:
             v1, v2 = r.explained_variance
-            text += (f" The two principal components hold {100 * (v1 + v2):.0f} % of the path's movement "
+            what = ("variance about its mean (centred PCA, as Li et al.)" if r.pca_centered else
+                    "squared distance from the current weights (uncentred PCA: not comparable with the "
+                    "paper)")
+            text += (f" The two principal components hold {100 * (v1 + v2):.0f} % of the path's {what} "
                      f"({100 * v1:.1f} % and {100 * v2:.1f} %); axes are distances in weight space.")
             if len(r.path_xy) < SPARSE_PATH:
                 text += (f" Only {len(r.path_xy)} snapshots were recorded (the app receives the weights "
@@ -342,8 +350,10 @@ class LandscapeView(PlotView):
             text += (" The path barely shows: training moved the weights mostly along other directions "
                      "than these two random ones (choose \"along the path (PCA)\").")
         self.hint.setText(text + self._fallback_text)
+        self.sync_legend()
 
     @Slot(str, str)
+
     def _on_failed(self, message: str, _details: str) -> None:
         self.error = message
         self.hint.setText(f"The landscape could not be computed: {message}")
@@ -412,7 +422,8 @@ class LandscapeView(PlotView):
         if r is None or r.explained_variance is None:
             return "α (direction 1)", "β (direction 2)"
         v1, v2 = r.explained_variance
-        return f"PC1 ({100 * v1:.1f} %)", f"PC2 ({100 * v2:.1f} %)"
+        how = "centred" if r.pca_centered else "uncentred"
+        return f"PC1 ({100 * v1:.1f} %, {how})", f"PC2 ({100 * v2:.1f} %, {how})"
 
     def _draw_contours(self, values: np.ndarray, lo: float, hi: float) -> None:
         for iso in self.contours:

@@ -1,10 +1,12 @@
 """Analyze ▸ Learning-Rate Range Test: where does the loss fall fastest as the learning rate grows?
 
-The test (``engine.analysis.lr_range_test``) trains a copy of the current model for a hundred
-steps while the learning rate grows exponentially; it runs on a worker thread with a progress
-bar and Cancel. The plot shows the raw minibatch losses (faint) and their smoothed curve on a
-log learning-rate axis, with the suggested rate marked; "Apply" makes it the experiment's
-learning rate through the same undoable edit the Training panel uses (live at the next step
+The test (``engine.analysis.lr_range_test``) trains a copy of the experiment's initial weights
+(or, when "current weights" is ticked, of the current model) for a hundred steps while the
+learning rate grows exponentially; it runs on a worker thread with a progress bar and Cancel.
+The plot shows the raw minibatch losses (faint), their smoothed curve and the loss on a fixed
+evaluation batch on a log learning-rate axis, with the suggested rate marked, or "inconclusive"
+and why; the published rules (fastai, pytorch-lr-finder) are listed beside it. "Apply" makes it
+the experiment's learning rate through the same undoable edit the Training panel uses (live at the next step
 while training).
 
 The off-thread runner and the shared controls live in ``workbench.app.jobs``.
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QPushButton, QSpinBox, QWidget
 
 from engine.analysis import LRRangeResult, lr_range_test
 from engine.optimizers import OPTIMIZERS
@@ -34,8 +36,9 @@ if TYPE_CHECKING:
 LR_TIP = (
     "The learning-rate range test trains a copy of the model for a few steps while the learning rate "
     "grows exponentially. The loss first barely moves (rate too low), then falls fastest, then explodes "
-    "(rate too high). A good learning rate sits where the smoothed loss falls fastest, well before it "
-    "blows up (Smith 2017; fastai's lr_find)."
+    "(rate too high). The suggestion is where the loss on a fixed evaluation batch falls fastest, "
+    "and only when it fell by more than 3x its own noise; otherwise the test says \"inconclusive\" "
+    "and why (Smith 2017; the loop is fastai's lr_find)."
 )
 
 
@@ -53,10 +56,10 @@ class LRFinderView(PlotView):
         p.setLogMode(x=True, y=False)
         p.setLabel("bottom", "learning rate")
         p.setLabel("left", "loss")
-        p.addLegend(offset=(-10, 10))
         self.raw_curve = self.new_curve("minibatch loss", (150, 170, 220, 140))
         self.smooth_curve = self.new_curve("smoothed", (31, 119, 180), width=2)
-        for curve in (self.raw_curve, self.smooth_curve):
+        self.eval_curve = self.new_curve("fixed-batch loss", (44, 160, 44), width=2)
+        for curve in (self.raw_curve, self.smooth_curve, self.eval_curve):
             curve.setDownsampling(auto=False)  # ~100 points: draw them all
         # InfiniteLine does not follow log mode: its value is log10(lr).
         self.line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((214, 39, 40), width=2,
@@ -74,6 +77,10 @@ class LRFinderView(PlotView):
                               "their descent only with more steps.")
         self.controls.addWidget(QLabel("steps"))
         self.controls.addWidget(self.steps)
+        self.current_weights = QCheckBox("current weights")
+        self.current_weights.setToolTip("Test the current (trained) weights instead of a copy of the "
+                                        "experiment's initial weights.")
+        self.controls.addWidget(self.current_weights)
         self.run_button, self.cancel_button, self.progress = progress_row(
             self, "Run test", "Run the range test on a copy of the current model and training data "
             "(your model and its training are not touched).")
@@ -117,7 +124,7 @@ class LRFinderView(PlotView):
         if OPTIMIZERS.get(name).needs_closure:
             # L-BFGS takes full-batch line-search steps: the test needs minibatch steps.
             name, options = "sgd", {}
-        network = s.view_network.copy()
+        network = s.view_network.copy() if self.current_weights.isChecked() else s.trainer.initial_network()
         loss = s.trainer.loss
         x, y = training_arrays(s)
         batch = spec.training.batch_size
@@ -152,8 +159,10 @@ class LRFinderView(PlotView):
         self.result = result
         self.redraw(None)
         self._update_buttons()
+        self.sync_legend()
 
     @Slot(str, str)
+
     def _on_failed(self, message: str, _details: str) -> None:
         self.error = message
         self.hint.setText(f"The test failed: {message}")
@@ -193,6 +202,8 @@ class LRFinderView(PlotView):
         raw = np.where(np.isfinite(r.losses), r.losses, np.nan)
         self.raw_curve.setData(r.lrs, raw, connect="finite")
         self.smooth_curve.setData(r.lrs, r.smoothed, connect="finite")
+        if len(r.eval_smoothed) == len(r.lrs):
+            self.eval_curve.setData(r.lrs, r.eval_smoothed, connect="finite")
         finite = np.concatenate([raw[np.isfinite(raw)], r.smoothed[np.isfinite(r.smoothed)]])
         if finite.size:
             # Clip the view to the interesting range: the exploding tail would flatten the rest.
@@ -209,25 +220,22 @@ class LRFinderView(PlotView):
             self.line.label.setFormat(f"suggested {lr:.2g}")
             tail = " (stopped early: the loss exploded)" if r.diverged else ""
             opt = self.optimizer_used or "the optimizer"
-            text = f"Suggested learning rate ≈ {lr:.2g} for {opt}{tail}. Apply uses {self.apply_value:g}."
-            if not self.clear_descent():
-                text += (" Caution: the loss barely fell during the test, so this suggestion is weak; try "
-                         "more steps.")
-            self.hint.setText(text)
+            text = (f"Suggested learning rate ≈ {lr:.2g} for {opt}{tail}: {r.reason}. "
+                    f"Apply uses {self.apply_value:g}.")
+            self.hint.setText(text + self.rules_text())
         else:
             self.line.setVisible(False)
-            self.hint.setText("No suggestion: the loss never fell clearly. Try another range or model.")
+            self.hint.setText(f"Inconclusive: {r.reason}." + self.rules_text())
 
-    def clear_descent(self) -> bool:
-        """Whether the smoothed loss fell clearly (≥ 10 %) below its early level during the test."""
+    def rules_text(self) -> str:
+        """The published rules side by side, each with its source (they do not test significance)."""
         r = self.result
-        if r is None:
-            return False
-        smooth = r.smoothed[np.isfinite(r.smoothed)]
-        if len(smooth) < 5:
-            return False
-        early = float(np.median(smooth[: max(2, len(smooth) // 5)]))
-        return float(smooth.min()) < 0.9 * early
+        if r is None or not r.rules:
+            return ""
+        parts = [f"{rule.name} {rule.lr:.2g}" if rule.lr is not None else f"{rule.name} none"
+                 for rule in r.rules]
+        sources = sorted({rule.reference for rule in r.rules})
+        return f" Published rules on the smoothed minibatch loss: {', '.join(parts)} ({'; '.join(sources)})."
 
     def refresh(self, history: History, force: bool = False) -> None:
         # The curves come from the last test, not from the training history.
@@ -236,9 +244,10 @@ class LRFinderView(PlotView):
 
     def table(self) -> tuple[list[str], np.ndarray]:
         r = self.result
+        header = ["lr", "loss", "smoothed", "fixed-batch loss"]
         if r is None:
-            return ["lr", "loss", "smoothed"], np.empty((0, 3))
-        return ["lr", "loss", "smoothed"], columns(r.lrs, r.losses, r.smoothed)
+            return header, np.empty((0, 4))
+        return header, columns(r.lrs, r.losses, r.smoothed, r.eval_losses)
 
 
 def install(host: ViewHost) -> None:
