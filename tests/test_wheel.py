@@ -140,7 +140,7 @@ def test_installed_app_opens_an_example(installed: dict) -> None:
         "tmp = tempfile.mkdtemp()\n"
         "w = MainWindow(QSettings(str(Path(tmp) / 's.ini'), QSettings.Format.IniFormat))\n"
         "w.show()\n"
-        "assert w.open_path(example_path('digits'), ask=False)\n"
+        "assert w.files.open_path(example_path('digits'), ask=False)\n"
         "print(w.session.spec.data.source)\n"
         "w.session.shutdown()\n"
     )

@@ -11,6 +11,7 @@ from engine.analysis import diagnose_trainer
 from tests.app.conftest import menu_action, menu_texts
 from tests.app_views.conftest import deep_sigmoid_spec, spiral_spec, train
 from workbench.app.export import export_csv, export_png
+from workbench.app.views.diagnostics_panel import NOT_YET
 
 
 def _menu_texts(menu: Any) -> list[str]:
@@ -61,7 +62,7 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
     panel = window.views["diagnostics"]
     assert "Diagnostics" in _menu_texts(window.view_menu)
     assert "Diagnostics" in _menu_texts(window.analyze_menu)
-    assert panel.texts() == ["No problems detected"]
+    assert panel.texts() == [NOT_YET], "first launch: nothing checked yet, no green tick"
     window.session.new(deep_sigmoid_spec(epochs=6))
     train(qtbot, window)
     kinds = [d.kind for d in panel.diagnoses]
@@ -78,7 +79,8 @@ def test_vanishing_gradients_appear_in_the_panel_after_training(qtbot: Any, wind
     assert "vanishing" in panel.copy_text().lower()
     # A new experiment starts clean.
     window.session.new(spiral_spec())
-    assert panel.texts() == ["No problems detected"] and panel.epochs == []
+    assert panel.texts() == [NOT_YET] and panel.epochs == [], "no green tick before any epoch"
+    assert panel.status.text() == "0 epochs checked"
 
 
 def test_panel_shows_recovered_alarms_and_the_cli_prints_the_same_findings(

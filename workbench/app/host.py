@@ -101,6 +101,25 @@ class ViewHost:
         action.triggered.connect(lambda _checked=False: slot())
         return action
 
+    def add_analysis(self, name: str, view: PlotView, action_text: str, tip: str,
+                     run: Callable[[], Any] | None = None, separator: bool = False) -> QAction:
+        """The usual analysis view in one call: registered, on its own page, redrawn and exported
+        with the plots, its job joined on close, and an Analyze entry that opens the page (and
+        then calls ``run``, if given)."""
+        self.register(name, view)
+        job = getattr(view, "job", None)
+        if job is not None:
+            self.register_job(job)
+        self.add_page(name, view.title, view, tip)
+        self.register_plot(view)
+
+        def open_page() -> None:
+            self.open_page(name)
+            if run is not None:
+                run()
+
+        return self.add_action(action_text, open_page, tip, separator=separator)
+
     def register_plot(self, plot: PlotView) -> None:
         self._register_plot(plot)
 

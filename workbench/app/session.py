@@ -464,6 +464,7 @@ def _full_message(exc: Exception) -> str:
 
 
 def _friendly(exc: Exception) -> str:
-    """A one-line reason the spec cannot be built, for the inline message."""
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if len(text) > 300 else text
+    """Why the spec cannot be built, whole, for the inline message (which wraps; never clipped).
+
+    The readers cap their own problem lists, so this stays a few lines."""
+    return str(exc).strip() or type(exc).__name__

@@ -51,6 +51,7 @@ KIND_TITLES = {
 SEVERITY_COLOURS = {"error": QColor(253, 226, 225), "warning": QColor(255, 244, 214)}
 RECOVERED_COLOUR = QColor(236, 236, 236)  # happened, then cleared for RECOVERY_EPOCHS epochs
 HEALTHY = "No problems detected"
+NOT_YET = "Nothing checked yet: train a few epochs and the checks start."
 REFRESH_MS = 250  # live re-diagnosis at most ~4×/s: diagnose is cheap, the list rebuild is not free
 # diagnose() reads every epoch so far, so a long run makes it slower: the live re-diagnosis is
 # spaced so that it takes at most ~1/COST_RATIO of the time (never less often than every 5 s).
@@ -189,13 +190,19 @@ class DiagnosticsPanel(QWidget):
     def _fill(self) -> None:
         self.list.clear()
         n = len(self.epochs)
-        if not self.diagnoses:
+        if not self.diagnoses and not n:
+            # Before any training nothing has been checked: no green tick over "0 epochs".
+            item = QListWidgetItem(NOT_YET)
+            item.setForeground(QBrush(QColor(110, 110, 110)))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip("The checks need a sustained pattern, not one noisy epoch.")
+            self.list.addItem(item)
+        elif not self.diagnoses:
             ok = self.style().standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton)
             item = QListWidgetItem(ok, HEALTHY)
             item.setForeground(QBrush(QColor(30, 120, 40)))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            item.setToolTip("None of the checks fired on the epochs so far." if n else
-                            "Train a few epochs: the checks need a sustained pattern, not one noisy epoch.")
+            item.setToolTip("None of the checks fired on the epochs so far.")
             self.list.addItem(item)
         for d in self.diagnoses:
             icon = QStyle.StandardPixmap.SP_MessageBoxCritical if d.severity == "error" else (

@@ -288,9 +288,6 @@ class _Feeder:
 def install(host: ViewHost) -> None:
     """Analyze ▸ Weight and Gradient Histograms: a workspace page."""
     view = HistogramView()
-    host.register("histograms", view)
     view._feeder = _Feeder(host.session, view)  # lives as long as the view
-    tip = "Histograms of a layer's weights and gradients, live and over time"
-    host.add_page("histograms", view.title, view, tip)
-    host.register_plot(view)
-    host.add_action("Weight and Gradient Histograms", lambda: host.open_page("histograms"), tip)
+    host.add_analysis("histograms", view, "Weight and Gradient Histograms",
+                      "Histograms of a layer's weights and gradients, live and over time")

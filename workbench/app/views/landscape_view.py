@@ -456,13 +456,4 @@ class LandscapeView(PlotView):
 def install(host: ViewHost) -> None:
     """Analyze ▸ Loss Landscape: opens its page and computes the surface."""
     view = LandscapeView(host.session)
-    host.register("landscape", view)
-    host.register_job(view.job)
-    host.add_page("landscape", view.title, view, LANDSCAPE_TIP)
-    host.register_plot(view)
-
-    def open_and_run() -> None:
-        host.open_page("landscape")
-        view.start()
-
-    host.add_action("Loss Landscape", open_and_run, LANDSCAPE_TIP)
+    host.add_analysis("landscape", view, "Loss Landscape", LANDSCAPE_TIP, run=view.start)

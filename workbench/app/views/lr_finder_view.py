@@ -253,13 +253,5 @@ class LRFinderView(PlotView):
 def install(host: ViewHost) -> None:
     """Analyze ▸ Learning-Rate Range Test: opens its page and runs the test."""
     view = LRFinderView(host.session)
-    host.register("lr_finder", view)
-    host.register_job(view.job)
-    host.add_page("lr_finder", view.title, view, LR_TIP)
-    host.register_plot(view)
-
-    def open_and_run() -> None:
-        host.open_page("lr_finder")
-        view.start()
-
-    host.add_action("Learning-Rate Range Test", open_and_run, LR_TIP, separator=True)
+    host.add_analysis("lr_finder", view, "Learning-Rate Range Test", LR_TIP, run=view.start,
+                      separator=True)

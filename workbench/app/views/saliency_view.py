@@ -243,13 +243,10 @@ class SaliencyView(PlotView):
 def install(host: ViewHost) -> None:
     """Analyze ▸ Saliency Map: a workspace page."""
     view = SaliencyView()
-    host.register("saliency", view)
     s = host.session
     s.trainerChanged.connect(view.set_trainer)
     s.networkUpdated.connect(view.set_network)
     view.set_network(s.view_network)
     view.set_trainer(s.trainer)
-    tip = "Which inputs the network's score is most sensitive to"
-    host.add_page("saliency", view.title, view, tip)
-    host.register_plot(view)
-    host.add_action("Saliency Map", lambda: host.open_page("saliency"), tip)
+    host.add_analysis("saliency", view, "Saliency Map",
+                      "Which inputs the network's score is most sensitive to")
