@@ -67,6 +67,7 @@ class GradCheckDialog(QDialog):
         self.job.finished.connect(self._done)
         self.job.failed.connect(lambda message, _details: self._failed(message))
         self.job.cancelled.connect(lambda: self._failed("cancelled"))
+        self._checking = False
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.busy = QProgressBar()
@@ -102,7 +103,8 @@ class GradCheckDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self.job.is_running()
+        """A check is under way (its thread may still be winding down after the result came)."""
+        return self._checking
 
     def start(self) -> bool:
         """Start a check on copies of the current weights and data; False if nothing to check."""
@@ -129,7 +131,10 @@ class GradCheckDialog(QDialog):
         self.summary.setText(f"Checking {network.n_parameters:,} parameters…")
         self.busy.setVisible(True)
         self.rerun.setEnabled(False)
-        self.job.start(lambda state: check_gradients(copy, loss, x, y, state), "gradient-check")
+        if self.job.is_running():
+            self.job.join()  # the last check's thread is still winding down
+        self._checking = self.job.start(lambda state: check_gradients(copy, loss, x, y, state),
+                                        "gradient-check")
         return True
 
     @Slot(object)
@@ -180,6 +185,7 @@ class GradCheckDialog(QDialog):
                 for r in range(self.table.rowCount())}
 
     def _finish_thread(self) -> None:
+        self._checking = False
         self.busy.setVisible(False)
         self.rerun.setEnabled(True)
 
