@@ -65,7 +65,7 @@ def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file"
     except OSError as exc:
         raise FileRefused(path, "unreadable", f"cannot be opened: {_why(exc)}", what) from None
     try:
-        _check(path, os.fstat(fd), max_bytes, what)
+        check_stat(path, os.fstat(fd), max_bytes, what)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         chunks: list[bytes] = []
@@ -94,11 +94,12 @@ def check_regular(path: str | os.PathLike[str], max_bytes: int, what: str = "fil
         raise FileRefused(path, "missing", "does not exist", what) from None
     except OSError as exc:
         raise FileRefused(path, "unreadable", f"cannot be opened: {_why(exc)}", what) from None
-    _check(path, info, max_bytes, what)
+    check_stat(path, info, max_bytes, what)
     return int(info.st_size)
 
 
-def _check(path: Path, info: os.stat_result, max_bytes: int, what: str) -> None:
+def check_stat(path: Path, info: os.stat_result, max_bytes: int, what: str = "file") -> None:
+    """Refuse what ``os.stat``/``os.fstat`` says is not a regular file of at most ``max_bytes``."""
     if not stat.S_ISREG(info.st_mode):
         raise FileRefused(path, "special", f"is {_kind(info.st_mode)}, not a regular file", what)
     if info.st_size > max_bytes:

@@ -29,6 +29,9 @@ from workbench.experiment.errors import ExperimentError, Problem, join_path
 # limits but would need gigabytes, and a file must never be able to make the app allocate that.
 # A CSV's width is known only once it is read; the trainer checks the exact count then.
 
+# Words the command line gives a meaning of its own (``--variant base``, ``--variant all``).
+RESERVED_VARIANT_NAMES = ("base", "all")
+
 _NAMED_SECTIONS = ("loss", "optimizer", "schedule")  # {"name": ..., **options}
 _FIXED_KEYS = ("format", "version", "variants")  # never overridden by a variant
 
@@ -93,7 +96,10 @@ def check_variants(spec: ExperimentSpec) -> list[Problem]:
     seen: set[str] = set()
     for i, variant in enumerate(spec.variants):
         at = f"variants[{i}]"
-        if variant.name in seen:
+        if variant.name.strip().lower() in RESERVED_VARIANT_NAMES:
+            problems.append(Problem(f"{at}.name", f"{variant.name!r} is reserved (--variant base runs the "
+                                                  "base experiment, --variant all runs every one)"))
+        elif variant.name in seen:
             problems.append(Problem(f"{at}.name", f"{variant.name!r} is used by an earlier variant too"))
         seen.add(variant.name)
         data = json.loads(json.dumps(base))
