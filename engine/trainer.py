@@ -99,12 +99,15 @@ class Trainer:
         spec: ExperimentSpec,
         base_dir: Path | None = None,
         dataset: Dataset | None = None,
+        confined: bool = False,
     ) -> None:
         self.spec = spec
         self.dtype = np.dtype(spec.training.dtype)
         seeds = np.random.SeedSequence(spec.seed).spawn(3)
         self._data_seed, self._init_seed, self._train_seed = seeds
-        self.dataset = dataset or make_dataset(spec.data, np.random.default_rng(self._data_seed), base_dir)
+        self.dataset = dataset or make_dataset(
+            spec.data, np.random.default_rng(self._data_seed), base_dir, confined
+        )
         self.loss: Loss = LOSSES.get(spec.loss.name)(**spec.loss.options)
         self._x_train = self.dataset.x_train.astype(self.dtype)
         self._x_val = self.dataset.x_val.astype(self.dtype)

@@ -1,7 +1,8 @@
 """``gradient-workbench``: train experiments headless, check files, or open the desktop app.
 
     gradient-workbench run EXPERIMENT.json [--epochs N] [--seed S] [--out DIR] [--variant NAME|all]
-    gradient-workbench validate FILE...
+                                           [--allow-data-outside]
+    gradient-workbench validate [--allow-data-outside] FILE...
     gradient-workbench [EXPERIMENT.json]        # opens the desktop app
 
 Exit codes: 0 done, 1 the run diverged, 2 invalid input or an unusable --out (one line per
@@ -81,9 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run folder (default runs/<name>-<timestamp>); "
                                                "with several variants, one sub-folder each")
     run.add_argument("--variant", help="the variant NAME, 'base', or 'all' (the base, then every variant)")
+    run.add_argument("--allow-data-outside", action="store_true",
+                     help="let the experiment's CSV path lead outside the experiment file's folder")
     run.set_defaults(handler=_cmd_run)
     validate = sub.add_parser("validate", help="check experiment files, one line per problem")
     validate.add_argument("files", type=Path, nargs="+")
+    validate.add_argument("--allow-data-outside", action="store_true",
+                          help="do not report CSV paths that lead outside the file's folder")
     validate.set_defaults(handler=_cmd_validate)
     return parser
 
@@ -107,6 +112,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             spec = load_experiment(path)
+            if not args.allow_data_outside:
+                _check_data_path(spec, path)
         except ExperimentError as exc:
             failed = True
             _print_problems(exc.problems, prefix=f"{path}: ")
@@ -114,6 +121,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         extra = f" ({len(spec.variants)} variants)" if spec.variants else ""
         print(f"{path}: ok{extra}")
     return EXIT_INVALID if failed else EXIT_OK
+
+
+def _check_data_path(spec: ExperimentSpec, path: Path) -> None:
+    """The shared-file rule, for every run the file holds (a variant may change data.path)."""
+    from engine.data import DataError
+    from engine.data.csvfile import resolve_path
+
+    problems = []
+    for label, run in [("", spec), *((f"variant {v.name!r}: ", spec.variant(v.name)) for v in spec.variants)]:
+        if run.data.source == "csv" and run.data.path:
+            try:
+                resolve_path(run.data.path, path.resolve().parent, confined=True)
+            except DataError as exc:
+                problems.append(Problem("data.path", f"{label}{exc}"))
+    if problems:
+        raise ExperimentError(problems)
 
 
 def _print_problems(problems: list[Problem], prefix: str = "") -> None:
@@ -158,7 +181,8 @@ def _run_all(args: argparse.Namespace, path: Path, guard: SignalGuard) -> int:
         return EXIT_INVALID
     codes = []
     for (_, run_spec), folder in zip(runs, folders, strict=True):
-        code = run_experiment(run_spec, base_dir=path.resolve().parent, folder=folder, guard=guard)
+        code = run_experiment(run_spec, base_dir=path.resolve().parent, folder=folder, guard=guard,
+                              allow_data_outside=args.allow_data_outside)
         codes.append(code)
         if code not in (EXIT_OK, EXIT_DIVERGED):
             break
@@ -212,15 +236,17 @@ def run_experiment(
     out: TextIO | None = None,
     err: TextIO | None = None,
     guard: SignalGuard | None = None,
+    allow_data_outside: bool = False,
 ) -> int:
     """Train one spec to the end (or a stop signal), write its run folder, return the exit code.
 
-    Without a ``guard`` this installs its own signal handlers for the call.
+    Without a ``guard`` this installs its own signal handlers for the call. A CSV path must
+    lie inside ``base_dir`` (the shared-file rule) unless ``allow_data_outside``.
     """
     if guard is None:
         with SignalGuard(err) as own:
             try:
-                return run_experiment(spec, base_dir, folder, out, err, own)
+                return run_experiment(spec, base_dir, folder, out, err, own, allow_data_outside)
             except Aborted as exc:
                 return _aborted(exc, own, err or sys.stderr)
     from engine.data import DataError
@@ -236,7 +262,7 @@ def run_experiment(
         print(f"--out: {problem}", file=err)
         return EXIT_INVALID
     try:
-        trainer = Trainer(spec, base_dir=base_dir)
+        trainer = Trainer(spec, base_dir=base_dir, confined=not allow_data_outside)
     except (DataError, ValueError, TypeError) as exc:
         problems = getattr(exc, "problems", None) or str(exc).splitlines() or [type(exc).__name__]
         for line in capped_lines(problems):

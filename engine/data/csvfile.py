@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +41,27 @@ class CsvTable:
     class_names: tuple[str, ...]
 
 
-def resolve_path(path: str | Path, base_dir: Path | None) -> Path:
-    """``path`` as written in the experiment, relative to the experiment's folder."""
+def resolve_path(path: str | Path, base_dir: Path | None, confined: bool = False) -> Path:
+    """``path`` as written in the experiment, relative to the experiment's folder.
+
+    ``confined``: the shared-file rule. The file must then lie inside ``base_dir`` (its
+    sub-folders included), both as written (no ``..`` climbing out, no absolute path
+    elsewhere) and once links are followed, so an experiment file someone sent cannot read
+    ``../../secret/creds.csv`` and echo its cells in error messages. ``DataError`` otherwise.
+    """
     p = Path(path).expanduser()
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
+    if confined and base_dir is not None:
+        root = Path(os.path.normpath(Path(base_dir).absolute()))
+        lexical = Path(os.path.normpath(p.absolute()))
+        real = p.resolve()
+        if not (lexical.is_relative_to(root) and real.is_relative_to(root.resolve())):
+            raise DataError(
+                f"the CSV path {str(path)!r} leads outside the experiment's folder ({root}); a shared "
+                "experiment file may only read data beside it or below it. Move the CSV into that "
+                "folder, or allow it explicitly (gradient-workbench run --allow-data-outside)"
+            )
     return p
 
 
