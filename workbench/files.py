@@ -25,13 +25,23 @@ from typing import Any
 import numpy as np
 import numpy.lib.format as npy_format
 
-from engine.safe_io import MAX_PROBLEMS, FileRefused, capped_lines, check_regular, check_stat, read_capped
+from engine.safe_io import (
+    MAX_PROBLEMS,
+    FileRefused,
+    capped_lines,
+    check_regular,
+    check_stat,
+    iter_lines,
+    read_capped,
+)
 
 __all__ = [
     "MAX_PROBLEMS",
     "FileRefused",
     "capped_lines",
     "check_regular",
+    "check_stat",
+    "iter_lines",
     "read_capped",
     "read_json_object",
     "read_npz",

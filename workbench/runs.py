@@ -32,7 +32,7 @@ import numpy as np
 from engine.events import EpochMetrics, RunFinished
 from engine.spec import ExperimentSpec
 from workbench.experiment import ExperimentError, dumps, load_experiment
-from workbench.files import FileRefused, capped_lines, read_capped, read_json_object
+from workbench.files import FileRefused, capped_lines, iter_lines, read_capped, read_json_object
 
 SUMMARY_FORMAT = "gradient-workbench/run"
 _PER_LAYER = (("grad_norm", "layer_grad_norms"), ("weight_norm", "layer_weight_norms"),
@@ -323,7 +323,13 @@ def read_run(folder: str | os.PathLike[str]) -> RunRecord:
         raw = read_capped(folder / "history.csv", MAX_HISTORY_BYTES, "run history")
     except FileRefused as exc:
         raise RunError(str(exc)) from None
-    header, columns = _history_columns(raw, folder / "history.csv")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunError(f"{folder / 'history.csv'} is not UTF-8 text (byte {exc.start})") from None
+    del raw  # the text alone is enough; peak memory matters for the largest histories
+    header, columns = _history_columns(text, folder / "history.csv")
+    del text
     layers = [name.split("/", 1)[1] for name in header if name.startswith("grad_norm/")]
     record = RunRecord(folder, spec, columns, summary, layers)
     missing = [name for name in _required_columns(record) if name not in columns]
@@ -349,13 +355,9 @@ def _required_columns(record: RunRecord) -> list[str]:
     return names + [f"{prefix}/{layer}" for prefix, _ in _PER_LAYER for layer in record.layers]
 
 
-def _history_columns(raw: bytes, path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+def _history_columns(text: str, path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """The history's header and its columns as float arrays, checked cell by cell."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RunError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(iter_lines(text))
     try:
         header = next(reader, [])
         if len(header) > MAX_HISTORY_COLUMNS:
@@ -365,7 +367,7 @@ def _history_columns(raw: bytes, path: Path) -> tuple[list[str], dict[str, np.nd
         capacity = text.count("\n") + 1
         if capacity * max(len(header), 1) > MAX_HISTORY_VALUES:
             raise RunError(f"{path} holds more than {MAX_HISTORY_VALUES:,} values, the limit")
-        table = np.empty((capacity, len(header)), dtype=np.float64)
+        table = np.empty((len(header), capacity), dtype=np.float64)  # a row per column: contiguous
         n = 0
         for cells in reader:
             if not cells:
@@ -373,14 +375,15 @@ def _history_columns(raw: bytes, path: Path) -> tuple[list[str], dict[str, np.nd
             if len(cells) != len(header):
                 raise RunError(f"{path} line {reader.line_num}: {len(cells)} values, expected {len(header)}")
             try:
-                table[n] = [float(c) for c in cells]
+                table[:, n] = [float(c) for c in cells]
             except ValueError:
                 bad = next(c for c in cells if not _is_float(c))
                 raise RunError(f"{path} line {reader.line_num}: {bad[:40]!r} is not a number") from None
             n += 1
     except csv.Error as exc:
         raise RunError(f"{path} line {reader.line_num}: {exc}") from None
-    return header, {name: table[:n, i].copy() for i, name in enumerate(header)}
+    # Columns are views of one block (no copy), trimmed to the rows read.
+    return header, {name: table[i, :n] for i, name in enumerate(header)}
 
 
 def _is_float(text: str) -> bool:

@@ -8,7 +8,6 @@ than an error the user can fix in a text editor.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ import numpy as np
 
 from engine.data.dataset import DataError, format_problems, register_source
 from engine.registry import suggest
-from engine.safe_io import MAX_PROBLEMS, FileRefused, read_capped
+from engine.safe_io import MAX_PROBLEMS, FileRefused, iter_lines, read_capped
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_COLUMNS = 10_000
@@ -107,9 +106,9 @@ def _read_text(path: Path, display: str) -> str:
 def _rows(text: str, delimiter: str, display: str) -> Iterator[tuple[int, list[str]]]:
     """Non-blank rows with the line each starts on, one at a time (a 50 MB file of short
     cells would be gigabytes as a list of lists of strings)."""
-    # newline='': the csv module's own line handling (quoted newlines, \r\n) with unicode
-    # separators such as U+2028 left inside fields, where str.splitlines would cut.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # The csv module's own line handling (quoted newlines, \r\n) with unicode separators such
+    # as U+2028 left inside fields, where str.splitlines would cut.
+    reader = csv.reader(iter_lines(text), delimiter=delimiter)
     start = 1
     try:
         for cells in reader:
@@ -122,7 +121,7 @@ def _rows(text: str, delimiter: str, display: str) -> Iterator[tuple[int, list[s
 
 def _delimiter(text: str, display: str) -> str:
     first = ""
-    for line in io.StringIO(text):
+    for line in iter_lines(text):
         if line.strip():
             first = line
             break
@@ -245,13 +244,22 @@ def load_csv(
     lines: list[int] = []
     for i, (line, cells) in enumerate(data):
         lines.append(line)
-        for k, j in enumerate(feature_cols):
-            cell = cells[j].strip()
-            value = _number(cell)
-            if value is None:
-                report(line, j, _what_is_wrong(cell))
-            else:
-                x[i, k] = value
+        # Fast path: a row of finite numbers (float() ignores surrounding blanks). Anything
+        # else, or a sum that overflowed, is looked at cell by cell to say what is wrong.
+        try:
+            values = [float(cells[j]) for j in feature_cols]
+        except ValueError:
+            values = None
+        if values is not None and math.isfinite(sum(values)):
+            x[i] = values
+        else:
+            for k, j in enumerate(feature_cols):
+                cell = cells[j].strip()
+                value = _number(cell)
+                if value is None:
+                    report(line, j, _what_is_wrong(cell))
+                else:
+                    x[i, k] = value
         cell = cells[t].strip()
         if not cell:
             report(line, t, "missing value")
