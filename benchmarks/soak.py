@@ -6,7 +6,9 @@ one continuous run (100,000 epochs, longer than 30 minutes). With a smaller ``--
 run after run: the weights are reset (Ctrl+R) after each, a run joins the Runs list, and the tab
 shown in the decision-boundary dock group moves on, so the neuron maps, saliency and histograms
 take turns being drawn live. Resident memory (VmRSS) is printed at the
-start, every few minutes and at the end. Target (issue 4 §8): no crash, growth < 50 MB.
+start, every few minutes and at the end, and sampled every few seconds for the slope of RSS
+over the second half (least squares, MB per minute). Targets (issues 4 and 11): no crash,
+total growth < 50 MB and a second-half slope < 0.2 MB per minute, in both modes.
 
 Short tests miss what kills a long session (a reference leak in the Qt binding, a cache that
 grows per run); this is where they show.
@@ -31,6 +33,8 @@ from workbench.experiment import load_experiment, save_experiment
 
 DEFAULT = Path(__file__).resolve().parents[1] / "experiments" / "default-spiral.json"
 TARGET_MB = 50.0
+TARGET_SLOPE = 0.2  # MB per minute over the second half: still growing, or levelled off
+SAMPLE_EVERY = 5.0  # seconds between silent RSS samples for the slope
 
 
 def rss_mb() -> float:
@@ -74,6 +78,7 @@ class Soak:
         boundary = self.window.plot_docks[self.window.boundary_plot]
         self.tabs = [boundary, *self.window.tabifiedDockWidgets(boundary)]
         self.rss: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float]] = []
 
     def report(self, label: str = "") -> None:
         elapsed = time.monotonic() - self.t0
@@ -82,6 +87,9 @@ class Soak:
         growth = mb - self.rss[0][1]
         print(f"{_clock(elapsed)}  RSS {mb:8.1f} MB  ({growth:+6.1f} MB)  runs {self.runs:4d}  "
               f"steps {self.steps + self._current_steps():>11,}  {label}", flush=True)
+
+    def _sample(self) -> None:
+        self.samples.append((time.monotonic() - self.t0, rss_mb()))
 
     def _current_steps(self) -> int:
         t = self.session.trainer
@@ -108,6 +116,8 @@ class Soak:
     def _end(self) -> None:
         self.ending = True
         self.reporter.stop()
+        self.sampler.stop()
+        self._sample()
         running = self._current_steps()  # the run that is stopped now counts too
         self.session.stop(join=True)
         if self.session.trainer is not None and running:
@@ -122,6 +132,9 @@ class Soak:
         self.reporter = QTimer()
         self.reporter.timeout.connect(self.report)
         self.reporter.start(round(self.report_every * 1000))
+        self.sampler = QTimer()
+        self.sampler.timeout.connect(self._sample)
+        self.sampler.start(round(min(SAMPLE_EVERY, self.seconds / 20) * 1000))
         QTimer.singleShot(0, self.session.start)
         QTimer.singleShot(round(self.seconds * 1000), self._end)
         self.app.exec()
@@ -129,13 +142,31 @@ class Soak:
         self.window.close()
         growth = self.rss[-1][1] - self.rss[0][1]
         peak = max(mb for _t, mb in self.rss) - self.rss[0][1]
-        ok = growth < TARGET_MB and not self.errors
+        slope = second_half_slope(self.samples, self.seconds)
+        ok = growth < TARGET_MB and slope < TARGET_SLOPE and not self.errors
         print(f"\nSoak: {self.runs} runs, {self.steps:,} steps in {_clock(self.seconds).strip()} "
               f"(min:s); RSS growth {growth:+.1f} MB (peak {peak:+.1f} MB) "
-              f"({'met' if growth < TARGET_MB else 'NOT met'}, target < {TARGET_MB:.0f} MB)")
+              f"({'met' if growth < TARGET_MB else 'NOT met'}, target < {TARGET_MB:.0f} MB); "
+              f"second-half slope {slope:+.3f} MB/min "
+              f"({'met' if slope < TARGET_SLOPE else 'NOT met'}, target < {TARGET_SLOPE} MB/min)")
         for message in self.errors:
             print(f"  training error: {message}")
         return 0 if ok else 1
+
+
+def second_half_slope(samples: list[tuple[float, float]], seconds: float) -> float:
+    """Least-squares slope of RSS (MB per minute) over the samples of the second half."""
+    half = [(t, mb) for t, mb in samples if t >= seconds / 2]
+    if len(half) < 2:
+        return float("nan")
+    n = len(half)
+    mean_t = sum(t for t, _ in half) / n
+    mean_mb = sum(mb for _, mb in half) / n
+    var = sum((t - mean_t) ** 2 for t, _ in half)
+    if var == 0:
+        return float("nan")
+    cov = sum((t - mean_t) * (mb - mean_mb) for t, mb in half)
+    return cov / var * 60
 
 
 def main(argv: list[str] | None = None) -> int:
