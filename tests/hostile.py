@@ -58,3 +58,11 @@ def sparse_file(path: Path, size: int) -> Path:
     with path.open("wb") as f:
         f.truncate(size)
     return path
+
+
+def many_entries_npz(path: Path, entries: int) -> Path:
+    """An archive of ``entries`` empty members: small on disk, a huge central directory."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(entries):
+            archive.writestr(f"{i}.npy", b"")
+    return path

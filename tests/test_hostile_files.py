@@ -23,7 +23,7 @@ from engine.events import RunFinished
 from engine.optimizers import LBFGS
 from engine.spec import ExperimentSpec
 from engine.trainer import Trainer
-from tests.hostile import fifo, huge_header_npz, lying_zip_bomb, sparse_file, zip_bomb
+from tests.hostile import fifo, huge_header_npz, lying_zip_bomb, many_entries_npz, sparse_file, zip_bomb
 from workbench.cli import main
 from workbench.experiment import ExperimentError, load_experiment, loads_experiment, save_experiment
 from workbench.export import WeightsError, load_weights, read_weight_arrays, save_weights
@@ -78,6 +78,12 @@ def test_zip_bomb_is_refused_before_inflating(tmp_path: Path) -> None:
     assert bomb.stat().st_size < 3 * 2**20
     with pytest.raises(WeightsError, match=r"would inflate to 1,024\.0 MB; the limit is"):
         finishes(lambda: read_weight_arrays(bomb), 5)
+
+
+def test_an_archive_of_a_million_entries_is_refused_before_listing_them(tmp_path: Path) -> None:
+    path = many_entries_npz(tmp_path / "many.npz", 100_000)
+    with pytest.raises(WeightsError, match="holds 100,000 entries"):
+        finishes(lambda: read_weight_arrays(path), 5)
 
 
 def test_a_member_lying_about_its_size_is_refused(tmp_path: Path) -> None:

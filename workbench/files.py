@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,9 @@ __all__ = [
 
 _NPY_MAGIC_LEN = 8  # b'\x93NUMPY' + major + minor
 _ARRAY_KINDS = "biufU"  # booleans, integers, floats and (for metadata) unicode; never objects
+_EOCD_SIZE = 22  # the zip end-of-central-directory record, without its comment
+_ZIP64_LOCATOR_SIZE = 20
+_MAX_ENTRY_BYTES = 1024  # central-directory bytes per entry: 46 fixed, the rest name and extras
 
 
 def read_json_object(path: str | os.PathLike[str], max_bytes: int, what: str) -> dict[str, Any]:
@@ -113,7 +117,41 @@ def read_npz(
                               what) from None
 
 
+def _central_directory(f: Any, path: Path, what: str) -> tuple[int, int]:
+    """(entries, bytes) of the archive's central directory, from its end record alone.
+
+    ``zipfile`` parses the whole central directory into objects before anyone can count
+    them: a 200 MB archive of empty entries would be millions of them. This reads the
+    end record (and its zip64 form) first, so the count is refused before that happens.
+    """
+    f.seek(0, os.SEEK_END)
+    size = f.tell()
+    tail_start = max(0, size - (_EOCD_SIZE + 0xFFFF))
+    f.seek(tail_start)
+    tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _EOCD_SIZE > len(tail):
+        raise FileRefused(path, "unreadable", "is not a readable .npz archive (no zip end record)", what)
+    entries, cd_bytes = struct.unpack_from("<HI", tail, at + 10)
+    if entries == 0xFFFF or cd_bytes == 0xFFFFFFFF:  # zip64: the true counts are in another record
+        loc = at - _ZIP64_LOCATOR_SIZE
+        if loc < 0 or tail[loc:loc + 4] != b"PK\x06\x07":
+            raise FileRefused(path, "unreadable", "is not a readable .npz archive (bad zip64 record)", what)
+        (record_at,) = struct.unpack_from("<Q", tail, loc + 8)
+        f.seek(record_at)
+        record = f.read(56)
+        if len(record) < 56 or record[:4] != b"PK\x06\x06":
+            raise FileRefused(path, "unreadable", "is not a readable .npz archive (bad zip64 record)", what)
+        entries, cd_bytes = struct.unpack_from("<QQ", record, 32)
+    f.seek(0)
+    return int(entries), int(cd_bytes)
+
+
 def _read_members(f: Any, path: Path, max_total: int, max_members: int, what: str) -> dict[str, np.ndarray]:
+    entries, cd_bytes = _central_directory(f, path, what)
+    if entries > max_members or cd_bytes > max_members * _MAX_ENTRY_BYTES:
+        raise FileRefused(path, "too_big", f"holds {entries:,} entries in {cd_bytes:,} bytes of directory; "
+                                           f"at most {max_members:,} entries are allowed", what)
     with zipfile.ZipFile(f) as archive:
         members = archive.infolist()
         if len(members) > max_members:
@@ -147,7 +185,10 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path, 
         else:
             raise FileRefused(path, "unreadable", f"{key!r} uses .npy format {version}, which is not read",
                               what)
-        if dtype.hasobject or dtype.kind not in _ARRAY_KINDS or dtype.fields is not None:
+        if any(int(d) < 0 for d in shape):
+            raise FileRefused(path, "unreadable", f"{key!r} declares the shape {tuple(shape)}", what)
+        plain = not dtype.hasobject and dtype.kind in _ARRAY_KINDS and dtype.fields is None
+        if not (plain and dtype.itemsize):
             raise FileRefused(path, "unreadable", f"{key!r} holds {dtype} values; only plain numbers are "
                                                   "read (objects are never unpickled)", what)
         # Python integers: a header claiming 4 TB is a number here, never an allocation.
