@@ -2,11 +2,12 @@
 
 import sys
 
-from benchmarks import engine_bench
+from benchmarks import engine_bench, readers_bench
 
 
 def main() -> int:
     engine_bench.main()
+    readers_bench.main()
     try:
         from benchmarks import gui_bench
     except ImportError as exc:  # the GUI benchmark needs the desktop app

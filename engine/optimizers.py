@@ -79,6 +79,9 @@ class Optimizer:
     defaults: ClassVar[dict[str, Hyper]] = {}
     needs_closure: ClassVar[bool] = False
     state_keys: ClassVar[frozenset[str]] = frozenset()  # names load_state_dict accepts
+    # Inclusive (low, high) ranges of numeric options, checked here and by the file validator,
+    # so a file cannot ask for a step that never ends.
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {}
 
     def __init__(self, params: np.ndarray, **hyper: Any) -> None:
         if not isinstance(params, np.ndarray) or params.ndim != 1:
@@ -96,6 +99,10 @@ class Optimizer:
         self.params = params
         for key, default in self.defaults.items():
             setattr(self, key, _coerce(self.name, key, hyper.get(key, default), default))
+        for key, (low, high) in self.bounds.items():
+            value = getattr(self, key)
+            _require(low <= value <= high, f"{self.name}: {key} must be between {low:g} and {high:g}, "
+                                           f"got {value!r}")
         self._validate()
         self.step_count = 0
         # Persistent per-parameter arrays (momentum buffers, moments): saved in state_dict.
@@ -133,10 +140,16 @@ class Optimizer:
         """Current values of every option in ``defaults``."""
         return {key: getattr(self, key) for key in self.defaults}
 
-    def step(self, grads: np.ndarray | None, closure: Closure | None = None) -> float | None:
+    def step(
+        self,
+        grads: np.ndarray | None,
+        closure: Closure | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> float | None:
         """Apply one update to ``params`` in place from the flat gradient ``grads``.
 
         ``grads`` is read, never modified. Returns None (LBFGS returns the loss before the step).
+        ``should_stop`` matters only to optimizers whose one step iterates (L-BFGS).
         """
         if grads is None or grads.shape != self.params.shape:
             raise ValueError(
@@ -621,6 +634,15 @@ class LBFGS(Optimizer):
         "line_search_fn": "strong_wolfe",
     }
     line_search_choices: ClassVar[tuple[str, ...]] = ("strong_wolfe", "none")
+    # torch accepts any values; one step must end in bounded time here (negative tolerances
+    # would never stop early, and a huge max_iter would run for hours inside one step).
+    bounds: ClassVar[dict[str, tuple[float, float]]] = {
+        "max_iter": (1, 1000),
+        "max_eval": (1, 1250),
+        "history_size": (1, 1000),
+        "tolerance_grad": (0.0, 1e6),
+        "tolerance_change": (0.0, 1e6),
+    }
 
     def __init__(self, params: np.ndarray, **hyper: Any) -> None:
         if "max_eval" not in hyper and "max_iter" in hyper:
@@ -657,8 +679,17 @@ class LBFGS(Optimizer):
             )
         return float(loss), grads.astype(self.params.dtype, copy=True)
 
-    def step(self, grads: np.ndarray | None = None, closure: Closure | None = None) -> float:
-        """Run up to ``max_iter`` iterations; returns the loss before the step (as torch)."""
+    def step(
+        self,
+        grads: np.ndarray | None = None,
+        closure: Closure | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> float:
+        """Run up to ``max_iter`` iterations; returns the loss before the step (as torch).
+
+        ``should_stop`` is asked between iterations; when it answers True the step ends there,
+        leaving the parameters at the last completed iteration (a deliberate addition to torch).
+        """
         if closure is None:
             raise ValueError("lbfgs needs a closure returning (loss, flat grads) for the full batch")
         self.step_count += 1
@@ -758,6 +789,8 @@ class LBFGS(Optimizer):
             if float(np.abs(d).max()) * abs(t) <= tolerance_change:
                 break
             if abs(loss - prev_loss) < tolerance_change:
+                break
+            if should_stop is not None and should_stop():
                 break
 
         self._d, self._t = d, t

@@ -22,6 +22,10 @@ MAX_LAYERS = 64
 MAX_SAMPLES = 200_000
 MAX_EPOCHS = 100_000
 MAX_BATCH = 100_000
+# Parameters of a whole network, input and output layers included: a file or a wide CSV must
+# never make the app allocate gigabytes (20 M float64 weights, their gradients and optimizer
+# state are already about 0.6 GB).
+MAX_PARAMETERS = 20_000_000
 
 Scalar = float | int | bool
 Options = dict[str, Scalar | list[float]]
@@ -41,7 +45,7 @@ class DataSpec(Spec):
     noise: float = Field(0.0, ge=0.0, le=0.5, description="Label/position noise, 0 to 0.5.")
     n_classes: int = Field(3, ge=2, le=10, description="Classes of multi-class synthetic sets.")
     features: tuple[Literal[FEATURES], ...] = Field(  # type: ignore[valid-type]
-        ("x1", "x2"), min_length=1, description="Inputs derived from 2-D points."
+        ("x1", "x2"), min_length=1, max_length=len(FEATURES), description="Inputs derived from 2-D points."
     )
     train_fraction: float = Field(0.8, gt=0.0, lt=1.0)
     path: str | None = Field(None, description="CSV file, relative to the experiment file.")
@@ -171,3 +175,18 @@ class ExperimentSpec(Spec):
             if v.name == name:
                 return self.with_overrides(v.overrides).model_copy(update={"name": f"{self.name} [{name}]"})
         raise KeyError(name)
+
+
+def count_parameters(model: ModelSpec, n_inputs: int, n_outputs: int) -> int:
+    """Trainable parameters of the network ``model`` builds for this many inputs and outputs.
+
+    Pure arithmetic, so a size can be refused before any array is allocated.
+    """
+    total, width = 0, n_inputs
+    for layer in model.layers:
+        if isinstance(layer, DenseSpec):
+            total += width * layer.units + layer.units
+            width = layer.units
+        elif isinstance(layer, BatchNormSpec):
+            total += 2 * width
+    return total + width * n_outputs + n_outputs

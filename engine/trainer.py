@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data import Dataset, make_dataset, minibatches
+from engine.data import DataError, Dataset, make_dataset, minibatches
 from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
 from engine.live import LIVE_SETTINGS
 from engine.losses import LOSSES, Loss
@@ -27,7 +27,7 @@ from engine.network import Network
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES
-from engine.spec import ExperimentSpec
+from engine.spec import MAX_PARAMETERS, ExperimentSpec, count_parameters
 from engine.thinning import ThinnedList
 
 Event = StepMetrics | EpochMetrics | RunFinished
@@ -98,12 +98,15 @@ class Trainer:
         spec: ExperimentSpec,
         base_dir: Path | None = None,
         dataset: Dataset | None = None,
+        confined: bool = False,
     ) -> None:
         self.spec = spec
         self.dtype = np.dtype(spec.training.dtype)
         seeds = np.random.SeedSequence(spec.seed).spawn(3)
         self._data_seed, self._init_seed, self._train_seed = seeds
-        self.dataset = dataset or make_dataset(spec.data, np.random.default_rng(self._data_seed), base_dir)
+        self.dataset = dataset or make_dataset(
+            spec.data, np.random.default_rng(self._data_seed), base_dir, confined
+        )
         self.loss: Loss = LOSSES.get(spec.loss.name)(**spec.loss.options)
         self._x_train = self.dataset.x_train.astype(self.dtype)
         self._x_val = self.dataset.x_val.astype(self.dtype)
@@ -111,6 +114,14 @@ class Trainer:
         self._y_val = targets_for_loss(self.dataset, self.dataset.y_val, self.loss, self.dtype)
         n_targets = self._y_train.shape[1] if self._y_train.ndim == 2 else 1
         self.n_outputs = self.loss.n_outputs(self.dataset.n_classes, n_targets)
+        n_inputs = int(np.prod(self.dataset.input_shape))
+        n_parameters = count_parameters(spec.model, n_inputs, self.n_outputs)
+        if n_parameters > MAX_PARAMETERS:  # checked from the data's real width, before allocating
+            raise DataError(
+                f"with {n_inputs:,} inputs from {self.dataset.name} and {self.n_outputs:,} outputs the "
+                f"network would hold {n_parameters:,} parameters; at most {MAX_PARAMETERS:,} are allowed",
+                [f"the network would hold {n_parameters:,} parameters (limit {MAX_PARAMETERS:,})"],
+            )
         self._lock = threading.Lock()
         self._pending: dict[str, float | str] = {}
         self._stop = threading.Event()
@@ -146,6 +157,7 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.seconds = 0.0
+        self._start: float | None = None
         # Every epoch of a normal run; evenly thinned past EPOCH_CAP so long runs stay bounded.
         self.history: ThinnedList[EpochMetrics] = ThinnedList()
         self.status = "idle"
@@ -246,19 +258,20 @@ class Trainer:
         self._stop.clear()
         self.status = "running"
         start = time.perf_counter() - self.seconds
+        self._start = start
         limits = _blas_limits(self.spec.training.blas_threads)
         with limits:
             for _ in range(epochs):
                 finished = yield from self._run_epoch(start)
                 if finished is not None:
-                    self.seconds = time.perf_counter() - start
                     yield finished
                     return
-            self.seconds = time.perf_counter() - start
-            self.status = "finished"
             yield self._finished("finished")
 
     def _finished(self, status: str) -> RunFinished:
+        # The clock is read here, when the run ends, so every way of ending records its duration.
+        if self._start is not None:
+            self.seconds = time.perf_counter() - self._start
         self.status = status
         return RunFinished(status, self.epoch, self.step, self.seconds, self.divergence)
 
@@ -364,7 +377,9 @@ class Trainer:
 
         loss_value, _ = closure()
         np.copyto(self._prev_params, net.params)
-        self.optimizer.step(net.grads, closure)
+        # A long optimizer step (L-BFGS: up to max_iter iterations) checks for a stop between
+        # its iterations, so Ctrl-C or closing the app never waits for the whole step.
+        self.optimizer.step(net.grads, closure, should_stop=self._stop.is_set)
         return loss_value
 
     def _regularize(self) -> float:

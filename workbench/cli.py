@@ -1,12 +1,16 @@
 """``gradient-workbench``: train experiments headless, check files, or open the desktop app.
 
     gradient-workbench run EXPERIMENT.json [--epochs N] [--seed S] [--out DIR] [--variant NAME|all]
-    gradient-workbench validate FILE...
+                                           [--allow-data-outside]
+    gradient-workbench validate [--allow-data-outside] FILE...
     gradient-workbench lr-find EXPERIMENT.json [--steps N] [--variant NAME]
     gradient-workbench [EXPERIMENT.json]        # opens the desktop app
 
-Exit codes: 0 done, 1 the run diverged, 2 invalid input (one line per problem on stderr, no
-traceback), 130 interrupted (Ctrl-C; the run folder is still written).
+Exit codes: 0 done, 1 the run diverged, 2 invalid input or an unusable --out (one line per
+problem on stderr, no traceback, checked before training), 3 the run folder could not be
+written where asked and was saved to a fallback folder (printed), 4 it could not be saved at
+all, 130/143/129 stopped by SIGINT (Ctrl-C)/SIGTERM/SIGHUP (the run folder is still written;
+a second signal aborts and writes nothing).
 
 Qt is imported only to open the app, so ``run`` and ``validate`` work on machines without a display.
 """
@@ -15,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +30,15 @@ from typing import Any, TextIO
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from engine.spec import MAX_EPOCHS, ExperimentSpec
 from workbench.experiment import ExperimentError, Problem, load_experiment
+from workbench.files import capped_lines
+from workbench.stopping import Aborted, SignalGuard, exit_code
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
 EXIT_INVALID = 2
-EXIT_INTERRUPTED = 130
+EXIT_SAVED_ELSEWHERE = 3
+EXIT_NOT_SAVED = 4
+EXIT_INTERRUPTED = 130  # SIGINT; SIGTERM gives 143 and SIGHUP 129 (128 + the signal's number)
 
 COMMANDS = ("run", "validate", "lr-find")
 
@@ -65,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradient-workbench",
         description="See how neural networks learn. Without a command, opens the desktop app.",
-        epilog="exit codes: 0 done, 1 the run diverged, 2 invalid input, 130 interrupted",
+        epilog="exit codes: 0 done, 1 the run diverged, 2 invalid input or --out, 3 saved to a fallback "
+               "folder, 4 not saved, 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP",
     )
     parser.add_argument("--version", action="version", version=f"gradient-workbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,9 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run folder (default runs/<name>-<timestamp>); "
                                                "with several variants, one sub-folder each")
     run.add_argument("--variant", help="the variant NAME, 'base', or 'all' (the base, then every variant)")
+    run.add_argument("--allow-data-outside", action="store_true",
+                     help="let the experiment's CSV path lead outside the experiment file's folder")
     run.set_defaults(handler=_cmd_run)
     validate = sub.add_parser("validate", help="check experiment files, one line per problem")
     validate.add_argument("files", type=Path, nargs="+")
+    validate.add_argument("--allow-data-outside", action="store_true",
+                          help="do not report CSV paths that lead outside the file's folder")
     validate.set_defaults(handler=_cmd_validate)
     lr_find = sub.add_parser("lr-find", help="learning-rate range test on the experiment's initial weights; "
                                              "prints a suggestion or 'inconclusive' and why")
@@ -109,6 +120,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             spec = load_experiment(path)
+            if not args.allow_data_outside:
+                _check_data_path(spec, path)
         except ExperimentError as exc:
             failed = True
             _print_problems(exc.problems, prefix=f"{path}: ")
@@ -116,6 +129,22 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         extra = f" ({len(spec.variants)} variants)" if spec.variants else ""
         print(f"{path}: ok{extra}")
     return EXIT_INVALID if failed else EXIT_OK
+
+
+def _check_data_path(spec: ExperimentSpec, path: Path) -> None:
+    """The shared-file rule, for every run the file holds (a variant may change data.path)."""
+    from engine.data import DataError
+    from engine.data.csvfile import resolve_path
+
+    problems = []
+    for label, run in [("", spec), *((f"variant {v.name!r}: ", spec.variant(v.name)) for v in spec.variants)]:
+        if run.data.source == "csv" and run.data.path:
+            try:
+                resolve_path(run.data.path, path.resolve().parent, confined=True)
+            except DataError as exc:
+                problems.append(Problem("data.path", f"{label}{exc}"))
+    if problems:
+        raise ExperimentError(problems)
 
 
 def _print_problems(problems: list[Problem], prefix: str = "") -> None:
@@ -156,6 +185,20 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------- run
 def _cmd_run(args: argparse.Namespace) -> int:
     path: Path = args.experiment
+    with SignalGuard() as guard:
+        try:
+            return _run_all(args, path, guard)
+        except Aborted as exc:
+            return _aborted(exc, guard, sys.stderr)
+
+
+def _aborted(exc: Aborted, guard: SignalGuard, err: TextIO) -> int:
+    when = "before training" if guard.phase == "loading" else "at once"
+    print(f"\n{signal.Signals(exc.signum).name}: stopped {when}; nothing written", file=err)
+    return exit_code(exc.signum)
+
+
+def _run_all(args: argparse.Namespace, path: Path, guard: SignalGuard) -> int:
     try:
         spec = load_experiment(path)
         runs = _select_runs(spec, args.variant)
@@ -163,19 +206,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except ExperimentError as exc:
         _print_problems(exc.problems, prefix=f"{path}: ")
         return EXIT_INVALID
+    from workbench.runs import default_run_folder, output_problem, variant_folders
+
+    if len(runs) == 1:
+        folders = [args.out or default_run_folder(runs[0][1])]
+    else:
+        folders = variant_folders(args.out or default_run_folder(spec), [label for label, _ in runs])
+    # Checked before any training: a bad location costs seconds, not the whole run.
+    problems = [p for p in (output_problem(f) for f in folders) if p]
+    if problems:
+        _print_problems([Problem("--out", p) for p in problems])
+        return EXIT_INVALID
     codes = []
-    for label, run_spec in runs:
-        folder = args.out
-        if folder is not None and len(runs) > 1:
-            folder = folder / _slug(label)
-        code = run_experiment(run_spec, base_dir=path.resolve().parent, folder=folder)
+    for (_, run_spec), folder in zip(runs, folders, strict=True):
+        code = run_experiment(run_spec, base_dir=path.resolve().parent, folder=folder, guard=guard,
+                              allow_data_outside=args.allow_data_outside)
         codes.append(code)
-        if code in (EXIT_INTERRUPTED, EXIT_INVALID):
+        if code not in (EXIT_OK, EXIT_DIVERGED):
             break
-    for code in (EXIT_INTERRUPTED, EXIT_INVALID, EXIT_DIVERGED):
-        if code in codes:
-            return code
-    return EXIT_OK
+    return max(codes, key=_severity)
+
+
+def _severity(code: int) -> int:
+    order = (EXIT_OK, EXIT_DIVERGED, EXIT_INVALID)
+    if code in order:
+        return order.index(code)
+    if code == EXIT_SAVED_ELSEWHERE:
+        return 10
+    if code == EXIT_NOT_SAVED:
+        return 11
+    return 5  # a signal's code
 
 
 def _select_runs(spec: ExperimentSpec, variant: str | None) -> list[tuple[str, ExperimentSpec]]:
@@ -213,60 +273,104 @@ def run_experiment(
     folder: Path | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    guard: SignalGuard | None = None,
+    allow_data_outside: bool = False,
 ) -> int:
-    """Train one spec to the end (or Ctrl-C), write its run folder, return the exit code."""
+    """Train one spec to the end (or a stop signal), write its run folder, return the exit code.
+
+    Without a ``guard`` this installs its own signal handlers for the call. A CSV path must
+    lie inside ``base_dir`` (the shared-file rule) unless ``allow_data_outside``.
+    """
+    if guard is None:
+        with SignalGuard(err) as own:
+            try:
+                return run_experiment(spec, base_dir, folder, out, err, own, allow_data_outside)
+            except Aborted as exc:
+                return _aborted(exc, own, err or sys.stderr)
     from engine.data import DataError
     from engine.trainer import Trainer
+    from workbench.runs import default_run_folder, output_problem
 
     out = out or sys.stdout
     err = err or sys.stderr
+    guard.phase = "loading"
+    target = folder or default_run_folder(spec)
+    problem = output_problem(target)
+    if problem:
+        print(f"--out: {problem}", file=err)
+        return EXIT_INVALID
     try:
-        trainer = Trainer(spec, base_dir=base_dir)
+        trainer = Trainer(spec, base_dir=base_dir, confined=not allow_data_outside)
     except (DataError, ValueError, TypeError) as exc:
         problems = getattr(exc, "problems", None) or str(exc).splitlines() or [type(exc).__name__]
-        for line in problems:
+        for line in capped_lines(problems):
             print(f"{spec.name}: {line}", file=err)
         return EXIT_INVALID
     ds = trainer.dataset
     print(f"training {spec.name!r}: {ds.name}, {ds.n_train} train / {ds.n_val} validation samples, "
           f"{trainer.network.n_parameters:,} parameters, {spec.training.epochs} epochs", file=out)
     progress = _Progress(trainer, spec, out)
-    state = _Interrupt(trainer, err)
     finished: RunFinished | None = None
     kept_steps: list[StepMetrics] = []  # the first (layer order) and non-finite ones, as the panel keeps
-    with state.installed():
-        try:
-            for event in trainer.run():
-                if isinstance(event, StepMetrics):
-                    progress.step(event)
-                    if not kept_steps or not (math.isfinite(event.loss) and math.isfinite(event.grad_norm)):
-                        kept_steps.append(event)
-                elif isinstance(event, EpochMetrics):
-                    progress.epoch(event)
-                elif isinstance(event, RunFinished):
-                    finished = event
-        except KeyboardInterrupt:  # a second Ctrl-C: leave at once, the trainer is mid-step
-            progress.close()
-            print("aborted; nothing written", file=err)
-            return EXIT_INTERRUPTED
-    progress.close()
+    guard.training(trainer)
+    try:
+        for event in trainer.run():
+            if isinstance(event, StepMetrics):
+                progress.step(event)
+                if not kept_steps or not (math.isfinite(event.loss) and math.isfinite(event.grad_norm)):
+                    kept_steps.append(event)
+            elif isinstance(event, EpochMetrics):
+                progress.epoch(event)
+            elif isinstance(event, RunFinished):
+                finished = event
+    finally:
+        progress.close()
+    guard.saving()
     assert finished is not None  # every run ends with exactly one RunFinished
     warnings = _diagnose(trainer, kept_steps)
     for text in warnings:
         print(text, file=err)
     if finished.divergence is not None and not warnings:
         print(finished.divergence.message(), file=err)
-
-    from workbench.runs import default_run_folder, write_run
-
-    target = folder or default_run_folder(spec)
-    write_run(target, spec, trainer.history, trainer.network, finished, loss=trainer.loss,
-              diagnostics=warnings)
-    print(f"{finished.status} after {finished.epoch} epochs ({finished.seconds:.1f} s); wrote {target}",
-          file=out)
-    if state.interrupted:
-        return EXIT_INTERRUPTED
+    code, written = _save(target, spec, trainer, finished, warnings, err)
+    if written is not None:
+        print(f"{finished.status} after {finished.epoch} epochs ({finished.seconds:.1f} s); wrote {written}",
+              file=out)
+    if code != EXIT_OK:
+        return code
+    if guard.signum is not None:
+        return exit_code(guard.signum)
     return EXIT_DIVERGED if finished.status == "diverged" else EXIT_OK
+
+
+def _save(target: Path, spec: ExperimentSpec, trainer: Any, finished: RunFinished, warnings: list[str],
+          err: TextIO) -> tuple[int, Path | None]:
+    """Write the run folder; when that fails, write it to a fallback folder and say where."""
+    from workbench.runs import fallback_folder, write_run
+
+    def write(folder: Path) -> Path:
+        return write_run(folder, spec, trainer.history, trainer.network, finished, loss=trainer.loss,
+                         diagnostics=warnings)
+
+    try:
+        return EXIT_OK, write(target)
+    except Exception as exc:  # a full disk, a folder made read-only during training, ...
+        print(f"cannot write {target}: {_reason(exc)}", file=err)
+    rescue = fallback_folder(spec)
+    try:
+        written = write(rescue)
+    except Exception as exc:
+        print(f"cannot write the fallback folder {rescue} either: {_reason(exc)}; the run is lost",
+              file=err)
+        return EXIT_NOT_SAVED, None
+    print(f"saved the run to {written} instead", file=err)
+    return EXIT_SAVED_ELSEWHERE, written
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+    return str(exc) or type(exc).__name__
 
 
 def _diagnose(trainer: Any, steps: list[StepMetrics] | None = None) -> list[str]:
@@ -275,40 +379,6 @@ def _diagnose(trainer: Any, steps: list[StepMetrics] | None = None) -> list[str]
     from engine.analysis import diagnose_trainer
 
     return [d.text() for d in diagnose_trainer(trainer, steps)]
-
-
-class _Interrupt:
-    """First Ctrl-C: ask the trainer to stop after this step. Second: abort at once."""
-
-    def __init__(self, trainer: Any, err: TextIO) -> None:
-        self.trainer = trainer
-        self.err = err
-        self.interrupted = False
-
-    def handle(self, signum: int, frame: object) -> None:
-        if self.interrupted:
-            raise KeyboardInterrupt
-        self.interrupted = True
-        self.trainer.request_stop()
-        print("\nstopping after this step and saving (Ctrl-C again to abort)", file=self.err)
-
-    def installed(self) -> _Installed:
-        return _Installed(self)
-
-
-class _Installed:
-    def __init__(self, owner: _Interrupt) -> None:
-        self.owner = owner
-        self.previous: Any = None
-        self.active = threading.current_thread() is threading.main_thread()
-
-    def __enter__(self) -> None:
-        if self.active:  # signal handlers can only be set from the main thread
-            self.previous = signal.signal(signal.SIGINT, self.owner.handle)
-
-    def __exit__(self, *_: object) -> None:
-        if self.active:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 @dataclass
@@ -382,10 +452,6 @@ def _clock(seconds: float) -> str:
         return "--:--"
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def _slug(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.")[:60] or "variant"
 
 
 if __name__ == "__main__":

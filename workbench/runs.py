@@ -20,6 +20,8 @@ import math
 import os
 import platform
 import re
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,8 @@ import numpy as np
 
 from engine.events import EpochMetrics, RunFinished
 from engine.spec import ExperimentSpec
-from workbench.experiment import atomic_write_bytes, dumps, load_experiment
+from workbench.experiment import ExperimentError, dumps, load_experiment
+from workbench.files import FileRefused, capped_lines, iter_lines, read_capped, read_json_object
 
 SUMMARY_FORMAT = "gradient-workbench/run"
 _PER_LAYER = (("grad_norm", "layer_grad_norms"), ("weight_norm", "layer_weight_norms"),
@@ -45,10 +48,15 @@ class RunRecord:
     columns: dict[str, np.ndarray]  # header name -> float array, one entry per epoch
     summary: dict[str, Any]
     layers: list[str] = field(default_factory=list)
+    # The checked parameters and buffers of weights.npz (None when absent or unreadable),
+    # ready for ``workbench.export.fit_weights``; why they could not be read, if so.
+    weights: dict[str, np.ndarray] | None = None
+    weights_error: str | None = None
 
     @property
     def metric_name(self) -> str:
-        return str(self.summary.get("metric_name", "accuracy"))
+        name = self.summary.get("metric_name")
+        return name if isinstance(name, str) and name else "accuracy"
 
     def history(self) -> list[EpochMetrics]:
         """The curves as ``EpochMetrics``, for views that draw live runs from the same type."""
@@ -95,6 +103,14 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+class RunError(ValueError):
+    """A run folder that cannot be read, or cannot be written where asked; ``problems`` lists why."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = capped_lines(list(problems or [message]))
+
+
 def write_run(
     folder: str | os.PathLike[str],
     spec: ExperimentSpec,
@@ -106,33 +122,137 @@ def write_run(
     diagnostics: list[str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the run folder (created if needed); returns its path.
+    """Write the run folder as a whole; returns its path.
+
+    Everything is written into a temporary sibling folder, which is renamed to ``folder`` only
+    when complete: a failed or interrupted write leaves no folder at all, never a mix of two
+    runs. ``folder`` must not exist, or be an empty folder; anything else raises ``RunError``
+    before a byte is written (an existing run or a user's files are never overwritten).
 
     ``loss`` (the trainer's ``Loss``) adds the output transform to ``model.onnx``; without it
     the ONNX model ends in the raw outputs. A failed ONNX export (e.g. an activation ONNX
     cannot express) is recorded in the summary instead of losing the rest of the run.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(folder / "experiment.json", dumps(spec).encode("utf-8"))
-    atomic_write_bytes(folder / "history.csv", history_csv(history).encode("utf-8"))
+    problem = output_problem(folder)
+    if problem:
+        raise RunError(problem)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name[:80]}.partial-", dir=folder.parent))
+    try:
+        _write_files(partial, spec, history, network, finished, loss, diagnostics or [], extra or {})
+        _fsync_dir(partial)
+        os.rename(partial, folder)  # atomic; replaces only an empty folder, fails on anything else
+        _fsync_dir(folder.parent)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return folder
+
+
+def _write_files(partial: Path, spec: ExperimentSpec, history: list[EpochMetrics], network: Any,
+                 finished: RunFinished, loss: Any, diagnostics: list[str], extra: dict[str, Any]) -> None:
+    _write_file(partial / "experiment.json", dumps(spec).encode("utf-8"))
+    _write_file(partial / "history.csv", history_csv(history).encode("utf-8"))
     from workbench.export import export_onnx, save_weights
 
-    save_weights(network, folder / "weights.npz", spec)
+    save_weights(network, partial / "weights.npz", spec)
     files = ["experiment.json", "history.csv", "weights.npz"]
     onnx_error = None
     try:
-        export_onnx(network, loss, folder / "model.onnx", name=spec.name[:80] or "network")
+        export_onnx(network, loss, partial / "model.onnx", name=spec.name[:80] or "network")
         files.append("model.onnx")
     except Exception as exc:  # the run's other artifacts matter more than this one
         onnx_error = f"{type(exc).__name__}: {exc}"
-    summary = _summary(spec, history, finished, diagnostics or [], [*files, "summary.json"])
+    summary = _summary(spec, history, finished, diagnostics, [*files, "summary.json"])
     if onnx_error:
         summary["onnx_error"] = onnx_error
-    summary.update(extra or {})
+    summary.update(extra)
     text = json.dumps(summary, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    atomic_write_bytes(folder / "summary.json", text.encode("utf-8"))
-    return folder
+    _write_file(partial / "summary.json", text.encode("utf-8"))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # some platforms cannot open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------- where to write
+def output_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why a run cannot be written to ``folder`` (None when it can), checked before training.
+
+    ``folder`` must not exist (or be an empty folder), and its nearest existing ancestor
+    must be a folder this process can create folders in (tried, not guessed).
+    """
+    folder = Path(folder)
+    try:
+        if folder.is_symlink() or folder.exists():
+            if not folder.is_dir() or folder.is_symlink():
+                return f"{folder} exists and is not a folder; a run folder never replaces a file"
+            if any(folder.iterdir()):
+                return f"{folder} already exists and is not empty; a run never overwrites files " \
+                       "(choose a new folder)"
+        ancestor = folder.parent
+        while not ancestor.exists():
+            if ancestor.is_symlink():
+                return f"{ancestor} is a broken link"
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            return f"{ancestor} is a file, so {folder} cannot be created"
+        probe = tempfile.mkdtemp(prefix=".gradient-workbench-probe-", dir=ancestor)
+        os.rmdir(probe)
+    except OSError as exc:
+        where = exc.filename or folder
+        return f"cannot write {folder}: {exc.strerror or type(exc).__name__} ({where})"
+    return None
+
+
+def fallback_folder(spec: ExperimentSpec) -> Path:
+    """Where a run goes when its own folder cannot be written after training: the user's
+    home when it is writable, else the system's temporary folder."""
+    roots = (Path.home() / "gradient-workbench-rescued", Path(tempfile.gettempdir()) / "gradient-workbench")
+    for root in roots:
+        candidate = default_run_folder(spec, root)
+        if output_problem(candidate) is None:
+            return candidate
+    return default_run_folder(spec, Path(tempfile.gettempdir()))
+
+
+def variant_folders(root: Path, labels: list[str]) -> list[Path]:
+    """One distinct sub-folder of ``root`` per run label, whatever characters the labels hold.
+
+    Labels that clean up to the same name ('a/b', 'a b', 'a?b' all read 'a-b'), also when
+    they differ only in case (the same folder on macOS and Windows), get -2, -3, ...
+    """
+    taken: set[str] = set()
+    out = []
+    for label in labels:
+        slug = _slug(label, "variant")
+        name, n = slug, 2
+        while name.lower() in taken:
+            name, n = f"{slug}-{n}", n + 1
+        taken.add(name.lower())
+        out.append(root / name)
+    return out
+
+
+def _slug(text: str, fallback: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:60] or fallback
 
 
 def _summary(spec: ExperimentSpec, history: list[EpochMetrics], finished: RunFinished,
@@ -175,24 +295,108 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+MAX_SUMMARY_BYTES = 1 << 20
+MAX_HISTORY_BYTES = 32 << 20  # a run keeps at most 2,000 epoch rows (about 10 MB at 64 layers)
+MAX_HISTORY_COLUMNS = 8 + 3 * 65
+MAX_HISTORY_VALUES = 4_000_000  # 32 MB of float64
+
+
 def read_run(folder: str | os.PathLike[str]) -> RunRecord:
-    """Read a run folder back: spec, history columns (float arrays; NaN where a value was) and summary."""
+    """Read a run folder back: spec, history columns (float arrays; NaN where a value was),
+    summary and, when present, the checked weights.
+
+    Everything is read and checked before this returns, so a caller changes nothing unless
+    the whole folder is good. Every failure is a ``RunError`` naming the file and the problem;
+    an unreadable ``weights.npz`` is not one (the curves are still worth showing): it is
+    reported in ``weights_error``.
+    """
     folder = Path(folder)
-    spec = load_experiment(folder / "experiment.json")
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    with (folder / "history.csv").open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    header, body = (rows[0], rows[1:]) if rows else ([], [])
-    columns = {
-        name: np.array([float(r[i]) for r in body], dtype=np.float64) for i, name in enumerate(header)
-    }
+    if not folder.is_dir():
+        raise RunError(f"{folder} is not a folder" if folder.exists() else f"{folder} does not exist")
+    try:
+        spec = load_experiment(folder / "experiment.json")
+    except ExperimentError as exc:
+        raise RunError(f"{folder / 'experiment.json'}: " + "; ".join(map(str, exc.problems)),
+                       exc.lines(f"{folder / 'experiment.json'}: ")) from None
+    try:
+        summary = read_json_object(folder / "summary.json", MAX_SUMMARY_BYTES, "run summary")
+        raw = read_capped(folder / "history.csv", MAX_HISTORY_BYTES, "run history")
+    except FileRefused as exc:
+        raise RunError(str(exc)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunError(f"{folder / 'history.csv'} is not UTF-8 text (byte {exc.start})") from None
+    del raw  # the text alone is enough; peak memory matters for the largest histories
+    header, columns = _history_columns(text, folder / "history.csv")
+    del text
     layers = [name.split("/", 1)[1] for name in header if name.startswith("grad_norm/")]
-    return RunRecord(folder, spec, columns, summary, layers)
+    record = RunRecord(folder, spec, columns, summary, layers)
+    missing = [name for name in _required_columns(record) if name not in columns]
+    if missing:
+        raise RunError(f"{folder / 'history.csv'} has no column {', '.join(capped_lines(missing))}")
+    for name in ("epoch", "step"):
+        if not np.isfinite(columns[name]).all():
+            raise RunError(f"{folder / 'history.csv'}: the {name} column holds a value that is not a number")
+    weights = folder / "weights.npz"
+    if weights.exists() or weights.is_symlink():
+        from workbench.export import WeightsError, read_weight_arrays
+
+        try:
+            record.weights = read_weight_arrays(weights)
+        except WeightsError as exc:
+            record.weights_error = str(exc)
+    return record
+
+
+def _required_columns(record: RunRecord) -> list[str]:
+    m = record.metric_name
+    names = ["epoch", "step", "train_loss", "val_loss", f"train_{m}", f"val_{m}", "lr", "seconds"]
+    return names + [f"{prefix}/{layer}" for prefix, _ in _PER_LAYER for layer in record.layers]
+
+
+def _history_columns(text: str, path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The history's header and its columns as float arrays, checked cell by cell."""
+    reader = csv.reader(iter_lines(text))
+    try:
+        header = next(reader, [])
+        if len(header) > MAX_HISTORY_COLUMNS:
+            raise RunError(f"{path} has {len(header):,} columns; at most {MAX_HISTORY_COLUMNS} are read")
+        if len(set(header)) != len(header):
+            raise RunError(f"{path}: a column name appears twice in the header")
+        capacity = text.count("\n") + 1
+        if capacity * max(len(header), 1) > MAX_HISTORY_VALUES:
+            raise RunError(f"{path} holds more than {MAX_HISTORY_VALUES:,} values, the limit")
+        table = np.empty((len(header), capacity), dtype=np.float64)  # a row per column: contiguous
+        n = 0
+        for cells in reader:
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                raise RunError(f"{path} line {reader.line_num}: {len(cells)} values, expected {len(header)}")
+            try:
+                table[:, n] = [float(c) for c in cells]
+            except ValueError:
+                bad = next(c for c in cells if not _is_float(c))
+                raise RunError(f"{path} line {reader.line_num}: {bad[:40]!r} is not a number") from None
+            n += 1
+    except csv.Error as exc:
+        raise RunError(f"{path} line {reader.line_num}: {exc}") from None
+    # Columns are views of one block (no copy), trimmed to the rows read.
+    return header, {name: table[i, :n] for i, name in enumerate(header)}
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def default_run_folder(spec: ExperimentSpec, root: str | os.PathLike[str] = "runs") -> Path:
     """``runs/<name>-<YYYYmmdd-HHMMSS>``, made unique with a counter if that exists already."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", spec.name).strip("-.")[:60] or "run"
+    slug = _slug(spec.name, "run")
     base = Path(root) / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder, n = base, 2
     while folder.exists():

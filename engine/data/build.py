@@ -20,11 +20,15 @@ from engine.spec import DataSpec
 _CLASSIFICATION = ("binary", "multiclass")
 
 
-def make_dataset(spec: DataSpec, rng: np.random.Generator, base_dir: Path | None = None) -> Dataset:
+def make_dataset(
+    spec: DataSpec, rng: np.random.Generator, base_dir: Path | None = None, confined: bool = False
+) -> Dataset:
     """Generate or load ``spec.source``, split it with ``rng`` and standardise on the train split.
 
     The same spec and rng seed give the same dataset. ``base_dir`` is the folder a CSV
     path is relative to (the experiment file's folder); None means the working directory.
+    ``confined`` applies the shared-file rule (``csvfile.resolve_path``): the CSV must lie
+    inside ``base_dir``.
     """
     source = DATASETS.get(spec.source)
     kind = source.kind  # type: ignore[attr-defined]
@@ -53,7 +57,7 @@ def make_dataset(spec: DataSpec, rng: np.random.Generator, base_dir: Path | None
     else:  # csv
         if not spec.path:
             raise DataError("the data source is 'csv' but no CSV path is set")
-        table = source(csvfile.resolve_path(spec.path, base_dir), spec.path, spec.target, spec.task)
+        table = source(csvfile.resolve_path(spec.path, base_dir, confined), spec.path, spec.target, spec.task)
         x, y, task, n_classes = table.x, table.y, table.task, table.n_classes
         feature_names, class_names, name = table.feature_names, table.class_names, table.name
         # Two feature columns are a 2-D set: plot them and draw decision boundaries over them.

@@ -205,16 +205,17 @@ class Session(QObject):
         self.new(record.spec)
         self.history.load_columns(keep, metric)
         note = f"Run {folder.name}: {record.summary.get('status', '')}"
-        weights = folder / "weights.npz"
-        if weights.exists() and self.trainer is not None:
+        if record.weights is not None and self.trainer is not None:
             try:
-                from workbench.export import load_weights
+                from workbench.export import fit_weights
 
-                load_weights(self.trainer.network, weights)
+                fit_weights(self.trainer.network, record.weights, source=str(folder / "weights.npz"))
                 self.view_network.load_state_dict(self.trainer.network.state_dict())
                 self.networkUpdated.emit(self.view_network)
             except Exception as exc:
                 note = f"{note} · weights not loaded: {exc}"
+        elif record.weights_error:
+            note = f"{note} · weights not loaded: {record.weights_error}"
         self.historyUpdated.emit()
         return note
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.safe_io import MAX_PROBLEMS
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -22,7 +24,11 @@ class ExperimentError(ValueError):
     def __init__(self, problems: list[Problem], source: str | None = None) -> None:
         if not problems:
             raise ValueError("ExperimentError needs at least one problem")
-        self.problems = list(problems)
+        problems = list(problems)
+        if len(problems) > MAX_PROBLEMS:  # a dialog or terminal of a million lines helps nobody
+            more = len(problems) - MAX_PROBLEMS
+            problems = [*problems[:MAX_PROBLEMS], Problem("", f"and {more:,} more problems")]
+        self.problems = problems
         self.source = source  # the file name, when there is one
         super().__init__("\n".join(str(p) for p in self.problems))
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from engine.safe_io import FileRefused, read_capped
 from engine.spec import FORMAT, ExperimentSpec
 from workbench.experiment.errors import ExperimentError, Problem
 from workbench.experiment.migrations import migrate
@@ -24,6 +25,10 @@ from workbench.experiment.validation import validate_data
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
+# Items in one JSON list or object: far above any real experiment (64 layers, a few hundred
+# variants), and low enough that a file of a million bad items is refused in one line
+# instead of producing a million problems.
+MAX_ITEMS = 1000
 
 
 # --------------------------------------------------------------------------------- loading
@@ -31,16 +36,11 @@ def load_experiment(path: str | os.PathLike[str]) -> ExperimentSpec:
     """Read, migrate and validate an experiment file; ``ExperimentError`` lists every problem."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ExperimentError([_too_big(size)], source=str(path))
-        with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)  # a special file may lie about its size
-    except OSError as exc:
-        reason = exc.strerror or exc.__class__.__name__
-        raise ExperimentError([Problem("", f"cannot read {path}: {reason}")], source=str(path)) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ExperimentError([_too_big(len(raw))], source=str(path))
+        raw = read_capped(path, MAX_FILE_BYTES, "experiment file")
+    except FileRefused as exc:
+        problem = _too_big(exc.size) if exc.kind == "too_big" else \
+            Problem("", f"cannot read {path}: it {exc.reason}")
+        raise ExperimentError([problem], source=str(path)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -89,8 +89,12 @@ def parse_json(text: str) -> Any:
         raise ExperimentError([_too_deep()]) from None
     except ValueError as exc:  # an overflowing number, a duplicate key
         raise ExperimentError([Problem("", str(exc))]) from None
-    if _depth(data) > MAX_DEPTH:
+    depth, widest = _shape(data)
+    if depth > MAX_DEPTH:
         raise ExperimentError([_too_deep()])
+    if widest > MAX_ITEMS:
+        raise ExperimentError([Problem("", f"a list or object holds {widest:,} items; no experiment "
+                                           f"needs more than {MAX_ITEMS:,}")])
     return data
 
 
@@ -126,9 +130,10 @@ def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _depth(data: Any) -> int:
-    """Nesting depth, without recursion (the parser already bounded it by the stack)."""
-    deepest, stack = 0, [(data, 1)]
+def _shape(data: Any) -> tuple[int, int]:
+    """Nesting depth and the most items in one container, without recursion (the parser
+    already bounded the depth by the stack)."""
+    deepest, widest, stack = 0, 0, [(data, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
@@ -136,8 +141,9 @@ def _depth(data: Any) -> int:
         elif not isinstance(node, list):
             continue
         deepest = max(deepest, depth)
+        widest = max(widest, len(node))
         stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
-    return deepest
+    return deepest, widest
 
 
 def _where(text: str, token: str) -> str:

@@ -13,7 +13,6 @@ Two layers of checks:
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -23,12 +22,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine.registry import suggest
-from engine.spec import DenseSpec, ExperimentSpec
+from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters
 from workbench.experiment.errors import ExperimentError, Problem, join_path
 
-# Hidden-layer weights beyond this are refused: 64 layers of 4096 units pass the per-field
+# Networks beyond MAX_PARAMETERS are refused: 64 layers of 4096 units pass the per-field
 # limits but would need gigabytes, and a file must never be able to make the app allocate that.
-MAX_PARAMETERS = 20_000_000
+# A CSV's width is known only once it is read; the trainer checks the exact count then.
+
+# Words the command line gives a meaning of its own (``--variant base``, ``--variant all``).
+RESERVED_VARIANT_NAMES = ("base", "all")
 
 _NAMED_SECTIONS = ("loss", "optimizer", "schedule")  # {"name": ..., **options}
 _FIXED_KEYS = ("format", "version", "variants")  # never overridden by a variant
@@ -94,7 +96,10 @@ def check_variants(spec: ExperimentSpec) -> list[Problem]:
     seen: set[str] = set()
     for i, variant in enumerate(spec.variants):
         at = f"variants[{i}]"
-        if variant.name in seen:
+        if variant.name.strip().lower() in RESERVED_VARIANT_NAMES:
+            problems.append(Problem(f"{at}.name", f"{variant.name!r} is reserved (--variant base runs the "
+                                                  "base experiment, --variant all runs every one)"))
+        elif variant.name in seen:
             problems.append(Problem(f"{at}.name", f"{variant.name!r} is used by an earlier variant too"))
         seen.add(variant.name)
         data = json.loads(json.dumps(base))
@@ -266,6 +271,7 @@ def _check_choice(path: str, registry: Any, name: str, options_path: str | None 
     if options is None or options_path is None:
         return []
     defaults = dict(getattr(registry.get(name), "defaults", {}) or {})
+    bounds = dict(getattr(registry.get(name), "bounds", {}) or {})
     for key in skip:
         defaults.pop(key, None)
     problems = []
@@ -279,6 +285,9 @@ def _check_choice(path: str, registry: Any, name: str, options_path: str | None 
             problems.append(Problem(at, f"{key!r} is not an option of {registry.kind} {name!r}{listing}"))
             continue
         error = _option_type_error(value, defaults[key])
+        if error is None and key in bounds and not bounds[key][0] <= value <= bounds[key][1]:
+            low, high = bounds[key]
+            error = f"{_show(value)} is not between {low:g} and {high:g}"
         if error:
             problems.append(Problem(at, error))
     return problems
@@ -314,6 +323,9 @@ def _check_data(spec: ExperimentSpec) -> list[Problem]:
         return [Problem("data.source", f"{data.source!r} is not a dataset{hint} "
                                        f"(choose from {', '.join(DATASETS.names())})")]
     source = DATASETS.get(data.source)
+    repeated = sorted({f for f in data.features if data.features.count(f) > 1})
+    if repeated:
+        return [Problem("data.features", f"{', '.join(map(repr, repeated))} listed more than once")]
     if getattr(source, "kind", None) == "csv" and not data.path:
         return [Problem("data.path", "a CSV source needs the path of its file, relative to the experiment")]
     fixed = getattr(source, "task", "auto")
@@ -362,13 +374,23 @@ def _suits(loss_task: str, data_task_: str) -> bool:
 
 
 def _check_size(spec: ExperimentSpec) -> list[Problem]:
-    units = [layer.units for layer in spec.model.layers if isinstance(layer, DenseSpec)]
-    # Inputs and outputs are unknown until the data loads; the hidden weights alone decide here.
-    total = sum(a * b for a, b in itertools.pairwise(units))
+    total = count_parameters(spec.model, _known_inputs(spec), 1)
     if total > MAX_PARAMETERS:
-        return [Problem("model.layers", f"the hidden layers would hold about {total:,} weights; "
+        return [Problem("model.layers", f"the network would hold at least {total:,} parameters; "
                                         f"at most {MAX_PARAMETERS:,} are allowed")]
     return []
+
+
+def _known_inputs(spec: ExperimentSpec) -> int:
+    """Input width where the spec alone decides it (a CSV's is known once it is read)."""
+    from engine.data import DATASETS
+
+    kind = getattr(DATASETS.get(spec.data.source), "kind", None) if spec.data.source in DATASETS else None
+    if kind == "2d":
+        return len(spec.data.features)
+    if kind == "digits":
+        return 64
+    return 1
 
 
 # -------------------------------------------------------------------------- variants

@@ -12,21 +12,29 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.spec import ExperimentSpec
-from workbench.experiment.io import atomic_write_bytes
+from engine.spec import MAX_PARAMETERS, ExperimentSpec
+from workbench.experiment.errors import ExperimentError
+from workbench.experiment.io import atomic_write_bytes, parse_json
+from workbench.files import FileRefused, capped_lines, read_npz
 
 ARCHITECTURE_KEY = "__architecture__"
 WEIGHTS_FORMAT = "gradient-workbench/weights"
 
 
+# A network holds at most MAX_PARAMETERS parameters: float64 arrays of that, the few buffers
+# and the architecture (with the experiment, at most 5 MB) fit well within these.
+MAX_INFLATED_BYTES = MAX_PARAMETERS * 8 + 64 * 2**20
+MAX_FILE_BYTES = MAX_INFLATED_BYTES + 2**20  # np.savez stores arrays uncompressed
+MAX_MEMBERS = 1024
+
+
 class WeightsError(ValueError):
-    """A weights file that does not fit the network (or is not a weights file)."""
+    """A weights file that does not fit the network, is not a weights file, or holds bad values."""
 
 
 def architecture(network: Any, spec: ExperimentSpec | None = None) -> dict[str, Any]:
@@ -67,45 +75,81 @@ def save_weights(network: Any, path: str | os.PathLike[str], spec: ExperimentSpe
 
 def _open(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise WeightsError(f"{path}: not a readable .npz weights file ({exc})") from None
+        return read_npz(path, max_file_bytes=MAX_FILE_BYTES, max_total_bytes=MAX_INFLATED_BYTES,
+                        max_members=MAX_MEMBERS, what="weights file")
+    except FileRefused as exc:
+        raise WeightsError(str(exc)) from None
+
+
+def _architecture(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    entry = arrays.pop(ARCHITECTURE_KEY)
+    if entry.shape != () or entry.dtype.kind != "U":
+        raise WeightsError(f"{path}: {ARCHITECTURE_KEY} is not one JSON text")
+    try:
+        arch = parse_json(str(entry[()]))
+    except ExperimentError as exc:
+        raise WeightsError(f"{path}: {ARCHITECTURE_KEY} is not valid JSON ({exc.problems[0]})") from None
+    if not isinstance(arch, dict):
+        raise WeightsError(f"{path}: {ARCHITECTURE_KEY} is not a JSON object")
+    return arch
 
 
 def read_architecture(path: str | os.PathLike[str]) -> dict[str, Any]:
     arrays = _open(path)
     if ARCHITECTURE_KEY not in arrays:
         raise WeightsError(f"{path}: has no {ARCHITECTURE_KEY} entry")
-    return json.loads(str(arrays[ARCHITECTURE_KEY][()]))
+    return _architecture(path, arrays)
 
 
-def load_weights(network: Any, path: str | os.PathLike[str]) -> None:
-    """Load weights into a network of the same architecture; a clear error on any mismatch.
+def read_weight_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Every parameter and buffer of a weights file, checked: numbers only, all finite.
+
+    The architecture entry, when present, must be a JSON object and is left out of the result.
+    """
+    arrays = _open(path)
+    if ARCHITECTURE_KEY in arrays:
+        _architecture(path, arrays)
+    problems = []
+    for key, value in arrays.items():
+        if value.dtype.kind not in "fiu":
+            problems.append(f"{key[:80]} holds {value.dtype} values, not numbers")
+        elif value.dtype.kind == "f" and not np.isfinite(value).all():
+            bad = int(value.size - np.count_nonzero(np.isfinite(value)))
+            problems.append(f"{key[:80]} holds {bad:,} NaN or infinite value(s)")
+    if problems:
+        raise WeightsError(f"{path}: " + "; ".join(capped_lines(problems)))
+    return arrays
+
+
+def fit_weights(network: Any, arrays: dict[str, np.ndarray], source: str = "weights") -> None:
+    """Load checked arrays (``read_weight_arrays``) into a network of the same architecture.
 
     Nothing is changed unless every array fits: names and shapes are all checked first.
     """
-    arrays = _open(path)
-    arrays.pop(ARCHITECTURE_KEY, None)
     expected = {k: v.shape for k, v in network.parameters().items()}
     expected.update({k: v.shape for k, v in network.buffers().items()})
     problems = []
     missing = [k for k in expected if k not in arrays]
     if missing:
-        problems.append(f"missing {', '.join(missing)}")
-    unexpected = [k for k in arrays if k not in expected]
+        problems.append(f"missing {', '.join(capped_lines(missing))}")
+    unexpected = [k[:80] for k in arrays if k not in expected]
     if unexpected:
-        problems.append(f"this network has no {', '.join(unexpected)}")
-    for key, shape in expected.items():
-        if key in arrays and arrays[key].shape != shape:
-            problems.append(f"{key} has shape {arrays[key].shape} in the file but {shape} in the network")
-    for key, value in arrays.items():
-        if key in expected and value.dtype.kind not in "fiu":
-            problems.append(f"{key} holds {value.dtype} values, not numbers")
+        problems.append(f"this network has no {', '.join(capped_lines(unexpected))}")
+    mismatched = [f"{key} has shape {arrays[key].shape} in the file but {shape} in the network"
+                  for key, shape in expected.items() if key in arrays and arrays[key].shape != shape]
+    problems += capped_lines(mismatched)
     if problems:
-        raise WeightsError(f"{path}: weights do not fit this network: " + "; ".join(problems))
+        raise WeightsError(f"{source}: weights do not fit this network: " + "; ".join(problems))
     dtype = network.params.dtype
     network.load_state_dict({k: arrays[k].astype(dtype, copy=False) for k in expected})
+
+
+def load_weights(network: Any, path: str | os.PathLike[str]) -> None:
+    """Load weights into a network of the same architecture; a clear error on any mismatch.
+
+    Nothing is changed unless every array fits and is finite.
+    """
+    fit_weights(network, read_weight_arrays(path), str(path))
 
 
 def _jsonable(value: Any) -> Any:
