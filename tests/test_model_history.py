@@ -94,3 +94,20 @@ def test_epoch_rows_are_thinned_too_past_their_cap() -> None:
     numbers = h.epochs("epoch")
     assert len(numbers) <= 100 and numbers[0] == 1
     assert set(np.diff(numbers)) == {h.epoch_stride}
+
+
+def test_history_memory_stays_within_its_budget_however_wide_the_network() -> None:
+    """A budget, not a row count: a 40-layer network keeps fewer rows, in the same memory."""
+    from engine.events import StepMetrics
+    from workbench.model.history import EPOCH_BUDGET_BYTES, STEP_BUDGET_BYTES, History
+
+    for n_layers in (3, 40):
+        h = History()
+        layers = {f"dense{i}": 1.0 for i in range(n_layers)}
+        step = 0
+        for _ in range(60):  # 300k steps in batches, as the worker sends them
+            batch = [StepMetrics(1, step + i, 1.0, 0.1, 1.0, layers, {}, {}, {}) for i in range(5_000)]
+            step += 5_000
+            h.extend(batch)
+        assert h.nbytes() <= STEP_BUDGET_BYTES + EPOCH_BUDGET_BYTES, f"{n_layers} layers: {h.nbytes():,} B"
+        assert h.n_steps >= 2_000 and h.steps("step")[-1] >= step - h.step_stride

@@ -15,9 +15,21 @@ import numpy as np
 
 from engine.events import EpochMetrics, StepMetrics
 
-# Step rows kept at most (about 6 MB with a few layers); past it, every other row is dropped.
+# Rows kept at most; past it, every other row is dropped. The real cap is the smaller of this and
+# what the memory budget allows for the run's number of columns (wide networks keep fewer rows).
 MAX_STEP_ROWS = 100_000
 MAX_EPOCH_ROWS = 100_000
+# The current run's history may use this much (float64 columns, with their growth slack of up to
+# 2×). The Runs list keeps thinned copies of at most 20 runs (2,000 step rows each), so a session's
+# histories stay under about 25 MB whatever the network.
+STEP_BUDGET_BYTES = 12_000_000
+EPOCH_BUDGET_BYTES = 4_000_000
+MIN_ROWS = 2_000
+
+
+def rows_for(budget_bytes: int, n_columns: int) -> int:
+    """How many rows of ``n_columns`` float64 columns fit ``budget_bytes``, growth slack included."""
+    return max(MIN_ROWS, budget_bytes // (8 * 2 * max(n_columns, 1)))
 MAX_MARKERS = 1_000  # live changes kept per run (a person makes a few)
 STEP_FIELDS = ("step", "epoch", "loss", "lr", "grad_norm")
 EPOCH_FIELDS = ("epoch", "step", "train_loss", "val_loss", "train_metric", "val_metric", "lr", "seconds")
@@ -45,6 +57,9 @@ class _Columns:
             new[: self.n] = arr[: self.n]
             self._data[name] = new
         self._capacity = cap
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._data.values())
 
     def add_column(self, name: str) -> None:
         # A layer first seen late (never happens within one network, but be safe): NaN before.
@@ -124,6 +139,18 @@ class History:
         self.revision += 1
         self.generation += 1
 
+    @property
+    def step_cap(self) -> int:
+        return min(self.max_steps, rows_for(STEP_BUDGET_BYTES, len(STEP_FIELDS) + len(self.layers)))
+
+    @property
+    def epoch_cap(self) -> int:
+        return min(self.max_epochs, rows_for(EPOCH_BUDGET_BYTES, len(EPOCH_FIELDS) + len(self.layers)))
+
+    def nbytes(self) -> int:
+        """Memory held by the columns (what the budget bounds)."""
+        return sum(c.nbytes() for c in (self._steps, self._step_layers, self._epochs, self._epoch_layers))
+
     def _ensure_layers(self, names: Iterable[str]) -> None:
         for name in names:
             if name not in self.layers:
@@ -144,7 +171,7 @@ class History:
             self._ensure_layers(steps[0].layer_grad_norms)
             self._steps.append_rows(_fields(steps, STEP_FIELDS), len(steps))
             self._step_layers.append_rows(self._layer_rows(steps), len(steps))
-            while self._steps.n > self.max_steps:
+            while self._steps.n > self.step_cap:
                 self._halve_steps()
         if self.epoch_stride > 1:
             epochs = [e for e in epochs if (e.epoch - 1) % self.epoch_stride == 0]
@@ -153,7 +180,7 @@ class History:
             self._ensure_layers(epochs[0].layer_grad_norms)
             self._epochs.append_rows(_fields(epochs, EPOCH_FIELDS), len(epochs))
             self._epoch_layers.append_rows(self._layer_rows(epochs), len(epochs))
-            while self._epochs.n > self.max_epochs:
+            while self._epochs.n > self.epoch_cap:
                 self._halve_epochs()
         if steps or epochs:
             self.revision += 1
