@@ -1,7 +1,7 @@
 """The window while training: throughput against headless, and event-loop latency.
 
 On the default spiral experiment, measured in one run (one process):
-- training steps/s with the window open (1280×800, every dock in its default layout, plots
+- training steps/s with the window open (1280×720, the default layout at full speed, plots
   live), against the same Trainer driven headless before and after (target ≥ 85 %);
 - event-loop latency while training at full speed: a 10 ms precise QTimer probe records how
   late each tick fires; p50 and p99 are reported (target p99 < 34 ms).
