@@ -1,0 +1,185 @@
+"""The training step of a plain stack of Dense layers, as one function over preallocated buffers.
+
+On small networks a step costs NumPy's fixed price per call (about a microsecond) times the
+number of calls, plus the Python around them. ``Network.forward(x, training=True)`` on a
+network of Dense layers only therefore runs a ``DensePlan`` made once per batch size:
+
+- every intermediate array (the [x | 1] inputs, pre-activations, activations, input
+  gradients, scratch) is allocated once and written with ``out=`` arguments;
+- an activation writes straight into the next layer's [a | 1] input, so a layer that folds its
+  bias (``layers.FOLD_MAX_INPUTS``) needs no copy and one product for z and one for [dW; db];
+- activations apply their derivative in place (``Activation.backward_inplace``);
+- the per-layer loop reads prebuilt tuples: no dict look-ups, checks or reshapes per step.
+
+The plan does exactly the arithmetic of ``Dense.forward`` / ``Dense.backward`` in the same
+order, so both paths give the same bits (tests/engine/test_fastpath.py); the layer-by-layer
+path remains the reference every gradient check runs through.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.layers import Dense, weight_grad_product
+
+if TYPE_CHECKING:
+    from engine.network import Network
+
+# A plan keeps its buffers; beyond this many activation entries (rows × units summed over the
+# layers) a forward takes the layer-by-layer path, which frees its arrays after the step.
+MAX_PLAN_ENTRIES = 1 << 20
+
+
+def plannable(layers: list) -> bool:
+    """True for a non-empty stack of Dense layers only (the case the plan covers)."""
+    return bool(layers) and all(type(layer) is Dense for layer in layers)
+
+
+class _Step:
+    """One layer's views and buffers for a fixed batch size.
+
+    Arrays are named by their logical shape (rows × features); for a layer that folds its bias
+    they are transposed views of feature-major buffers, exactly as ``Dense`` lays them out.
+    """
+
+    __slots__ = (
+        "W",
+        "Wa_t",
+        "a",
+        "act",
+        "b",
+        "copy_to",
+        "fold",
+        "gW",
+        "gWa",
+        "gb",
+        "gx",
+        "gx_buf",
+        "identity",
+        "inp",
+        "layer",
+        "ones",
+        "tmp",
+        "x_part",
+        "z",
+        "z_buf",
+    )
+
+
+def _rows_by_features(rows: int, features: int, feature_major: bool, dtype: np.dtype) -> tuple:
+    """A (rows, features) array laid out feature-major or not, and the buffer behind it."""
+    if feature_major:
+        buf = np.empty((features, rows), dtype)
+        return buf, buf.T
+    buf = np.empty((rows, features), dtype)
+    return buf, buf
+
+
+class DensePlan:
+    """Forward and backward of a Dense stack for batches of ``rows`` rows."""
+
+    def __init__(self, net: Network, rows: int) -> None:
+        self.rows = rows
+        dtype = net.dtype
+        steps: list[_Step] = []
+        prev_fold = False  # the user's input is row-major
+        for layer in net.layers:
+            assert isinstance(layer, Dense)
+            s = _Step()
+            k, n = layer.input_shape[-1], layer.units
+            s.layer, s.act, s.identity = layer, layer.activation, layer.activation_name == "identity"
+            s.fold = layer.W_aug is not None
+            s.W, s.b = layer.params["W"], layer.params["b"]
+            s.Wa_t = layer.W_aug.T if s.fold else None
+            s.gW, s.gWa, s.gb = layer.grads["W"], layer.grad_W_aug, layer.grads["b"]
+            if s.fold:  # the feature-major [x | 1]ᵀ the folded product reads
+                s.inp = np.empty((k + 1, rows), dtype)
+                s.inp[k] = 1.0
+                s.x_part = s.inp[:k].T
+            else:  # x in the layout the layer below leaves its activations in
+                s.x_part = s.inp = _rows_by_features(rows, k, prev_fold, dtype)[1]
+            s.z_buf, s.z = _rows_by_features(rows, n, s.fold, dtype)
+            s.tmp = _rows_by_features(rows, n, s.fold, dtype)[1]
+            s.gx_buf, s.gx = _rows_by_features(rows, k, s.fold, dtype)
+            s.ones = np.ones(rows, dtype)
+            s.a = s.copy_to = None
+            steps.append(s)
+            prev_fold = s.fold
+        # Each hidden activation goes straight into the next layer's input array, except from
+        # a row-major layer into a folded one: there the layer keeps a row-major activation
+        # (as Dense does, so its gradients see the same layouts) and copies it over.
+        for s, nxt in itertools.pairwise(steps):
+            if nxt.fold and not s.fold:
+                s.a, s.copy_to = np.empty_like(s.z), nxt.x_part
+            else:
+                s.a = nxt.x_part
+        self.steps = steps
+        self.first = steps[0]
+        self.pairs = tuple(itertools.pairwise(steps))
+        self.last = steps[-1]
+        self.down = tuple(zip(reversed(steps[1:]), reversed(steps[:-1]), strict=True))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The network's output for ``x`` (rows × inputs, the network's dtype): a new array."""
+        first = self.first
+        if first.fold:
+            first.x_part[...] = x
+            first.layer._x = first.inp
+        else:
+            first.layer._x = x
+        for s, nxt in self.pairs:
+            layer, z = s.layer, s.z
+            inp = layer._x
+            if s.fold:
+                np.dot(s.Wa_t, inp, s.z_buf)
+            else:
+                inp.dot(s.W, z)
+                z += s.b
+            s.act.forward_into(z, s.a)
+            if s.copy_to is not None:
+                s.copy_to[...] = s.a
+            layer.z, layer.a = z, s.a
+            nxt.layer._x = nxt.inp
+        # The output is allocated afresh, as the layer-by-layer path does: callers may keep it.
+        s = self.last
+        layer = s.layer
+        if s.fold:
+            z = np.dot(s.Wa_t, layer._x).T
+        else:
+            z = layer._x.dot(s.W)
+            z += s.b
+        out = z if s.identity else s.act.forward(z)
+        layer.z, layer.a = z, out
+        return out
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """Fill the gradient buffer from d loss / d output; d loss / d x if ``input_grad``."""
+        s = self.last
+        g = grad_out if s.identity else s.act.backward(s.layer.z, s.layer.a, grad_out)
+        for s, below in self.down:
+            _weight_grads(s, g)
+            if s.fold:
+                np.dot(s.W, g.T, s.gx_buf)
+            else:
+                g.dot(s.W.T, s.gx)
+            g = s.gx
+            if s.fold == below.fold:
+                below.act.backward_inplace(below.z, below.a, g, below.tmp)
+            else:  # layouts differ at this seam: the layer's own call, to lay g out as it does
+                g = below.act.backward(below.z, below.a, g)
+        s = self.first
+        _weight_grads(s, g)
+        if not input_grad:
+            return None
+        return np.dot(s.W, g.T).T if s.fold else g.dot(s.W.T)
+
+
+def _weight_grads(s: _Step, g: np.ndarray) -> None:
+    if s.fold:
+        weight_grad_product(s.layer._x, g, s.gWa)  # the row of ones gives db
+    else:
+        weight_grad_product(s.layer._x.T, g, s.gW)
+        np.dot(s.ones, g, out=s.gb)
