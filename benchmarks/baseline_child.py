@@ -2,7 +2,8 @@
 
 Run by path with ``PYTHONPATH=<checkout>``: ``import engine`` then finds that checkout's engine
 (PYTHONPATH comes before the editable install), while ``workloads`` is this file's neighbour.
-Reads ``<loop> <net> <steps>`` lines; answers each with the seconds the steps took.
+Reads ``<loop> <net> <steps>`` lines; answers each with the CPU seconds the steps took
+(CPU time, not wall time: other processes on a shared machine then barely change it).
 """
 
 import sys
@@ -24,10 +25,12 @@ def main() -> None:
             if fn is None:
                 fn = loops[(loop, net)] = workloads.LOOPS[loop](net)
                 fn()
-            t = time.perf_counter()
+            excluded = getattr(fn, "excluded", 0.0)
+            t = time.process_time()
             for _ in range(int(steps)):
                 fn()
-            print(time.perf_counter() - t, flush=True)
+            elapsed = time.process_time() - t
+            print(elapsed - (getattr(fn, "excluded", 0.0) - excluded), flush=True)
 
 
 if __name__ == "__main__":

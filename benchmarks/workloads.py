@@ -8,11 +8,13 @@ time today's code and an older checkout side by side (``benchmarks/baseline_chil
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 
 import numpy as np
 
 from engine.data import Dataset
+from engine.events import EpochMetrics
 from engine.losses import LOSSES
 from engine.network import Network
 from engine.optimizers import OPTIMIZERS
@@ -65,9 +67,12 @@ def engine_loop(net: str) -> Callable[[], None]:
     return step
 
 
-def trainer_loop(net: str) -> Callable[[], None]:
+def trainer_loop(net: str, exclude_evaluation: bool = False) -> Callable[[], None]:
     """One Trainer event per call: every step's StepMetrics and, once an epoch, the epoch's
-    evaluation over both splits, as the window and the CLI receive them."""
+    evaluation over both splits, as the window and the CLI receive them.
+
+    ``exclude_evaluation``: the call that evaluates the epoch is timed and its seconds added
+    to ``step.excluded``, so the caller can count the training steps alone."""
     sizes, _, loss_name, optimizer, lr, batch, n = NETS[net]
     x, y = _data(net)
     regression = loss_name == "mse"
@@ -94,10 +99,20 @@ def trainer_loop(net: str) -> Callable[[], None]:
         data=DataSpec(standardize=False),
     )
     events = Trainer(spec, dataset=dataset).run()
+    calls_per_epoch = -(-n // batch) + 1  # the steps, then the epoch's evaluation
+    count = [0]
 
     def step() -> None:
-        next(events)
+        count[0] += 1
+        if exclude_evaluation and count[0] % calls_per_epoch == 0:
+            t = time.process_time()
+            event = next(events)
+            step.excluded += time.process_time() - t  # type: ignore[attr-defined]
+            assert type(event) is EpochMetrics, event
+        else:
+            next(events)
 
+    step.excluded = 0.0  # type: ignore[attr-defined]
     return step
 
 
@@ -139,5 +154,6 @@ def bare_loop(net: str) -> Callable[[], None]:
 LOOPS: dict[str, Callable[[str], Callable[[], None]]] = {
     "engine": engine_loop,
     "trainer": trainer_loop,
+    "trainer_steps": lambda net: trainer_loop(net, exclude_evaluation=True),
     "bare": bare_loop,
 }

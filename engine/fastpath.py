@@ -51,8 +51,10 @@ class _Step:
         "a",
         "act",
         "b",
+        "bwd",
         "copy_to",
         "fold",
+        "fwd",
         "gW",
         "gWa",
         "gb",
@@ -91,6 +93,7 @@ class DensePlan:
             s = _Step()
             k, n = layer.input_shape[-1], layer.units
             s.layer, s.act, s.identity = layer, layer.activation, layer.activation_name == "identity"
+            s.fwd, s.bwd = s.act.forward_into, s.act.backward_inplace
             s.fold = layer.W_aug is not None
             s.W, s.b = layer.params["W"], layer.params["b"]
             s.Wa_t = layer.W_aug.T if s.fold else None
@@ -138,7 +141,7 @@ class DensePlan:
             else:
                 inp.dot(s.W, z)
                 z += s.b
-            s.act.forward_into(z, s.a)
+            s.fwd(z, s.a)
             if s.copy_to is not None:
                 s.copy_to[...] = s.a
             layer.z, layer.a = z, s.a
@@ -167,7 +170,7 @@ class DensePlan:
                 g.dot(s.W.T, s.gx)
             g = s.gx
             if s.fold == below.fold:
-                below.act.backward_inplace(below.z, below.a, g, below.tmp)
+                below.bwd(below.z, below.a, g, below.tmp)
             else:  # layouts differ at this seam: the layer's own call, to lay g out as it does
                 g = below.act.backward(below.z, below.a, g)
         s = self.first

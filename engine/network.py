@@ -88,7 +88,9 @@ class Network:
                                      self.grads[w.start : b.stop].reshape(shape))
         for layer in self.layers:
             layer.initialize(rng)
-        # Training steps of a Dense-only stack run through a DensePlan per batch size.
+        # Training steps of a Dense-only stack run through a DensePlan per batch size
+        # (engine/fastpath.py); False forces the layer-by-layer path (same results, slower).
+        self.use_fast_path = True
         self._plannable = plannable(self.layers)
         self._plans: dict[int, DensePlan] = {}
         self._plan: DensePlan | None = None  # the plan that ran the last forward, if any
@@ -197,7 +199,7 @@ class Network:
                 f"input of shape {x.shape} does not fit the network: expected (batch, "
                 f"{', '.join(map(str, self.input_shape))})"
             )
-        if training and self._plannable and x.ndim == 2:
+        if training and self._plannable and self.use_fast_path and x.ndim == 2:
             plan = self._plans.get(x.shape[0]) or self._make_plan(x.shape[0])
             self._plan = plan
             if plan is not None:
