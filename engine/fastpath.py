@@ -1,8 +1,8 @@
 """The training step of a plain stack of Dense layers, as one function over preallocated buffers.
 
 On small networks a step costs NumPy's fixed price per call (about a microsecond) times the
-number of calls, plus the Python around them. ``Network.forward(x, training=True)`` on a
-network of Dense layers only therefore runs a ``DensePlan`` made once per batch size:
+number of calls, plus the Python around them. ``Network.forward`` on a network of Dense
+layers only therefore runs a ``DensePlan`` made once per batch size:
 
 - every intermediate array (the [x | 1] inputs, pre-activations, activations, input
   gradients, scratch) is allocated once and written with ``out=`` arguments;
@@ -28,9 +28,10 @@ from engine.layers import Dense, weight_grad_product
 if TYPE_CHECKING:
     from engine.network import Network
 
-# A plan keeps its buffers; beyond this many activation entries (rows × units summed over the
-# layers) a forward takes the layer-by-layer path, which frees its arrays after the step.
-MAX_PLAN_ENTRIES = 1 << 20
+# A plan keeps its buffers (about four arrays per layer); beyond this many activation entries
+# (rows × units summed over the layers) a forward takes the layer-by-layer path, which frees
+# its arrays afterwards. Keeps a network's plans within a few tens of MB.
+MAX_PLAN_ENTRIES = 1 << 18
 
 
 def plannable(layers: list) -> bool:

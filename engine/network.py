@@ -199,7 +199,8 @@ class Network:
                 f"input of shape {x.shape} does not fit the network: expected (batch, "
                 f"{', '.join(map(str, self.input_shape))})"
             )
-        if training and self._plannable and self.use_fast_path and x.ndim == 2:
+        # A Dense stack computes the same in training and evaluation: both take the plan.
+        if self._plannable and self.use_fast_path and x.ndim == 2:
             plan = self._plans.get(x.shape[0]) or self._make_plan(x.shape[0])
             self._plan = plan
             if plan is not None:

@@ -112,7 +112,7 @@ def test_outputs_are_fresh_c_ordered_arrays_a_caller_may_keep():
     assert out1.flags.c_contiguous and out2.flags.c_contiguous
     assert not np.shares_memory(out1, out2)
     np.testing.assert_array_equal(out1, kept)
-    # Evaluation takes the layers' path and agrees with the training forward of a Dense stack.
+    # Evaluation gives the same outputs as the training forward of a Dense stack.
     np.testing.assert_array_equal(fast.forward(x1, training=False), kept)
 
 
