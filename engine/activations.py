@@ -113,6 +113,14 @@ class Activation:
         """``grad[...] = backward(z, a, grad)``, using ``tmp`` (grad's shape) as scratch."""
         grad[...] = self.backward(z, a, grad)
 
+    # True when d a / d z is a function of the output alone (``output_derivative``): the fast
+    # path then computes it for several layers with one pass over their joined outputs.
+    derivative_from_output: ClassVar[bool] = False
+
+    def output_derivative(self, a: np.ndarray, out: np.ndarray) -> None:
+        """``out[...] = d a / d z`` from the output ``a`` (with ``derivative_from_output``)."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({opts})"
@@ -159,9 +167,14 @@ class Sigmoid(Activation):
         out *= 0.5
         out += 0.5
 
+    derivative_from_output = True
+
+    def output_derivative(self, a: np.ndarray, out: np.ndarray) -> None:
+        np.subtract(_ONE[out.dtype.char], a, out)
+        out *= a
+
     def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
-        np.subtract(_ONE[tmp.dtype.char], a, tmp)
-        tmp *= a
+        self.output_derivative(a, tmp)
         grad *= tmp
 
     def saturated(self, a: np.ndarray) -> np.ndarray:
@@ -181,9 +194,14 @@ class Tanh(Activation):
     def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
         np.tanh(z, out)
 
+    derivative_from_output = True
+
+    def output_derivative(self, a: np.ndarray, out: np.ndarray) -> None:
+        np.multiply(a, a, out)
+        np.subtract(_ONE[out.dtype.char], out, out)
+
     def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
-        np.multiply(a, a, tmp)
-        np.subtract(_ONE[tmp.dtype.char], tmp, tmp)
+        self.output_derivative(a, tmp)
         grad *= tmp
 
     def saturated(self, a: np.ndarray) -> np.ndarray:

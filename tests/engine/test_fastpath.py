@@ -84,6 +84,16 @@ def test_same_bits_across_widths_and_batch_sizes(widths, n_in, n_out, rows):
         _assert_same(fast, slow, x, labels, get_loss("softmax_cross_entropy"), input_grad=False)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_joined_derivatives_of_several_hidden_layers_give_the_same_bits(activation):
+    rng = np.random.default_rng(7)
+    for dtype in (np.float32, np.float64):
+        fast, slow = _pair([5, 12, 7], [activation] * 3, 3, 2, dtype)
+        x, y = rng.normal(size=(11, 3)).astype(dtype), rng.normal(size=(11, 2)).astype(dtype)
+        _assert_same(fast, slow, x, y, get_loss("mse"))
+        assert fast._plan.joined is not None
+
+
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_training_follows_the_same_trajectory_on_both_paths(optimizer):
     rng = np.random.default_rng(3)
