@@ -60,7 +60,8 @@ def race(runners: dict[str, tuple[Child, str]], net: str, seconds: float) -> dic
     """Best steps/s of each runner (child, loop), running blocks of ~50 ms in turn."""
     sizes: dict[str, int] = {}
     for name, (child, loop) in runners.items():
-        steps = 16
+        # Blocks of whole epochs (50 steps on both nets): each holds as many epoch evaluations.
+        steps = 50
         while child.seconds(loop, net, steps) < 0.05:
             steps *= 2
         sizes[name] = steps

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.data import Dataset
-from engine.events import EpochMetrics
+from engine.events import EpochMetrics, StepMetrics
 from engine.losses import LOSSES
 from engine.network import Network
 from engine.optimizers import OPTIMIZERS
@@ -68,11 +68,12 @@ def engine_loop(net: str) -> Callable[[], None]:
 
 
 def trainer_loop(net: str, exclude_evaluation: bool = False) -> Callable[[], None]:
-    """One Trainer event per call: every step's StepMetrics and, once an epoch, the epoch's
-    evaluation over both splits, as the window and the CLI receive them.
+    """One Trainer step per call, through its events as the window and the CLI receive them;
+    once an epoch, the call also runs the epoch's evaluation over both splits.
 
-    ``exclude_evaluation``: the call that evaluates the epoch is timed and its seconds added
-    to ``step.excluded``, so the caller can count the training steps alone."""
+    ``exclude_evaluation``: the evaluation's seconds are added to ``step.excluded``, so the
+    caller can count the training steps alone. (The ``next()`` that evaluates also starts the
+    next epoch's order, which is then excluded too: a few µs per epoch.)"""
     sizes, _, loss_name, optimizer, lr, batch, n = NETS[net]
     x, y = _data(net)
     regression = loss_name == "mse"
@@ -99,18 +100,18 @@ def trainer_loop(net: str, exclude_evaluation: bool = False) -> Callable[[], Non
         data=DataSpec(standardize=False),
     )
     events = Trainer(spec, dataset=dataset).run()
-    calls_per_epoch = -(-n // batch) + 1  # the steps, then the epoch's evaluation
-    count = [0]
 
     def step() -> None:
-        count[0] += 1
-        if exclude_evaluation and count[0] % calls_per_epoch == 0:
-            t = time.process_time()
-            event = next(events)
-            step.excluded += time.process_time() - t  # type: ignore[attr-defined]
+        event = next(events)
+        if type(event) is not StepMetrics:  # the end of an epoch: its evaluation, then the step
             assert type(event) is EpochMetrics, event
-        else:
-            next(events)
+            if exclude_evaluation:
+                t = time.process_time()
+                event = next(events)
+                step.excluded += time.process_time() - t  # type: ignore[attr-defined]
+            else:
+                event = next(events)
+            assert type(event) is StepMetrics, event
 
     step.excluded = 0.0  # type: ignore[attr-defined]
     return step
