@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.layers import Dense, weight_grad_product
+from engine.layers import MATMUL_MIN_WORK, Dense
 
 if TYPE_CHECKING:
     from engine.network import Network
@@ -66,6 +66,7 @@ class _Step:
         "layer",
         "ones",
         "tmp",
+        "wgp",
         "x_part",
         "z",
         "z_buf",
@@ -109,6 +110,10 @@ class DensePlan:
             s.tmp = _rows_by_features(rows, n, s.fold, dtype)[1]
             s.gx_buf, s.gx = _rows_by_features(rows, k, s.fold, dtype)
             s.ones = np.ones(rows, dtype)
+            # np.dot has less call overhead on small products, np.matmul runs big ones faster
+            # (the rule of layers.weight_grad_product, fixed here since the sizes are).
+            work = rows * (layer.grad_W_aug.size if s.fold else s.gW.size)
+            s.wgp = np.matmul if work > MATMUL_MIN_WORK else np.dot
             s.a = s.copy_to = None
             steps.append(s)
             prev_fold = s.fold
@@ -126,9 +131,37 @@ class DensePlan:
         self.pairs = tuple(itertools.pairwise(steps))
         self.last = steps[-1]
         self.down = tuple(zip(reversed(steps[1:]), reversed(steps[:-1]), strict=True))
+        # Small networks (every layer folds its bias) run straight-line loops over tuples.
+        self.all_fold = all(s.fold for s in steps)
+        self._up = tuple((s.Wa_t, s.inp, s.z_buf, s.z, s.fwd, s.a) for s in steps[:-1])
+        self._down = tuple(
+            (s.wgp, s.inp, s.gWa, s.W, s.gx_buf, s.gx, below) for s, below in self.down
+        )
+
+    def bind_layers(self) -> None:
+        """Point the layers' kept arrays (``_x``, ``z``, ``a``) at this plan's buffers, which
+        every forward through it refills (the output layer's are set on every forward)."""
+        for s in self.steps[:-1]:
+            s.layer._x, s.layer.z, s.layer.a = s.inp, s.z, s.a
+        self.last.layer._x = self.last.inp
+        if self.first.fold:
+            self.first.layer._x = self.first.inp
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for ``x`` (rows × inputs, the network's dtype): a new array."""
+        """The network's output for ``x`` (rows × inputs, the network's dtype): a new array.
+
+        Call ``bind_layers`` first whenever the layers' arrays were last set elsewhere."""
+        if self.all_fold:
+            self.first.x_part[...] = x
+            dot = np.dot
+            for Wa_t, inp, z_buf, z, fwd, a in self._up:
+                dot(Wa_t, inp, z_buf)
+                fwd(z, a)
+            s = self.last
+            z = dot(s.Wa_t, s.inp).T
+            out = z if s.identity else s.act.forward(z)
+            s.layer.z, s.layer.a = z, out
+            return out
         first = self.first
         if first.fold:
             first.x_part[...] = x
@@ -162,6 +195,8 @@ class DensePlan:
 
     def backward(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None:
         """Fill the gradient buffer from d loss / d output; d loss / d x if ``input_grad``."""
+        if self.all_fold:
+            return self._backward_folded(grad_out, input_grad)
         s = self.last
         g = grad_out if s.identity else s.act.backward(s.layer.z, s.layer.a, grad_out)
         joined = self.joined
@@ -186,6 +221,27 @@ class DensePlan:
         if not input_grad:
             return None
         return np.dot(s.W, g.T).T if s.fold else g.dot(s.W.T)
+
+
+    def _backward_folded(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        s = self.last
+        g = grad_out if s.identity else s.act.backward(s.layer.z, s.layer.a, grad_out)
+        joined = self.joined
+        if joined is not None:  # every hidden layer's derivative in one pass (in their tmp)
+            act, outputs, derivatives = joined
+            act.output_derivative(outputs, derivatives)
+        dot = np.dot
+        for wgp, inp, gWa, W, gx_buf, gx, below in self._down:
+            wgp(inp, g, out=gWa)  # [dW; db]: the row of ones gives db
+            dot(W, g.T, gx_buf)
+            g = gx
+            if joined is not None:
+                g *= below.tmp
+            else:
+                below.bwd(below.z, below.a, g, below.tmp)
+        s = self.first
+        s.wgp(s.inp, g, out=s.gWa)
+        return dot(s.W, g.T).T if input_grad else None
 
 
 def _join_hidden_outputs(steps: list[_Step], rows: int, dtype: np.dtype) -> tuple | None:
@@ -218,7 +274,7 @@ def _join_hidden_outputs(steps: list[_Step], rows: int, dtype: np.dtype) -> tupl
 
 def _weight_grads(s: _Step, g: np.ndarray) -> None:
     if s.fold:
-        weight_grad_product(s.layer._x, g, s.gWa)  # the row of ones gives db
+        s.wgp(s.layer._x, g, out=s.gWa)  # the row of ones gives db
     else:
-        weight_grad_product(s.layer._x.T, g, s.gW)
+        s.wgp(s.layer._x.T, g, out=s.gW)
         np.dot(s.ones, g, out=s.gb)

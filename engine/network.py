@@ -202,9 +202,12 @@ class Network:
         # A Dense stack computes the same in training and evaluation: both take the plan.
         if self._plannable and self.use_fast_path and x.ndim == 2:
             plan = self._plans.get(x.shape[0]) or self._make_plan(x.shape[0])
-            self._plan = plan
             if plan is not None:
-                return _c_order(plan.forward(x))
+                if plan is not self._plan:
+                    plan.bind_layers()
+                    self._plan = plan
+                out = plan.forward(x)
+                return out if out.flags.c_contiguous else np.ascontiguousarray(out)
         self._plan = None
         for layer in self.layers:
             x = layer.forward(x, training)
