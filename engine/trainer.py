@@ -13,8 +13,9 @@ import contextvars
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import add
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from engine.metrics import accuracy, r2
 from engine.network import Network
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
-from engine.schedules import SCHEDULES
+from engine.schedules import SCHEDULES, Constant
 from engine.spec import ExperimentSpec
 from engine.thinning import ThinnedList
 
@@ -304,7 +305,6 @@ class Trainer:
         last = 0 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size) - 1
         steps_per_epoch = last + 1
         stats = self._stats
-        grad_sum: dict[str, float] = {}
         ratio_sum: dict[str, float] = {}
         n_steps = n_sampled = 0
         stop, resume = self._stop, self._resume
@@ -313,7 +313,11 @@ class Trainer:
         quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
         # Local names for what every step uses (a tiny net's step is a few tens of µs).
         step_fn, schedule_lr, settings, norms = self._step, self.schedule.lr, self.settings, stats.norms
-        event, epoch0 = StepMetrics.unchecked, self.epoch
+        event, epoch0, hot = StepMetrics.unchecked, self.epoch, self._hot_step(epoch)
+        constant_lr = type(self.schedule) is Constant
+        lr = opt.lr
+        layers, alternating, sqrt = stats.layers, stats.alternating, math.sqrt
+        grad_acc = [0.0] * len(layers)  # per-layer sums of the steps' gradient norms
         for i, (xb, yb) in enumerate(self._batches()):
             if stop.is_set():
                 return self._finished("stopped")
@@ -326,7 +330,10 @@ class Trainer:
                 self.status = "running"
             if self._pending:
                 self._apply_pending()
-            opt.lr = schedule_lr(settings.lr, epoch0 + i / steps_per_epoch)
+            new_lr = settings.lr if constant_lr else schedule_lr(settings.lr, epoch0 + i / steps_per_epoch)
+            if new_lr != lr:
+                opt.lr = new_lr
+                lr = opt.lr
             self.step += 1
             sample = i % STATS_EVERY == 0 or i == last
 
@@ -334,25 +341,33 @@ class Trainer:
             # NumPy's warnings are silenced for the step, and never across a yield: NumPy keeps
             # its error state in a context variable, and the step runs in a context of its own
             # (one Context.run per step costs a tenth of entering and leaving np.errstate).
-            result = quiet.run(step_fn, epoch, xb, yb, sample)
+            result = quiet.run(step_fn, epoch, xb, yb, True) if sample else quiet.run(hot, xb, yb)
             if type(result) is RunFinished:
                 return result
             grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
-            grad_norms, bias_norms = norms(grad_sums)
+            if alternating:  # W, b, W, b, …: C-level loops over slices
+                roots = list(map(sqrt, grad_sums))
+                grad_values = roots[0::2]
+                grad_norms = dict(zip(layers, grad_values, strict=True))
+                bias_norms = dict(zip(layers, roots[1::2], strict=True))
+            else:
+                grad_norms, bias_norms = norms(grad_sums)
+                grad_values = list(grad_norms.values())
+            grad_acc = list(map(add, grad_acc, grad_values))
             if sample:
                 weight_norms = norms(weight_sums)[0]
                 update_norms = norms(update_sums)[0]
                 ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
                 _accumulate(ratio_sum, ratios)
                 n_sampled += 1
-            _accumulate(grad_sum, grad_norms)
             n_steps += 1
             yield event(
-                epoch, self.step, loss_value, opt.lr, grad_norm, grad_norms, bias_norms, weight_norms, ratios
+                epoch, self.step, loss_value, lr, grad_norm, grad_norms, bias_norms, weight_norms, ratios
             )
         self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
+        grad_sum = dict(zip(layers, grad_acc, strict=True)) if n_steps else {}
         metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms)
         self.history.append(metrics.epoch, metrics)
         yield metrics
@@ -360,6 +375,28 @@ class Trainer:
             self.divergence = Divergence(epoch, self.step, "loss", None)
             return self._finished("diverged")
         return self._early_stop(metrics.val_loss)
+
+    def _hot_step(self, epoch: int) -> Callable[[np.ndarray, np.ndarray], RunFinished | tuple]:
+        """``_step(epoch, xb, yb, sample=False)`` for minibatch optimizers, as a closure over
+        everything it uses: the step most steps take, with the fewest Python look-ups."""
+        net, opt, loss_fn, settings = self.network, self.optimizer, self.loss, self.settings
+        forward, backward, opt_step, grads = net.forward, net.backward, opt.step, net.grads
+        squared_sums, sqrt, isfinite = self._stats.squared_sums, math.sqrt, math.isfinite
+
+        def step(xb: np.ndarray, yb: np.ndarray) -> RunFinished | tuple:
+            loss_value, grad_out = loss_fn(forward(xb, True), yb)
+            backward(grad_out, False)
+            loss_value = float(loss_value) + self._regularize()
+            grad_sums = squared_sums(grads)
+            grad_norm = sqrt(sum(grad_sums))
+            if not (isfinite(loss_value) and isfinite(grad_norm)):
+                return self._diverged(epoch, loss_value, grad_sums)
+            if settings.clip_mode != "none":
+                self._clip(grad_norm)
+            opt_step(grads)
+            return grad_sums, grad_norm, loss_value, None, None
+
+        return step
 
     def _step(self, epoch: int, xb: np.ndarray, yb: np.ndarray, sample: bool) -> RunFinished | tuple:
         """One optimizer step; the squared norms it measured, or how it diverged.
