@@ -52,7 +52,7 @@ _SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra 
 # epoch, its first and its last (no view draws them per step; the epoch's mean update ratio
 # is the mean over those steps, its weight norms the last step's). Gradient norms, which the
 # live plots draw, are measured on every step.
-STATS_EVERY = 10
+STATS_EVERY = 25
 # Training sets up to this size are gathered into the epoch's order once per epoch.
 _GATHER_ONCE_BYTES = 32 * 2**20
 

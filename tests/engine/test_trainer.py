@@ -222,9 +222,9 @@ def test_statistics_match_the_network_at_each_step_and_epoch() -> None:
     of an epoch and its last, repeated in between; epoch means over the steps measured."""
     from engine.trainer import STATS_EVERY
 
-    trainer = Trainer(small_spec(training=TrainingSpec(epochs=2, batch_size=8)))
+    trainer = Trainer(small_spec(training=TrainingSpec(epochs=2, batch_size=4)))
     net = trainer.network
-    per_epoch = -(-len(trainer.dataset.x_train) // 8)
+    per_epoch = -(-len(trainer.dataset.x_train) // 4)
     assert per_epoch > 2 * STATS_EVERY
     steps: list[StepMetrics] = []
     epochs: list[EpochMetrics] = []
