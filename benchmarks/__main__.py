@@ -1,13 +1,16 @@
 """`make bench`: every benchmark, one after another, in this process."""
 
+import os
 import sys
 
-from benchmarks import engine_bench, readers_bench
+from benchmarks import engine_bench, loops, readers_bench
 
 
 def main() -> int:
     engine_bench.main()
     readers_bench.main()
+    # BENCH_BASELINE=<an older checkout> also times its engine loop and Trainer, in the same run.
+    loops.main(os.environ.get("BENCH_BASELINE") or None)
     try:
         from benchmarks import gui_bench
     except ImportError as exc:  # the GUI benchmark needs the desktop app

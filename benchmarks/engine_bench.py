@@ -4,7 +4,8 @@
     target step time ≤ 1.5 × the bare matrix products of that step.
 (b) 2-8-8-1 tanh, MSE, SGD, batch 10: target ≥ 15,000 steps/s on one core.
 Each workload is timed as the engine's raw step (forward, loss, backward, optimizer) and as
-a full Trainer step (which also measures per-layer gradient, weight and update norms).
+a full Trainer step (which also measures per-layer gradient norms every step, weight norms and
+update ratios every 25th step). benchmarks/loops.py gives the same loops as ratios.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ from engine.registry import Registry, apply_options
 
 ACTIVATIONS: Registry[type[Activation]] = Registry("activation")
 
+# 1 in each float type: a typed scalar saves NumPy converting a Python float on every call
+# (the value, hence the result, is the same).
+_ONE = {"f": np.float32(1.0), "d": np.float64(1.0)}
 _SQRT_HALF = math.sqrt(0.5)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 # Lowest exponent whose exp() is still a normal number, by float size (float32, float64).
@@ -99,6 +102,25 @@ class Activation:
         """Boolean mask of saturated outputs, or None when the notion does not apply."""
         return None
 
+    # The fast path (engine/fastpath.py) writes into preallocated buffers. Overrides must do
+    # exactly the arithmetic of forward/backward, in the same order, so both paths agree to
+    # the bit; these defaults do that by calling them.
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
+        """``out[...] = forward(z)``; ``out`` may be a strided view."""
+        out[...] = self.forward(z)
+
+    def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
+        """``grad[...] = backward(z, a, grad)``, using ``tmp`` (grad's shape) as scratch."""
+        grad[...] = self.backward(z, a, grad)
+
+    # True when d a / d z is a function of the output alone (``output_derivative``): the fast
+    # path then computes it for several layers with one pass over their joined outputs.
+    derivative_from_output: ClassVar[bool] = False
+
+    def output_derivative(self, a: np.ndarray, out: np.ndarray) -> None:
+        """``out[...] = d a / d z`` from the output ``a`` (with ``derivative_from_output``)."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({opts})"
@@ -113,6 +135,12 @@ class Identity(Activation):
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         return grad_a
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
+        np.copyto(out, z)
+
+    def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
+        pass
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -133,6 +161,22 @@ class Sigmoid(Activation):
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         return grad_a * (a * (1.0 - a))
 
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
+        np.multiply(z, 0.5, out)
+        np.tanh(out, out)
+        out *= 0.5
+        out += 0.5
+
+    derivative_from_output = True
+
+    def output_derivative(self, a: np.ndarray, out: np.ndarray) -> None:
+        np.subtract(_ONE[out.dtype.char], a, out)
+        out *= a
+
+    def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
+        self.output_derivative(a, tmp)
+        grad *= tmp
+
     def saturated(self, a: np.ndarray) -> np.ndarray:
         return (a < 0.01) | (a > 0.99)
 
@@ -146,6 +190,19 @@ class Tanh(Activation):
 
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         return grad_a * (1.0 - a * a)
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
+        np.tanh(z, out)
+
+    derivative_from_output = True
+
+    def output_derivative(self, a: np.ndarray, out: np.ndarray) -> None:
+        np.multiply(a, a, out)
+        np.subtract(_ONE[out.dtype.char], out, out)
+
+    def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
+        self.output_derivative(a, tmp)
+        grad *= tmp
 
     def saturated(self, a: np.ndarray) -> np.ndarray:
         return np.abs(a) > 0.99
@@ -162,6 +219,13 @@ class ReLU(Activation):
     def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
         # Multiplying by the boolean mask is cheaper than np.where or boolean assignment.
         return grad_a * (z > 0)
+
+    def forward_into(self, z: np.ndarray, out: np.ndarray) -> None:
+        np.maximum(z, 0, out=out)
+
+    def backward_inplace(self, z: np.ndarray, a: np.ndarray, grad: np.ndarray, tmp: np.ndarray) -> None:
+        np.greater(z, 0, tmp)  # the mask as 0.0 / 1.0: the same products as the boolean one
+        grad *= tmp
 
 
 @ACTIVATIONS.register("leaky_relu")

@@ -18,6 +18,37 @@ class StepMetrics:
     layer_bias_grad_norms: dict[str, float]
     layer_weight_norms: dict[str, float]
     layer_update_ratios: dict[str, float]  # ||ΔW|| / ||W|| of this step
+    # The Trainer refreshes layer_weight_norms and layer_update_ratios every few steps
+    # (engine.trainer.STATS_EVERY); between those steps they repeat the last values.
+
+    @classmethod
+    def unchecked(
+        cls,
+        epoch: int,
+        step: int,
+        loss: float,
+        lr: float,
+        grad_norm: float,
+        layer_grad_norms: dict[str, float],
+        layer_bias_grad_norms: dict[str, float],
+        layer_weight_norms: dict[str, float],
+        layer_update_ratios: dict[str, float],
+    ) -> StepMetrics:
+        """The same object as ``StepMetrics(...)``, without the frozen dataclass's per-field
+        ``object.__setattr__`` (the trainer makes one per step: a tenth of a tiny net's step)."""
+        m = object.__new__(cls)
+        m.__dict__.update(
+            epoch=epoch,
+            step=step,
+            loss=loss,
+            lr=lr,
+            grad_norm=grad_norm,
+            layer_grad_norms=layer_grad_norms,
+            layer_bias_grad_norms=layer_bias_grad_norms,
+            layer_weight_norms=layer_weight_norms,
+            layer_update_ratios=layer_update_ratios,
+        )
+        return m
 
 
 @dataclass(frozen=True)

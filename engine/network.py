@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.fastpath import MAX_PLAN_ENTRIES, DensePlan, plannable
 from engine.layers import BatchNorm, Dense, Dropout, Layer
 
 if TYPE_CHECKING:
@@ -79,8 +80,20 @@ class Network:
             start += size
         for layer in self.layers:
             layer.bind(*per_layer[layer.name])
+            if isinstance(layer, Dense) and layer.folds_bias:
+                # W then b in the flat buffer are [W; b] as one (in + 1, units) matrix.
+                w, b = self._slices[f"{layer.name}.W"], self._slices[f"{layer.name}.b"]
+                shape = (layer.input_shape[-1] + 1, layer.units)
+                layer.bind_augmented(self.params[w.start : b.stop].reshape(shape),
+                                     self.grads[w.start : b.stop].reshape(shape))
         for layer in self.layers:
             layer.initialize(rng)
+        # Training steps of a Dense-only stack run through a DensePlan per batch size
+        # (engine/fastpath.py); False forces the layer-by-layer path (same results, slower).
+        self.use_fast_path = True
+        self._plannable = plannable(self.layers)
+        self._plans: dict[int, DensePlan] = {}
+        self._plan: DensePlan | None = None  # the plan that ran the last forward, if any
 
     # -- construction ---------------------------------------------------------------------
 
@@ -186,9 +199,27 @@ class Network:
                 f"input of shape {x.shape} does not fit the network: expected (batch, "
                 f"{', '.join(map(str, self.input_shape))})"
             )
+        # A Dense stack computes the same in training and evaluation: both take the plan.
+        if self._plannable and self.use_fast_path and x.ndim == 2:
+            plan = self._plans.get(x.shape[0]) or self._make_plan(x.shape[0])
+            if plan is not None:
+                if plan is not self._plan:
+                    plan.bind_layers()
+                    self._plan = plan
+                out = plan.forward(x)
+                return out if out.flags.c_contiguous else np.ascontiguousarray(out)
+        self._plan = None
         for layer in self.layers:
             x = layer.forward(x, training)
-        return x
+        return _c_order(x)
+
+    def _make_plan(self, rows: int) -> DensePlan | None:
+        if rows * sum(layer.output_shape[-1] for layer in self.layers) > MAX_PLAN_ENTRIES:
+            return None
+        if len(self._plans) >= 4:  # a few batch sizes (the last batch of an epoch is shorter)
+            self._plans.clear()
+        plan = self._plans[rows] = DensePlan(self, rows)
+        return plan
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill ``grads`` from d loss / d outputs of the last forward; return d loss / d x.
@@ -199,6 +230,10 @@ class Network:
         g = grad_out
         if g.dtype != self.dtype:
             g = g.astype(self.dtype)
+        if self._plan is not None:
+            if g.ndim != 2:
+                g = g.reshape(-1, self.output_shape[-1])
+            return self._plan.backward(g, input_grad)
         layers = self.layers
         for layer in layers[:0:-1]:
             g = layer.backward(g)
@@ -264,6 +299,12 @@ class Network:
     def __repr__(self) -> str:
         body = ", ".join(f"{name}:{kind}{shape}" for name, kind, shape, _ in self.summary())
         return f"Network(input={self.input_shape}, [{body}], params={self.n_parameters}, {self.dtype})"
+
+
+def _c_order(out: np.ndarray) -> np.ndarray:
+    """Outputs in C order: a Dense layer that folds its bias leaves them feature-major, and
+    callers (losses included) may reshape them expecting views."""
+    return out if out.flags.c_contiguous else np.ascontiguousarray(out)
 
 
 def _name_layers(layers: list[Layer]) -> None:

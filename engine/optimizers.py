@@ -243,7 +243,7 @@ class SGD(Optimizer):
         )
 
     def _update(self, grads: np.ndarray) -> None:
-        g = self._with_weight_decay(grads, self.weight_decay)
+        g = grads if self.weight_decay == 0.0 else self._with_weight_decay(grads, self.weight_decay)
         tmp = self._tmp
         update = g
         if self.momentum != 0.0:
@@ -264,7 +264,7 @@ class SGD(Optimizer):
                 update = tmp
             else:
                 update = buf
-        np.multiply(update, -self.lr, out=tmp)
+        np.multiply(update, -self._lr, out=tmp)
         self.params += tmp
 
 

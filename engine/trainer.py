@@ -9,11 +9,13 @@ thread can drive the generator while the GUI thread steers it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from operator import add
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from engine.metrics import accuracy, r2
 from engine.network import Network
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
-from engine.schedules import SCHEDULES
+from engine.schedules import SCHEDULES, Constant
 from engine.spec import MAX_PARAMETERS, ExperimentSpec, count_parameters
 from engine.thinning import ThinnedList
 
@@ -45,6 +47,13 @@ class _Settings:
 
 
 _SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra pass over memory
+# Per-layer weight norms and update ratios are measured on every STATS_EVERY-th step of an
+# epoch, its first and its last (no view draws them per step; the epoch's mean update ratio
+# is the mean over those steps, its weight norms the last step's). Gradient norms, which the
+# live plots draw, are measured on every step.
+STATS_EVERY = 25
+# Training sets up to this size are gathered into the epoch's order once per epoch.
+_GATHER_ONCE_BYTES = 32 * 2**20
 
 
 class _LayerStats:
@@ -66,12 +75,30 @@ class _LayerStats:
             self.layers.append(layer)
             self.weight_idx.append(_index_of(index, slices, w))
             self.bias_idx.append(None if b is None else _index_of(index, slices, b))
+        self.alternating = (self.weight_idx == list(range(0, 2 * len(self.layers), 2))
+                            and self.bias_idx == list(range(1, 2 * len(self.layers), 2))
+                            and len(self.slices) == 2 * len(self.layers))
+        self.weight_pairs = list(zip(self.layers, self.weight_idx, strict=True))
+        self.bias_pairs = list(zip(self.layers, self.bias_idx, strict=True))
+        self._square = np.empty_like(network.params)
 
     def squared_sums(self, flat: np.ndarray) -> list[float]:
         if flat.size <= _SMALL:
             # Small nets: per-call overhead dominates, so one reduction beats a dot per parameter.
-            return np.add.reduceat(flat * flat, self.starts).tolist() if self.starts.size else []
+            if not self.starts.size:
+                return []
+            return np.add.reduceat(np.multiply(flat, flat, out=self._square), self.starts).tolist()
         return [float(v.dot(v)) for v in (flat[s] for s in self.slices)]
+
+    def norms(self, sums: list[float]) -> tuple[dict[str, float], dict[str, float]]:
+        """(weight norm, bias norm) per layer from one list of squared sums."""
+        if self.alternating:  # W, b, W, b, …: slices and C-level loops
+            return (dict(zip(self.layers, map(math.sqrt, sums[0::2]), strict=True)),
+                    dict(zip(self.layers, map(math.sqrt, sums[1::2]), strict=True)))
+        sqrt = math.sqrt
+        weights = {layer: sqrt(sums[i]) for layer, i in self.weight_pairs}
+        biases = {layer: (sqrt(sums[i]) if i is not None else 0.0) for layer, i in self.bias_pairs}
+        return weights, biases
 
     def weight_norms(self, sums: list[float]) -> dict[str, float]:
         return {layer: math.sqrt(sums[i]) for layer, i in zip(self.layers, self.weight_idx, strict=True)}
@@ -154,6 +181,9 @@ class Trainer:
         self._rng = np.random.default_rng(self._train_seed)
         self._stats = _LayerStats(self.network)
         self._prev_params = np.empty_like(self.network.params)
+        # Weight norms and update ratios of the last sampled step (see STATS_EVERY).
+        self._last_weight_norms: dict[str, float] = {}
+        self._last_ratios: dict[str, float] = {}
         self.epoch = 0
         self.step = 0
         self.seconds = 0.0
@@ -275,60 +305,92 @@ class Trainer:
         self.status = status
         return RunFinished(status, self.epoch, self.step, self.seconds, self.divergence)
 
+    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """This epoch's (x, y) minibatches in a fresh random order (one batch for LBFGS)."""
+        x, y = self._x_train, self._y_train
+        n = len(x)
+        if self.optimizer.needs_closure:
+            return iter([(x, y)])
+        size = self.spec.training.batch_size
+        if x.nbytes + y.nbytes > _GATHER_ONCE_BYTES:
+            return ((x[idx], y[idx]) for idx in minibatches(n, size, self._rng))
+        # Small sets: gather the epoch's order once, then every batch is a slice (no copy),
+        # the same rows in the same order as gathering batch by batch.
+        order = next(iter(minibatches(n, max(n, 1), self._rng)), np.arange(0))
+        xs, ys = x[order], y[order]
+        return ((xs[i : i + size], ys[i : i + size]) for i in range(0, n, size))
+
     def _run_epoch(self, start: float) -> Iterator[Event]:
         opt = self.optimizer
-        n = len(self._x_train)
         epoch = self.epoch + 1
-        steps_per_epoch = 1 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size)
-        sums: dict[str, dict[str, float]] = {"grad": {}, "ratio": {}}
-        n_steps = 0
-        batches = (
-            [np.arange(n)] if opt.needs_closure else minibatches(n, self.spec.training.batch_size, self._rng)
-        )
-        for i, idx in enumerate(batches):
-            if self._stop.is_set():
+        n = len(self._x_train)
+        last = 0 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size) - 1
+        steps_per_epoch = last + 1
+        stats = self._stats
+        ratio_sum: dict[str, float] = {}
+        n_steps = n_sampled = 0
+        stop, resume = self._stop, self._resume
+        weight_norms, ratios = self._last_weight_norms, self._last_ratios
+        quiet = contextvars.Context()
+        quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
+        # Local names for what every step uses (a tiny net's step is a few tens of µs).
+        step_fn, schedule_lr, settings, norms = self._step, self.schedule.lr, self.settings, stats.norms
+        event, epoch0, hot = StepMetrics.unchecked, self.epoch, self._hot_step(epoch)
+        constant_lr = type(self.schedule) is Constant
+        lr = opt.lr
+        layers, alternating, sqrt = stats.layers, stats.alternating, math.sqrt
+        grad_acc = [0.0] * len(layers)  # per-layer sums of the steps' gradient norms
+        for i, (xb, yb) in enumerate(self._batches()):
+            if stop.is_set():
                 return self._finished("stopped")
-            if not self._resume.is_set():
+            if not resume.is_set():
                 self.status = "paused"
-                while not self._resume.wait(0.05):
+                while not resume.wait(0.05):
                     pass
-                if self._stop.is_set():
+                if stop.is_set():
                     return self._finished("stopped")
                 self.status = "running"
-            self._apply_pending()
-            s = self.settings
-            opt.lr = self.schedule.lr(s.lr, self.epoch + i / steps_per_epoch)
-            xb, yb = self._x_train[idx], self._y_train[idx]
+            if self._pending:
+                self._apply_pending()
+            new_lr = settings.lr if constant_lr else schedule_lr(settings.lr, epoch0 + i / steps_per_epoch)
+            if new_lr != lr:
+                opt.lr = new_lr
+                lr = opt.lr
             self.step += 1
+            sample = i % STATS_EVERY == 0 or i == last
 
             # Overflow is expected when a run diverges; it is detected explicitly below, so
-            # NumPy's warnings are silenced for the step (never across a yield).
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                result = self._step(epoch, xb, yb)
-            if isinstance(result, RunFinished):
+            # NumPy's warnings are silenced for the step, and never across a yield: NumPy keeps
+            # its error state in a context variable, and the step runs in a context of its own
+            # (one Context.run per step costs a tenth of entering and leaving np.errstate).
+            result = quiet.run(step_fn, epoch, xb, yb, True) if sample else quiet.run(hot, xb, yb)
+            if type(result) is RunFinished:
                 return result
             grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
-            grad_norms = self._stats.weight_norms(grad_sums)
-            weight_norms = self._stats.weight_norms(weight_sums)
-            update_norms = self._stats.weight_norms(update_sums)
-            ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
-            _accumulate(sums["grad"], grad_norms)
-            _accumulate(sums["ratio"], ratios)
+            if alternating:  # W, b, W, b, …: C-level loops over slices
+                roots = list(map(sqrt, grad_sums))
+                grad_values = roots[0::2]
+                grad_norms = dict(zip(layers, grad_values, strict=True))
+                bias_norms = dict(zip(layers, roots[1::2], strict=True))
+            else:
+                grad_norms, bias_norms = norms(grad_sums)
+                grad_values = list(grad_norms.values())
+            grad_acc = list(map(add, grad_acc, grad_values))
+            if sample:
+                weight_norms = norms(weight_sums)[0]
+                update_norms = norms(update_sums)[0]
+                ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
+                _accumulate(ratio_sum, ratios)
+                n_sampled += 1
             n_steps += 1
-            yield StepMetrics(
-                epoch=epoch,
-                step=self.step,
-                loss=loss_value,
-                lr=opt.lr,
-                grad_norm=grad_norm,
-                layer_grad_norms=grad_norms,
-                layer_bias_grad_norms=self._stats.bias_norms(grad_sums),
-                layer_weight_norms=weight_norms,
-                layer_update_ratios=ratios,
+            yield event(
+                epoch, self.step, loss_value, lr, grad_norm, grad_norms, bias_norms, weight_norms, ratios
             )
+        self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
-        metrics = self._epoch_metrics(start, sums, n_steps, weight_norms)
+        grad_sum = dict(zip(layers, grad_acc, strict=True)) if n_steps else {}
+        metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms)
         self.history.append(metrics.epoch, metrics)
         yield metrics
         if not math.isfinite(metrics.train_loss):
@@ -336,12 +398,36 @@ class Trainer:
             return self._finished("diverged")
         return self._early_stop(metrics.val_loss)
 
-    def _step(self, epoch: int, xb: np.ndarray, yb: np.ndarray) -> RunFinished | tuple:
-        """One optimizer step; the squared norms it measured, or how it diverged."""
-        net, opt = self.network, self.optimizer
+    def _hot_step(self, epoch: int) -> Callable[[np.ndarray, np.ndarray], RunFinished | tuple]:
+        """``_step(epoch, xb, yb, sample=False)`` for minibatch optimizers, as a closure over
+        everything it uses: the step most steps take, with the fewest Python look-ups."""
+        net, opt, loss_fn, settings = self.network, self.optimizer, self.loss, self.settings
+        forward, backward, opt_step, grads = net.forward, net.backward, opt.step, net.grads
+        squared_sums, sqrt, isfinite = self._stats.squared_sums, math.sqrt, math.isfinite
+
+        def step(xb: np.ndarray, yb: np.ndarray) -> RunFinished | tuple:
+            loss_value, grad_out = loss_fn(forward(xb, True), yb)
+            backward(grad_out, False)
+            loss_value = float(loss_value) + self._regularize()
+            grad_sums = squared_sums(grads)
+            grad_norm = sqrt(sum(grad_sums))
+            if not (isfinite(loss_value) and isfinite(grad_norm)):
+                return self._diverged(epoch, loss_value, grad_sums)
+            if settings.clip_mode != "none":
+                self._clip(grad_norm)
+            opt_step(grads)
+            return grad_sums, grad_norm, loss_value, None, None
+
+        return step
+
+    def _step(self, epoch: int, xb: np.ndarray, yb: np.ndarray, sample: bool) -> RunFinished | tuple:
+        """One optimizer step; the squared norms it measured, or how it diverged.
+
+        The weights' and the update's norms only on sampled steps (None otherwise)."""
+        net, opt, stats = self.network, self.optimizer, self._stats
         if opt.needs_closure:
             loss_value = self._full_batch_step(xb, yb)
-            grad_sums = self._stats.squared_sums(net.grads)
+            grad_sums = stats.squared_sums(net.grads)
             grad_norm = math.sqrt(sum(grad_sums))
             if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
@@ -350,17 +436,21 @@ class Trainer:
             loss_value, grad_out = self.loss(out, yb)
             net.backward(grad_out, input_grad=False)
             loss_value = float(loss_value) + self._regularize()
-            grad_sums = self._stats.squared_sums(net.grads)
+            grad_sums = stats.squared_sums(net.grads)
             grad_norm = math.sqrt(sum(grad_sums))
             if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
-            self._clip(grad_norm)
-            np.copyto(self._prev_params, net.params)
+            if self.settings.clip_mode != "none":
+                self._clip(grad_norm)
+            if sample:
+                np.copyto(self._prev_params, net.params)
             opt.step(net.grads)
+            if not sample:
+                return grad_sums, grad_norm, loss_value, None, None
 
         np.subtract(net.params, self._prev_params, out=self._prev_params)
-        update_sums = self._stats.squared_sums(self._prev_params)
-        weight_sums = self._stats.squared_sums(net.params)
+        update_sums = stats.squared_sums(self._prev_params)
+        weight_sums = stats.squared_sums(net.params)
         if not math.isfinite(sum(weight_sums)):
             self.divergence = Divergence(epoch, self.step, "weights", self._first_bad_layer(weight_sums))
             return self._finished("diverged")
@@ -424,7 +514,13 @@ class Trainer:
         return None
 
     def _epoch_metrics(
-        self, start: float, sums: dict[str, dict[str, float]], n_steps: int, weight_norms: dict[str, float]
+        self,
+        start: float,
+        grad_sum: dict[str, float],
+        n_steps: int,
+        ratio_sum: dict[str, float],
+        n_sampled: int,
+        weight_norms: dict[str, float],
     ) -> EpochMetrics:
         # Train metrics are measured after the epoch, in eval mode, over the whole split; the
         # same forward pass leaves the activation statistics behind.
@@ -444,9 +540,9 @@ class Trainer:
             metric_name=self.metric_name,
             lr=self.optimizer.lr,
             seconds=time.perf_counter() - start,
-            layer_grad_norms={k: v / max(n_steps, 1) for k, v in sums["grad"].items()},
+            layer_grad_norms={k: v / max(n_steps, 1) for k, v in grad_sum.items()},
             layer_weight_norms=weight_norms,
-            layer_update_ratios={k: v / max(n_steps, 1) for k, v in sums["ratio"].items()},
+            layer_update_ratios={k: v / max(n_sampled, 1) for k, v in ratio_sum.items()},
             activations=activations,
         )
 

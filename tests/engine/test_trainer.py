@@ -211,3 +211,65 @@ def test_a_loss_that_cannot_fit_the_data_is_refused_with_a_reason() -> None:
         Trainer(small_spec(data=DataSpec(source="plane", n_samples=100)))
     with pytest.raises(ValueError, match="two-class"):
         Trainer(small_spec(loss={"name": "binary_cross_entropy"}))
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.sqrt(np.sum(np.asarray(a, np.float64) ** 2)))
+
+
+def test_statistics_match_the_network_at_each_step_and_epoch() -> None:
+    """Gradient norms every step; weight norms and update ratios on every STATS_EVERY-th step
+    of an epoch and its last, repeated in between; epoch means over the steps measured."""
+    from engine.trainer import STATS_EVERY
+
+    trainer = Trainer(small_spec(training=TrainingSpec(epochs=2, batch_size=4)))
+    net = trainer.network
+    per_epoch = -(-len(trainer.dataset.x_train) // 4)
+    assert per_epoch > 2 * STATS_EVERY
+    steps: list[StepMetrics] = []
+    epochs: list[EpochMetrics] = []
+    measured: list[int] = []
+    for event in trainer.run():
+        if isinstance(event, StepMetrics):
+            # The generator is paused right after the step: the network is as it left it.
+            steps.append(event)
+            grads, params = net.gradients(), net.parameters()
+            for layer in ("dense1", "dense2", "output"):
+                assert event.layer_grad_norms[layer] == pytest.approx(_norm(grads[f"{layer}.W"]), rel=1e-5)
+                bias = _norm(grads[f"{layer}.b"])
+                assert event.layer_bias_grad_norms[layer] == pytest.approx(bias, rel=1e-5)
+            i = (event.step - 1) % per_epoch
+            if i % STATS_EVERY == 0 or i == per_epoch - 1:
+                measured.append(event.step)
+                for layer in ("dense1", "dense2", "output"):
+                    w = _norm(params[f"{layer}.W"])
+                    assert event.layer_weight_norms[layer] == pytest.approx(w, rel=1e-5)
+                    assert 0 < event.layer_update_ratios[layer] < 1
+            else:
+                assert event.layer_weight_norms is steps[-2].layer_weight_norms
+                assert event.layer_update_ratios is steps[-2].layer_update_ratios
+        elif isinstance(event, EpochMetrics):
+            epochs.append(event)
+            in_epoch = [s for s in steps if s.epoch == event.epoch]
+            sampled = [s for s in in_epoch if s.step in measured]
+            assert len(sampled) == len(range(0, per_epoch, STATS_EVERY)) + 1
+            for layer in ("dense1", "dense2", "output"):
+                grad_mean = sum(s.layer_grad_norms[layer] for s in in_epoch) / len(in_epoch)
+                assert event.layer_grad_norms[layer] == pytest.approx(grad_mean, rel=1e-12)
+                ratio_mean = sum(s.layer_update_ratios[layer] for s in sampled) / len(sampled)
+                assert event.layer_update_ratios[layer] == pytest.approx(ratio_mean, rel=1e-12)
+                assert event.layer_weight_norms[layer] == pytest.approx(_norm(net.parameters()[f"{layer}.W"]),
+                                                                        rel=1e-5)
+    assert len(epochs) == 2
+
+
+def test_gathering_the_epoch_once_trains_exactly_as_batch_by_batch(monkeypatch) -> None:
+    import engine.trainer
+
+    a = Trainer(small_spec())
+    collect(a)
+    monkeypatch.setattr(engine.trainer, "_GATHER_ONCE_BYTES", 0)
+    b = Trainer(small_spec())
+    collect(b)
+    assert np.array_equal(a.network.params, b.network.params)
+    assert [e.val_loss for e in a.history] == [e.val_loss for e in b.history]
