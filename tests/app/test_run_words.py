@@ -95,3 +95,17 @@ def test_examples_open_from_the_file_menu_as_templates(qtbot: Any, window: Any, 
     window.save_action.trigger()  # Ctrl+S on an example asks where to keep the copy
     assert shipped.read_bytes() == before, "the shipped example is never overwritten"
     assert window.session.path == (tmp_path / "mine.json").resolve() and not window.session.dirty
+
+
+def test_a_structural_edit_after_a_finished_run_asks_before_clearing_it(qtbot: Any, window: Any,
+                                                                         dialogs: Any) -> None:
+    window.session.new(small_spec(epochs=2))
+    with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+        window.session.start()
+    epochs = window.session.history.n_epochs
+    dialogs.confirm = False  # the person says no
+    assert not edit_spec(window.session, lambda d: d["optimizer"].update(name="sgd"), lambda _m: None)
+    assert window.session.spec.optimizer.name == "adam" and window.session.history.n_epochs == epochs
+    dialogs.confirm = True
+    assert edit_spec(window.session, lambda d: d["optimizer"].update(name="sgd"), lambda _m: None)
+    assert window.session.history.n_epochs == 0 and window.session.spec.optimizer.name == "sgd"

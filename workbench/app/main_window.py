@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -260,8 +261,9 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def reset_layout(self) -> None:
-        """Exactly the designed layout: editors, the Training screen, nothing else open."""
-        self.apply_layout(self.default_layout())
+        """Exactly the designed layout: editors, the Training screen, nothing else open (the
+        window keeps its size: that is the person's, not the layout's)."""
+        self.apply_layout(replace(self.default_layout(), window=(self.width(), self.height())))
         self.editors.setCurrentIndex(1)
 
     # ------------------------------------------------------------------ actions
@@ -488,8 +490,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ running
     def _confirm_reset(self) -> bool:
-        return self.ask_confirm("Reset training?", "This change needs new weights: the running training "
-                                "will stop and its curves are cleared. Continue?")
+        return self.ask_confirm("Start a new run?", "This change needs new weights: the current run stops "
+                                "and its curves are cleared (a finished run stays in Analyze ▸ Runs). "
+                                "Continue?")
 
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:

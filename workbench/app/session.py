@@ -123,7 +123,8 @@ class Session(QObject):
                 self.changeRefused.emit(_full_message(exc))
                 self.specChanged.emit(self.spec)  # editors snap back to the values in use
                 return False
-        if changes is None and self.is_running:
+        trained = self.trainer is not None and (self.is_running or self.trainer.step > 0)
+        if changes is None and trained:
             if not self.confirm_reset():
                 self.specChanged.emit(self.spec)  # editors snap back to the current values
                 return False

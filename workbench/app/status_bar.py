@@ -43,9 +43,9 @@ class RunStatus:
         running = s.run_state == "running"
         self.rate_label.setText(f"{s.steps_per_second:,.0f} steps/s" if running else "")
         remaining = None
-        if running and s.last_epoch is not None and s.last_epoch.seconds > 0 and epoch > 0:
-            per_epoch = s.last_epoch.seconds / epoch
-            remaining = per_epoch * max(target - epoch, 0)
+        if running and epoch > 0 and step > 0 and s.steps_per_second > 0:
+            # From the measured wall-clock rate, so a watch pace (or a change of it) counts.
+            remaining = (step / epoch) * max(target - epoch, 0) / s.steps_per_second
         self.time_label.setText(f"{format_duration(s.elapsed)} elapsed · {format_duration(remaining)} left")
         self.progress.setRange(0, target)
         self.progress.setValue(min(epoch, target))

@@ -121,13 +121,14 @@ class TrainingPanel(QWidget):
         self.notes.setStyleSheet("color: #7a4b00; background: #fff4e0; border-radius: 3px; padding: 3px;")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
+        # Messages on top: at 1280×720 the bottom of this editor is below the fold.
+        layout.addWidget(self.error)
+        layout.addWidget(self.notes)
         layout.addLayout(form)
         layout.addWidget(self.opt_box)
         layout.addLayout(sched_form)
         layout.addWidget(self.sched_form)
         layout.addLayout(form2)
-        layout.addWidget(self.notes)
-        layout.addWidget(self.error)
         layout.addStretch(1)
 
         session.specChanged.connect(self.show_spec)

@@ -135,9 +135,12 @@ def legend_entries(items: list[object]) -> list[tuple[str, str]]:
         if not name or not item.isVisible():
             continue
         opts = getattr(item, "opts", {})
-        pen = opts.get("pen")
-        colour = pg.mkPen(pen).color() if pen is not None else None
-        if colour is None or colour.alpha() == 0 or pen is None:
-            colour = pg.mkBrush(opts.get("symbolBrush", (0, 0, 0))).color()
+        if isinstance(item, pg.ScatterPlotItem):  # markers only: their fill is their colour
+            colour = pg.mkBrush(opts.get("brush", (0, 0, 0))).color()
+        else:
+            pen = opts.get("pen")
+            colour = pg.mkPen(pen).color() if pen is not None else None
+            if colour is None or colour.alpha() == 0:
+                colour = pg.mkBrush(opts.get("symbolBrush", (0, 0, 0))).color()
         entries.append((str(name), colour.name()))
     return entries

@@ -71,8 +71,9 @@ class BoundaryPlot(PlotView):
             self.image.clear()
             self.points.clear()
             self.message.setText(
-                "The decision boundary is drawn for 2-D data sets." if trainer is not None else
-                "Fix the experiment to see the decision boundary."
+                "The decision boundary is drawn\nfor 2-D data sets: see Analyze ▸\n"
+                "Saliency Map for images." if trainer is not None else
+                "Fix the experiment to see\nthe decision boundary."
             )
             self.message.setPos(0.5, 0.5)
             self.plot_item.setRange(xRange=(0, 1), yRange=(0, 1))

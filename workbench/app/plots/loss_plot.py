@@ -17,6 +17,7 @@ class LossPlot(PlotView):
         self.plot_item.setLabel("bottom", "step")
         self.plot_item.setLabel("left", "loss")
         self.steps = self.new_curve("minibatch", (150, 170, 220, 110))
+        self.steps.setZValue(-1)  # the faint band under the train and validation curves
         self.train = self.new_curve("train", (31, 119, 180), width=2, symbol="o", symbolSize=3)
         self.val = self.new_curve("validation", (255, 127, 14), width=2, symbol="o", symbolSize=3)
         self.log_box = self.add_log_toggle(
