@@ -158,7 +158,7 @@ def test_noisy_blobs_that_converged_and_overfit_are_not_a_plateau() -> None:
     trainer, found = run(spec, 80)
     h = trainer.history
     assert h[-1].train_metric < dg.POOR_METRIC["accuracy"]
-    assert h[-1].val_loss > 1.2 * min(m.val_loss for m in h)  # overfitting
+    assert h[-1].val_loss > 1.1 * min(m.val_loss for m in h)  # overfitting: 10 % above its best
     assert not of(found, "loss_plateau")
     assert not [d for d in found if d.kind == "learning_rate" and d.lr_vote == "raise"]
 
