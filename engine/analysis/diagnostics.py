@@ -602,7 +602,10 @@ def _plateau(history: list[EpochMetrics], order: list[str], ctx: RunContext) -> 
         return []
     w = PLATEAU_WINDOW
     best = list(itertools.accumulate(losses, min))  # best loss up to each epoch: linear, not quadratic
-    val = [m.val_loss for m in history]
+    val = [m.val_loss if _finite(m.val_loss) else math.inf for m in history]
+    # Best finite validation loss up to each epoch (inf before the first): linear, not quadratic;
+    # this runs on the GUI thread several times a second while training.
+    val_best = list(itertools.accumulate(val, min))
     flags = [False] * len(history)
     rising_val = [False] * len(history)
     for e in range(w, len(history)):
@@ -614,9 +617,10 @@ def _plateau(history: list[EpochMetrics], order: list[str], ctx: RunContext) -> 
         metrics = sorted(m.train_metric for m in history[e - w + 1 : e + 1])
         median = metrics[len(metrics) // 2]
         poor = POOR_METRIC.get(history[e].metric_name)
-        before_val = [v for v in val[: e - w + 1] if _finite(v)]
-        recent_val = [v for v in val[e - w + 1 : e + 1] if _finite(v)]
-        rising_val[e] = bool(before_val and recent_val and min(recent_val) > (1 + VAL_RISE) * min(before_val))
+        before_min = val_best[e - w]
+        recent_min = min(val[e - w + 1 : e + 1])
+        rising_val[e] = bool(math.isfinite(before_min) and math.isfinite(recent_min)
+                             and recent_min > (1 + VAL_RISE) * before_min)
         flags[e] = (improvement < PLATEAU_IMPROVEMENT and poor is not None and _finite(median)
                     and median < poor and not rising_val[e])
     runs = _streaks(flags, 1)

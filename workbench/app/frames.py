@@ -18,7 +18,7 @@ from workbench.app.plots.base import PlotView, on_screen
 
 FRAME_MS = 40  # 25 frames a second at most
 GUI_SHARE = 0.12
-MAX_FRAME_MS = 500
+MAX_FRAME_MS = 1000
 STAGGER_MS = 12  # at most this far apart, the plots of one frame are drawn one by one
 
 
