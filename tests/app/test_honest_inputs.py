@@ -66,3 +66,15 @@ def test_undo_and_redo_work_from_the_keyboard_wherever_the_focus_is(qtbot: Any, 
     qtbot.keyClick(panel.l2, Qt.Key.Key_Z, ctrl | shift)
     assert window.session.spec.regularization.l2 == 0.01
     assert panel.l2.text() == "0.01", "the field shows the value in use"
+
+
+@pytest.mark.parametrize(("text", "limit"), [("0", "1"), ("99999", "4096")])
+def test_units_out_of_range_are_refused_not_ignored_or_clamped(qtbot: Any, window: Any, text: str,
+                                                               limit: str) -> None:
+    panel = window.network_panel
+    before = window.session.spec.model.layers[0].units
+    units = panel.table.cellWidget(0, 1)
+    _type(qtbot, units, text)
+    assert window.session.spec.model.layers[0].units == before
+    assert units.text() == text and is_marked(units)
+    assert limit in panel.error.text() and f"still using {before}" in panel.error.text()

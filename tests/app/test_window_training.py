@@ -21,7 +21,7 @@ def test_build_a_network_through_the_editors(qtbot, window) -> None:
     assert window.session.spec.model.layers[-1].type == "dense"
     row = before
     units = panel.table.cellWidget(row, 1)
-    units.setValue(5)
+    units.setText("5")
     units.editingFinished.emit()
     act = panel.table.cellWidget(row, 2)
     act.setCurrentIndex(act.findData("relu"))

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -25,8 +24,9 @@ from PySide6.QtWidgets import (
 
 from engine.activations import ACTIVATIONS
 from engine.initializers import INITIALIZERS
-from engine.spec import MAX_LAYERS, MAX_UNITS
+from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
+from workbench.app.panels.honest import honest_field, parse_int
 
 LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
 NEW_LAYER = {
@@ -183,6 +183,18 @@ class NetworkPanel(QWidget):
         layers[row], layers[to] = layers[to], layers[row]
         self._set_layers(layers, select=to)
 
+    def _layer_problem(self, row: int, key: str, value: Any) -> str:
+        """Apply one layer field; returns the problem that stopped it, or ""."""
+        problems: list[str] = []
+        self.error.show_message("")
+        layers = self._layers()
+        if layers[row].get(key) == value:
+            return ""
+        layers[row][key] = value
+        self._select_after = row
+        edit_spec(self.session, lambda d: d["model"].__setitem__("layers", layers), problems.append)
+        return next((p for p in problems if p), "")
+
     def set_layer_field(self, row: int, key: str, value: Any) -> None:
         layers = self._layers()
         if layers[row].get(key) == value:
@@ -230,12 +242,12 @@ class NetworkPanel(QWidget):
         self.table.setCellWidget(row, 0, kind)
         self.table.setVerticalHeaderItem(row, None)
         if layer.type == "dense":
-            units = QSpinBox()
-            units.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)
-            units.setRange(1, MAX_UNITS)
-            units.setValue(layer.units)
-            units.setToolTip(TIPS["units"])
-            units.editingFinished.connect(lambda r=row, w=units: self.set_layer_field(r, "units", w.value()))
+            # A text field judged by the file format's rules: 0 or 99999 is refused in red with the
+            # limit named, never ignored or clamped (a spin box would clamp it silently).
+            units = honest_field(
+                TIPS["units"], parse_int, lambda v, r=row: self._layer_problem(r, "units", v),
+                lambda units=layer.units: str(units), self.error.show_message)
+            units.setText(str(layer.units))
             act = registry_combo(ACTIVATIONS, TIPS["activation"])
             act.setCurrentIndex(act.findData(layer.activation))
             act.activated.connect(
