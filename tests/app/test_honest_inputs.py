@@ -78,3 +78,16 @@ def test_units_out_of_range_are_refused_not_ignored_or_clamped(qtbot: Any, windo
     assert window.session.spec.model.layers[0].units == before
     assert units.text() == text and is_marked(units)
     assert limit in panel.error.text() and f"still using {before}" in panel.error.text()
+
+
+def test_a_loss_that_does_not_fit_the_data_is_offered_a_one_click_switch(qtbot: Any, window: Any) -> None:
+    from engine.spec import DataSpec, ExperimentSpec, LossSpec
+
+    window.session.new(ExperimentSpec(data=DataSpec(source="plane"),
+                                      loss=LossSpec(name="softmax_cross_entropy")))
+    panel = window.training_panel
+    assert window.session.trainer is None and "regression" in panel.error.text()
+    assert not panel.switch_loss.isHidden() and "mean squared error" in panel.switch_loss.text()
+    panel.switch_loss.click()
+    assert window.session.spec.loss.name == "mse" and window.session.trainer is not None
+    assert (not panel.switch_loss.isVisible() and panel.error.text() == "") or not panel.error.isVisible()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLineEdit,
+    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -42,6 +43,19 @@ def combination_problems(spec: Any) -> list[str]:
         problems.append("Cross-entropy already applies sigmoid/softmax to the outputs; an output "
                         "activation on top squashes them twice. Use 'identity'.")
     return problems
+
+
+LOSS_WORDS = {"mse": "mean squared error (regression)", "softmax_cross_entropy": "cross-entropy (classes)"}
+
+
+def suggested_loss(error: str) -> str | None:
+    """The loss that fits the data when ``error`` says the chosen one does not."""
+    text = error.lower()
+    if "cross_entropy" in text and "regression" in text:
+        return "mse"
+    if ("mse" in text or "mae" in text or "huber" in text) and "class" in text and "regression loss" in text:
+        return "softmax_cross_entropy"
+    return None
 
 
 class TrainingPanel(QWidget):
@@ -123,6 +137,11 @@ class TrainingPanel(QWidget):
         layout.setContentsMargins(6, 4, 6, 4)
         # Messages on top: at 1280×720 the bottom of this editor is below the fold.
         layout.addWidget(self.error)
+        # A loss that does not fit the data's task: one click switches to one that does.
+        self.switch_loss = QPushButton()
+        self.switch_loss.hide()
+        self.switch_loss.clicked.connect(lambda: self._edit_named("loss", self.switch_loss.property("loss")))
+        layout.addWidget(self.switch_loss)
         layout.addWidget(self.notes)
         layout.addLayout(form)
         layout.addWidget(self.opt_box)
@@ -133,6 +152,7 @@ class TrainingPanel(QWidget):
 
         session.specChanged.connect(self.show_spec)
         session.buildError.connect(lambda text: self.error.show_message(text))
+        session.buildError.connect(self._offer_loss_switch)
         self.show_spec(session.spec)
         self.error.show_message(session.build_error)
 
@@ -142,6 +162,13 @@ class TrainingPanel(QWidget):
             return f"{self.session.spec.model_dump(mode='json')[section][key]:g}"
 
         return honest_field(tip, parse, lambda v: self._edit(section, key, v), in_use, self._report)
+
+    def _offer_loss_switch(self, error: str) -> None:
+        loss = suggested_loss(error)
+        self.switch_loss.setVisible(loss is not None)
+        if loss is not None:
+            self.switch_loss.setProperty("loss", loss)
+            self.switch_loss.setText(f"Use {LOSS_WORDS[loss]} instead")
 
     def _report(self, text: str) -> None:
         self.error.show_message(text)
