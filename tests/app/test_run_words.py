@@ -46,13 +46,14 @@ def test_a_paused_run_shows_one_resume_stops_its_clock_and_steps_with_f10(qtbot:
     clock = window.session.elapsed
     qtbot.wait(600)
     assert abs(window.session.elapsed - clock) < 0.05, "the clock stops while paused"
-    epochs = window.session.history.n_epochs
+    qtbot.wait(300)  # what the run sent before it paused has arrived
+    epochs = window.session.trainer.epoch  # paused: stable
     assert window.step_action.isEnabled()
     window.step_action.trigger()  # F10 while paused: one more epoch, then paused again
     s = window.session
     qtbot.waitUntil(lambda: s.run_state == "paused" and s.paused_after_epoch is not None, timeout=20_000)
     qtbot.wait(300)
-    assert window.session.history.n_epochs == epochs + 1
+    assert window.session.trainer.epoch == epochs + 1 == window.session.history.n_epochs
     assert _words(window)[0] == f"paused after epoch {epochs + 1}"
     start = time.monotonic()
     window.session.stop(join=True)

@@ -295,8 +295,9 @@ class Session(QObject):
         if self.trainer is None:
             return
         if self.run_state == "paused" and self.is_running:
-            # Paused mid-run: finish the current epoch and pause again at its end.
+            # Paused mid-run: finish the current epoch; the task pauses itself at its end.
             self._pause_after_epoch = True
+            self.run.pause_at_epoch_end()
             self.resume()
             return
         if self.is_running:
@@ -411,8 +412,9 @@ class Session(QObject):
         self.last_step = last_step or self.last_step
         self.last_epoch = last_epoch or self.last_epoch
         if last_epoch is not None and self._pause_after_epoch and self.run_state == "running":
-            self._pause_after_epoch = False
-            self.pause()
+            self._pause_after_epoch = False  # the task has paused itself at this epoch's end
+            self._stop_clock()
+            self._set_state("paused")
             self.paused_after_epoch = last_epoch.epoch
         if self.last_step is not None and self._rate_mark is not None and self.run_state == "running":
             t0, s0 = self._rate_mark

@@ -53,6 +53,7 @@ class TrainingTask:
         self._pending: list[object] = []
         self._state_dirty = False
         self._stopping = False
+        self._pause_at_epoch_end = False
         self._state: TaskState | None = None
 
     def __call__(self, state: TaskState) -> RunFinished | None:
@@ -70,6 +71,13 @@ class TrainingTask:
                     self._state_dirty = True
                 if isinstance(event, RunFinished):
                     result = event
+                if type(event) is EpochMetrics and self._pause_at_epoch_end:
+                    # Step Epoch on a paused run: stop exactly here, before the next step begins.
+                    self._pause_at_epoch_end = False
+                    self.trainer.pause()
+                    self.flush()
+                    last = time.monotonic()
+                    continue
                 now = time.monotonic()
                 waited = now - last
                 if waited >= self.interval and (
@@ -110,6 +118,10 @@ class TrainingTask:
 
     def pause(self) -> None:
         self.trainer.pause()
+
+    def pause_at_epoch_end(self) -> None:
+        """Let the run go on to the end of the current epoch, then pause it (thread-safe)."""
+        self._pause_at_epoch_end = True
 
     def resume(self) -> None:
         self.trainer.resume()
