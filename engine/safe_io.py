@@ -49,14 +49,11 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
-    """The bytes of the regular file ``path``, refused if it holds more than ``max_bytes``.
+def open_regular(path: Path, max_bytes: int, what: str = "file") -> int:
+    """A blocking descriptor on the regular file ``path`` of at most ``max_bytes``, else FileRefused.
 
-    The file is opened non-blocking (a FIFO opens at once instead of waiting for a writer)
-    and checked with ``fstat`` on the open descriptor, so the file checked is the file read.
-    The read stops one byte past the cap, whatever the file claims its size is.
-    """
-    path = Path(path)
+    Opened non-blocking first (a FIFO opens at once instead of waiting for a writer) and checked
+    with ``fstat`` on the open descriptor, so the file checked is the file read."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) \
         | getattr(os, "O_BINARY", 0)
     try:
@@ -69,6 +66,22 @@ def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file"
         check_stat(path, os.fstat(fd), max_bytes, what)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
+    """The bytes of the regular file ``path``, refused if it holds more than ``max_bytes``.
+
+    The file is opened non-blocking (a FIFO opens at once instead of waiting for a writer)
+    and checked with ``fstat`` on the open descriptor, so the file checked is the file read.
+    The read stops one byte past the cap, whatever the file claims its size is.
+    """
+    path = Path(path)
+    fd = open_regular(path, max_bytes, what)
+    try:
         chunks: list[bytes] = []
         total = 0
         while total <= max_bytes:

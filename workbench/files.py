@@ -33,6 +33,7 @@ from engine.safe_io import (
     check_regular,
     check_stat,
     iter_lines,
+    open_regular,
     read_capped,
 )
 
@@ -90,17 +91,8 @@ def read_npz(
     array's buffer, after its header's shape was checked against what is left of the total.
     """
     path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) \
-        | getattr(os, "O_BINARY", 0)
+    fd = open_regular(path, max_file_bytes, what)
     try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise FileRefused(path, "missing", "does not exist", what) from None
-    except OSError as exc:
-        raise FileRefused(path, "unreadable", f"cannot be opened: {exc.strerror}", what) from None
-    try:
-        check_stat(path, os.fstat(fd), max_file_bytes, what)
-        os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

@@ -90,6 +90,9 @@ def test_a_new_experiment_starts_from_a_clean_slate(qtbot: Any, window: Any) -> 
     box = window.loss_plot.plot_item.getViewBox()
     assert all(box.state["autoRange"]), "axes fit the new data"
     assert box.viewRange()[0][0] >= -1, "no negative steps left from the old view"
+    health = window.views["gradient_health"]
+    assert tuple(health.colour_bar.levels()) == (-8.0, 0.0), "no colour range left from the old run"
+    assert health.plot_item.getViewBox().viewRange()[0][0] >= 0
     # The old run stays listed under its own experiment, never compared with the new one.
     assert runs.shown_records() == []
     row = [runs.table_widget.item(0, c).text() for c in range(2)]

@@ -72,6 +72,10 @@ class GradientHealthView(PlotView):
         if not layers or len(x) == 0:
             self.data, self.times = np.empty((len(layers), 0)), np.empty(0)
             self.image.clear()
+            # Nothing of the last run: the colour bar and the step axis start over too.
+            self._levels = None
+            self.colour_bar.setLevels((-8.0, 0.0))
+            self.plot_item.getViewBox().setRange(xRange=(0, 1), yRange=(0, max(len(layers), 1)), padding=0)
             self.hint.setText("Train to see how each layer's gradient evolves.")
             return
         logs = self._log_norms(history, norms)
