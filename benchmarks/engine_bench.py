@@ -2,7 +2,8 @@
 
 (a) 784-256-128-10 ReLU, softmax cross-entropy, Adam, batch 64, float32:
     target step time ≤ 1.5 × the bare matrix products of that step.
-(b) 2-8-8-1 tanh, MSE, SGD, batch 10: target ≥ 15,000 steps/s on one core.
+(b) 2-8-8-1 tanh, MSE, SGD, batch 10: times against the matmul floor; its target is a ratio
+    against a bare NumPy loop, in benchmarks/loops.py.
 Each workload is timed as the engine's raw step (forward, loss, backward, optimizer) and as
 a full Trainer step (which also measures per-layer gradient norms every step, weight norms and
 update ratios every 25th step). benchmarks/loops.py gives the same loops as ratios.
@@ -164,7 +165,7 @@ def main() -> None:
                      [784, 256, 128, 10], "relu", "softmax_cross_entropy", "adam", 1e-3, 64,
                      "engine step ≤ 1.5 × matmul floor")
         b = workload("(b) 2-8-8-1 tanh, MSE, SGD, batch 10, float32",
-                     [2, 8, 8, 1], "tanh", "mse", "sgd", 0.03, 10, "≥ 15,000 steps/s")
+                     [2, 8, 8, 1], "tanh", "mse", "sgd", 0.03, 10, "ratio to a bare NumPy loop: see below")
     ratio = a["matmul floor"] / a["engine step"]
     print("\nSummary")
     print(f"  (a) engine step = {ratio:.2f} × floor: {'met' if ratio <= 1.5 else 'NOT met'} (≤ 1.5);"
@@ -173,10 +174,9 @@ def main() -> None:
     rest = 1 - adam_share - (1 / a["matmul floor"]) / (1 / a["engine step"])
     print(f"      of the engine step: matmuls {a['engine step'] / a['matmul floor']:.0%},"
           f" Adam over 235k parameters {adam_share:.0%}, everything else {rest:.0%}")
-    print(f"  (b) engine {b['engine step']:,.0f} steps/s, trainer {b['trainer step']:,.0f} steps/s:"
-          f" {'met' if b['engine step'] >= 15_000 else 'NOT met'} (≥ 15,000)")
-    print("  For scale (DESIGN.md, same machine type, not this run): hand-written NumPy ~890 / ~36,000"
-          " steps/s, PyTorch CPU ~650 / ~3,900.")
+    print(f"  (b) engine step = {b['matmul floor'] / b['engine step']:.2f} × floor, trainer step ="
+          f" {b['matmul floor'] / b['trainer step']:.2f} × floor; the tiny-net target is a ratio against"
+          " a bare NumPy loop of the same network (the loop benchmark below)")
 
 
 if __name__ == "__main__":

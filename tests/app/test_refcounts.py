@@ -1,5 +1,5 @@
-"""Regression guard for the PySide6 6.12 reference leak (DESIGN.md traps): void QPainter calls
-dropped a reference to None and Signal.emit() one to True, aborting a live session on 3.11."""
+"""Regression guard for the PySide6 6.12 reference leak (docs/architecture.md, Known traps): void
+QPainter calls dropped a reference to None and Signal.emit() one to True, aborting a live session on 3.11."""
 
 import sys
 
