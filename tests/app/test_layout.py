@@ -123,14 +123,22 @@ def test_every_menu_action_keeps_the_layout_readable(qtbot: Any, tmp_path: Path,
     window = new_window(qtbot, ini, size, dialogs)
     window.session.new(small_spec(epochs=1))
     window.views["runs"].ask_sweep = lambda: SweepChoice("lr", (0.01,), 1)
+    # A run of another experiment with a long name: the Runs table grows wide.
+    with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+        window.session.start()
+    window.session.new(small_spec(epochs=1).model_copy(update={"name": "a rather long experiment name " * 3}))
     check_layout(window, what="first start")
     assert window.workspace.open_names() == ["training"]
 
-    for action in menu_actions(window.analyze_menu) + menu_actions(window.view_menu):
+    analyze = menu_actions(window.analyze_menu)
+    for action in analyze + menu_actions(window.view_menu):
         before = views_on_screen(window)
+        editors_width = window.editors_column.width()
         action.trigger()
         _settle(qtbot)
         check_layout(window, before, what=action.text())
+        if action in analyze:
+            assert window.editors_column.width() == editors_width, f"{action.text()} squeezed the editors"
         for job in window.jobs.jobs:
             job.cancel(join=True)
         if not window.editors.isVisible():

@@ -58,6 +58,8 @@ from workbench.model.layout import Layout, parse_layout
 from workbench.model.pace import DEFAULT_PACE, format_pace, parse_pace
 
 APP_NAME = "Gradient Workbench"
+EDITORS_MIN_WIDTH = 360  # px: the network table's Type, Size, Activation and Init columns
+WORKSPACE_MIN_WIDTH = 560
 ORG_NAME = "GradientWorkbench"
 SHORTCUTS = [
     ("F5", "Start training, or resume a paused run"),
@@ -150,7 +152,6 @@ class MainWindow(QMainWindow):
                              (self.training_panel, "Training")):
             self.editors.addTab(_scrolled(panel), title)
         self.editors.setCurrentIndex(1)
-        self.editors.setMinimumWidth(280)
 
         self.loss_plot = LossPlot()
         self.metric_plot = MetricPlot()
@@ -175,6 +176,10 @@ class MainWindow(QMainWindow):
         column.addWidget(self.about)
         column.addWidget(self.editors, 1)
         self.editors_column = left
+        # Explicit minimums: a wide page (the Runs table) must not squeeze the editors, whose
+        # network table needs this much; the workspace's own pages scroll or wrap instead.
+        left.setMinimumWidth(EDITORS_MIN_WIDTH)
+        self.workspace.setMinimumWidth(WORKSPACE_MIN_WIDTH)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         self.splitter.addWidget(left)

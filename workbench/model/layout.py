@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 LAYOUT_VERSION = 2
-MIN_EDITORS, MAX_EDITORS = 240, 720  # px: the editor column's width
+MIN_EDITORS, MAX_EDITORS = 360, 720  # px: the editor column's width
 
 
 @dataclass(frozen=True)
