@@ -97,3 +97,20 @@ def test_a_new_experiment_starts_from_a_clean_slate(qtbot: Any, window: Any) -> 
     assert runs.shown_records() == []
     row = [runs.table_widget.item(0, c).text() for c in range(2)]
     assert row == ["Session run 1", "other experiment: Plane"]
+
+
+def test_finished_runs_do_not_keep_their_trainers_alive(qtbot: Any, window: Any) -> None:
+    """Restarting runs for hours must not pile up old trainers (each holds its whole history)."""
+    import gc
+    import weakref
+
+    window.session.new(small_spec(epochs=2))
+    trainers = []
+    for _ in range(4):
+        window.session.reset_weights()
+        trainers.append(weakref.ref(window.session.trainer))
+        with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+            window.session.start()
+        qtbot.wait(50)
+    gc.collect()
+    assert [ref() is not None for ref in trainers] == [False, False, False, True]

@@ -37,9 +37,10 @@ class _JobWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        state = self.state
+        state, fn = self.state, self.fn
+        self.fn = None  # the worker outlives the job until Qt deletes it: it must not keep fn's data
         try:
-            result = self.fn(state)
+            result = fn(state)
         except Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # shown in the view; the app stays usable

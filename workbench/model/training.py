@@ -91,6 +91,9 @@ class TrainingTask:
                     self.clock.wait_for_next(self._is_stopping)
         finally:
             self.flush()  # nothing the run produced before a failure is lost
+            # The state reports through its job's signals: holding it would keep the job's worker,
+            # and through it this task and its trainer, alive after the run (a leak per run).
+            self._state = None
         return result
 
     def flush(self) -> None:
