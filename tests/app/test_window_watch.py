@@ -93,6 +93,7 @@ def test_a_new_experiment_starts_from_a_clean_slate(qtbot: Any, window: Any) -> 
     health = window.views["gradient_health"]
     assert tuple(health.colour_bar.levels()) == (-8.0, 0.0), "no colour range left from the old run"
     assert health.plot_item.getViewBox().viewRange()[0][0] >= 0
+    assert all(health.plot_item.getViewBox().state["autoRange"]), "the new run's heatmap will fit"
     # The old run stays listed under its own experiment, never compared with the new one.
     assert runs.shown_records() == []
     row = [runs.table_widget.item(0, c).text() for c in range(2)]

@@ -91,8 +91,12 @@ class SteadyViewBox(pg.ViewBox):
         finally:
             self._auto = False
 
+    fresh = False  # showing the empty placeholder view: the first data replaces it outright
+
     def setRange(self, rect=None, xRange=None, yRange=None, *args, **kwargs) -> None:
-        if self._auto and self.steady and rect is None:
+        if self._auto and self.fresh and rect is None and (xRange is not None or yRange is not None):
+            self.fresh = False  # fit the first data exactly; the placeholder is no range to grow from
+        elif self._auto and self.steady and rect is None:
             current = self.viewRange()
             xRange = self._settle(0, xRange, current[0])
             yRange = self._settle(1, yRange, current[1])
@@ -114,7 +118,10 @@ class SteadyViewBox(pg.ViewBox):
         if c_lo <= lo + slack and hi - slack <= c_hi:
             return None if c_hi - c_lo <= self.LOOSE * span else [lo, hi]
         head = self.HEADROOM[axis] * span
-        return [lo - head if lo < c_lo else lo, hi + head if hi > c_hi else hi]
+        # Steps and epochs only grow to the right: no headroom below the first x (it showed as an
+        # empty stretch of negative steps).
+        low = lo if axis == 0 or lo >= c_lo else lo - head
+        return [low, hi + head if hi > c_hi else hi]
 
 
 class PlotView(QWidget):
@@ -247,8 +254,11 @@ class PlotView(QWidget):
             item for item in getattr(self.plot_item, "items", {}) if isinstance(item, pg.PlotItem)]
         for plot in plots:
             # With no data yet, auto-range keeps the old view: start from pyqtgraph's empty view.
-            plot.getViewBox().setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            box = plot.getViewBox()
+            box.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             plot.enableAutoRange()
+            if isinstance(box, SteadyViewBox):
+                box.fresh = True
         self._revision = -1
 
     def data_items(self) -> list[object]:

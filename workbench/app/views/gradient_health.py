@@ -76,6 +76,7 @@ class GradientHealthView(PlotView):
             self._levels = None
             self.colour_bar.setLevels((-8.0, 0.0))
             self.plot_item.getViewBox().setRange(xRange=(0, 1), yRange=(0, max(len(layers), 1)), padding=0)
+            self.plot_item.enableAutoRange()  # setRange turned it off: the first data must fit
             self.hint.setText("Train to see how each layer's gradient evolves.")
             return
         logs = self._log_norms(history, norms)
