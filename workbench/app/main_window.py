@@ -13,7 +13,6 @@ never block on a modal window.
 from __future__ import annotations
 
 import platform
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -586,12 +585,3 @@ def _is_undo_redo(event: QKeyEvent) -> bool:
     ctrl_shift = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
     return combo.key() in (Qt.Key.Key_Z, Qt.Key.Key_Y) and combo.keyboardModifiers() in (
         Qt.KeyboardModifier.ControlModifier, ctrl_shift)
-
-
-def wait_for_idle(window: MainWindow, timeout: float = 10.0) -> None:
-    """Process events until no run is going (used by the screenshot script)."""
-    app = QApplication.instance()
-    end = time.monotonic() + timeout
-    while window.session.is_running and time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
