@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT = "gradient-workbench/experiment"
-VERSION = 1
+VERSION = 2
 
 # Sizes beyond these are rejected before anything is allocated.
 MAX_UNITS = 4096
@@ -141,7 +141,7 @@ class VariantSpec(Spec):
 
 class ExperimentSpec(Spec):
     format: Literal["gradient-workbench/experiment"] = FORMAT
-    version: Literal[1] = VERSION
+    version: Literal[2] = VERSION
     name: str = Field("Untitled experiment", max_length=200)
     description: str = Field("", max_length=20_000)
     seed: int = Field(0, ge=0, le=2**32 - 1)

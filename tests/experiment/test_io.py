@@ -77,7 +77,7 @@ def test_dumps_is_byte_stable_keeps_field_order_and_ends_with_newline() -> None:
     text = dumps(_spec())
     assert text == dumps(loads_experiment(text))
     assert text.endswith("}\n")
-    assert text.startswith('{\n  "format": "gradient-workbench/experiment",\n  "version": 1,\n  "name"')
+    assert text.startswith('{\n  "format": "gradient-workbench/experiment",\n  "version": 2,\n  "name"')
     keys = list(json.loads(text))
     assert keys == list(ExperimentSpec.model_fields)
 
@@ -247,6 +247,22 @@ def test_v0_file_is_migrated_to_the_current_spec() -> None:
     assert spec.name == "old file"
 
 
+def test_v1_file_means_the_same_in_v2() -> None:
+    v1 = {
+        "format": "gradient-workbench/experiment",
+        "version": 1,
+        "name": "a v1 file",
+        "model": {"layers": [{"type": "dense", "units": 5, "activation": "relu"},
+                             {"type": "dropout", "rate": 0.1}]},
+        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9},
+    }
+    spec = loads_experiment(json.dumps(v1))
+    assert spec.version == 2
+    assert spec.model.layers == (DenseSpec(units=5, activation="relu"), DropoutSpec(rate=0.1))
+    assert spec.optimizer.options == {"momentum": 0.9}
+    assert json.loads(dumps(spec))["version"] == 2
+
+
 def test_migration_functions_are_registered_in_order_and_pure() -> None:
     assert sorted(MIGRATIONS) == list(range(VERSION))
     v0 = {"format": "x", "version": 0, "lr": 0.1}
@@ -256,8 +272,8 @@ def test_migration_functions_are_registered_in_order_and_pure() -> None:
 
 
 def test_migrate_chain_with_synthetic_steps() -> None:
-    steps = {0: lambda d: {**d, "version": 1, "a": 1}}
-    assert migrate({"version": 0}, steps) == {"version": 1, "a": 1}
+    steps = {0: lambda d: {**d, "version": 1, "a": 1}, 1: lambda d: {**d, "version": 2, "b": 2}}
+    assert migrate({"version": 0}, steps) == {"version": 2, "a": 1, "b": 2}
     with pytest.raises(ExperimentError, match="no migration from version 0"):
         migrate({"version": 0}, {})
     with pytest.raises(ExperimentError, match="whole number"):

@@ -10,9 +10,13 @@ Version history
 - **v0** (pre-release drafts): the learning rate was a top-level ``"lr"`` and ``"optimizer"``
   was a bare name (``"optimizer": "adam"``); hidden layers were ``"layers"`` at the top level
   instead of ``"model": {"layers": [...]}``.
-- **v1**: the current format (``engine/spec.py``).
+- **v1**: Dense, Dropout and BatchNorm layers over flat feature vectors.
+- **v2**: the current format (``engine/spec.py``). New optional sections and layer types
+  (image and sequence layers, table import options, optimizer races); a v1 file means the same
+  thing in v2, so the migration only restamps the version. A v1 reader cannot read a v2 file
+  that uses them, hence the bump.
 
-To change the format: bump ``engine.spec.VERSION``, write ``migrate_v1_to_v2`` here, register
+To change the format: bump ``engine.spec.VERSION``, write ``migrate_v2_to_v3`` here, register
 it, and add a test that an old file loads to the spec it should mean.
 """
 
@@ -54,6 +58,14 @@ def migrate_v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:
         model["layers"] = data["layers"]
         out["model"] = model
     out["version"] = 1
+    return out
+
+
+@migration(1)
+def migrate_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 only adds optional things: every v1 file is a valid v2 file with the same meaning."""
+    out = dict(data)
+    out["version"] = 2
     return out
 
 
