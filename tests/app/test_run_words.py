@@ -110,3 +110,16 @@ def test_a_structural_edit_after_a_finished_run_asks_before_clearing_it(qtbot: A
     dialogs.confirm = True
     assert edit_spec(window.session, lambda d: d["optimizer"].update(name="sgd"), lambda _m: None)
     assert window.session.history.n_epochs == 0 and window.session.spec.optimizer.name == "sgd"
+
+
+def test_f5_on_the_runs_page_shows_the_run_it_starts(qtbot: Any, window: Any) -> None:
+    """Examples with variants open on the Runs page, which draws only finished runs: starting
+    the session's own run from there brings the Training screen forward, where it is drawn."""
+    window.workspace.open_page("runs")
+    assert window.workspace.current_name() == "runs"
+    with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
+        window.start_action.trigger()  # F5
+    assert window.workspace.current_name() == "training"
+    window.workspace.open_page("gradient_health")
+    window.step_action.trigger()  # F10 on a live analysis page stays there
+    assert window.workspace.current_name() == "gradient_health"

@@ -286,15 +286,29 @@ class MainWindow(QMainWindow):
         self.addAction(action)  # shortcuts work even when the toolbar is hidden
         return action
 
+    def _show_live_run(self) -> None:
+        """Examples with variants open on the Runs page, which compares finished runs and draws
+        nothing of the session's own run: F5 there would train out of sight."""
+        if self.workspace.current_name() == "runs":
+            self.workspace.open_page(TRAINING)
+
+    def _start(self) -> None:
+        self._show_live_run()
+        self.session.start()
+
+    def _step_epoch(self) -> None:
+        self._show_live_run()
+        self.session.step_epoch()
+
     def _build_actions(self) -> None:
         sp = QStyle.StandardPixmap
         s, f, e = self.session, self.files, self.exports
-        self.start_action = self._action("Start / Resume", s.start, "F5",
+        self.start_action = self._action("Start / Resume", self._start, "F5",
                                          "Train (F5): start, continue or resume the run", sp.SP_MediaPlay)
         self.pause_action = self._action("Pause", s.toggle_pause, "F6", "Pause or resume (F6)",
                                          sp.SP_MediaPause)
         self.pause_action.setCheckable(True)
-        self.step_action = self._action("Step Epoch", s.step_epoch, "F10", "Train one epoch (F10)",
+        self.step_action = self._action("Step Epoch", self._step_epoch, "F10", "Train one epoch (F10)",
                                         sp.SP_MediaSkipForward)
         self.stop_action = self._action("Stop", s.stop, "Shift+F5", "Stop training (Shift+F5)",
                                         sp.SP_MediaStop)
