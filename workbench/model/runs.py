@@ -191,7 +191,8 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
             short = short if same else f"layer{int(index) + 1}.{short}"
         elif short == "name":
             short = key.split(".")[0]  # optimizer / loss / schedule
-        text = f"{short}={_show(fb.get(key, '—'))}"
+        # An option the variant drops (he init has no std) reads "no std", not "std=—".
+        text = f"{short}={_show(fb[key])}" if key in fb else f"no {short}"
         if text not in seen:
             seen.add(text)
             parts.append(text)
