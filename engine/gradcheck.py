@@ -64,6 +64,10 @@ class TensorCheck:
     eps: float  # the step used
     scale: float  # largest |gradient| in the tensor (either side)
     status: CheckStatus
+    # The worst entry's miss as a share of what that entry is allowed (its own finite-difference
+    # error × TOLERANCE_FACTOR, plus MIN_TOLERANCE relative): above 1 fails. This, not ``error``
+    # against ``tolerance``, is the verdict: a tiny entry may err more than the tensor's tolerance.
+    worst_share: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -74,7 +78,9 @@ class TensorCheck:
             return (f"not checkable at this precision: gradients of ~{self.scale:.1e} are below what "
                     f"float64 finite differences resolve even at eps {self.eps:g}")
         word = "agrees" if self.status == "pass" else "DISAGREES"
-        return f"{word}: error {self.error:.1e} against tolerance {self.tolerance:.0e} (eps {self.eps:g})"
+        return (f"{word}: the worst entry misses by {self.worst_share:.2g}× what it is allowed; "
+                f"max relative error {self.error:.1e}, finite-difference precision "
+                f"{self.tolerance:.0e} (step {self.eps:g})")
 
 
 def numerical_gradient(
@@ -150,7 +156,11 @@ def check_tensor(
     # finite difference's own uncertainty there (x TOLERANCE_FACTOR) and by more than MIN_TOLERANCE.
     allowed = TOLERANCE_FACTOR * fd_error + MIN_TOLERANCE * np.maximum(np.maximum(np.abs(analytic),
                                                                                 np.abs(numeric)), floor)
-    wrong = bool(np.any(~(np.abs(analytic - numeric) <= allowed)))
+    miss = np.abs(analytic - numeric)
+    wrong = bool(np.any(~(miss <= allowed)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(allowed > 0, miss / allowed, np.where(miss > 0, np.inf, 0.0))
+    worst_share = float(np.nanmax(shares, initial=0.0)) if shares.size else 0.0
     # A miss far beyond the finite difference's uncertainty is a failure at any resolution; a
     # pass is only certified where the finite difference resolves the tensor's gradients.
     status: CheckStatus
@@ -162,7 +172,7 @@ def check_tensor(
         status = "not checkable"
     else:
         status = "pass"
-    return TensorCheck(name, int(indices.size), error, tolerance, eps, scale, status)
+    return TensorCheck(name, int(indices.size), error, tolerance, eps, scale, status, worst_share)
 
 
 def gradient_check(

@@ -157,6 +157,19 @@ def test_gradient_check_is_all_green_for_a_healthy_model(qtbot: Any, window: Any
     assert all(err < 1e-5 for err in dialog.result.values())
     assert dialog.colours() == {n: GREEN for n in names}
     assert "All 6 parameters agree" in dialog.summary.text()
+    # The verdict's own number (worst miss / allowance, ≤ 1 on a pass), precision and step each
+    # have a column, headers readable in full at the dialog's size.
+    header = [dialog.table.horizontalHeaderItem(c).text() for c in range(dialog.table.columnCount())]
+    assert header == ["parameter", "entries checked", "max error", "worst / allowed", "FD precision",
+                      "step h", "result"]
+    check = dialog.checks["dense1.W"]
+    row = [dialog.table.item(0, c).text() for c in range(dialog.table.columnCount())]
+    assert row[3] == f"{check.worst_share:.2g}×" and row[4] == f"{check.tolerance:.0e}"
+    assert row[5] == f"{check.eps:g}"
+    assert all(0.0 <= c.worst_share <= 1.0 for c in dialog.checks.values())
+    metrics = dialog.table.horizontalHeader().fontMetrics()
+    for c, title in enumerate(header[1:], start=1):
+        assert dialog.table.columnWidth(c) >= metrics.horizontalAdvance(title)
     dialog.close()
 
 
@@ -177,6 +190,7 @@ def test_gradient_check_turns_red_for_a_wrong_backward(qtbot: Any, window: Any, 
     assert {n for n, c in colours.items() if c == RED} == {"dense1.W", "dense2.W", "output.W"}
     assert {n for n, c in colours.items() if c == GREEN} == {"dense1.b", "dense2.b", "output.b"}
     assert dialog.result["dense1.W"] > 0.1
+    assert dialog.checks["dense1.W"].worst_share > 1.0
     assert "3 of 6 parameters" in dialog.summary.text()
     dialog.close()
 

@@ -40,6 +40,18 @@ if TYPE_CHECKING:
 
 BATCH = 16
 ENTRIES = 40  # per parameter tensor; all of them when the tensor is smaller
+# Column titles and the header tooltips that explain them.
+COLUMNS = (
+    ("parameter", "The layer's weight (W), bias (b), or BatchNorm scale and shift"),
+    ("entries checked", "Random entries compared, of the tensor's size"),
+    ("max error", "Largest relative difference between back-propagation and finite differences"),
+    ("worst / allowed", "The worst entry's miss as a share of what it is allowed: each entry may miss "
+                        "by 10× its own finite-difference error; above 1× fails"),
+    ("FD precision", "How precisely finite differences resolve this tensor (relative to its largest "
+                     "gradient, ×10); above 1e-3 the tensor is not checkable"),
+    ("step h", "The finite-difference step used for this tensor: (f(w + h) − f(w − h)) / 2h"),
+    ("result", "pass, FAIL, or not checkable (gradients too small to resolve in float64)"),
+)
 GREEN = QColor(205, 240, 205)
 RED = QColor(250, 205, 205)
 AMBER = QColor(250, 230, 180)
@@ -73,10 +85,14 @@ class GradCheckDialog(QDialog):
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # indeterminate: gradient_check reports no progress
         self.busy.setVisible(False)
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["parameter", "entries", "max relative error", "tolerance (eps)",
-                                              "result"])
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([title for title, _tip in COLUMNS])
+        for col, (_title, tip) in enumerate(COLUMNS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
+        header = self.table.horizontalHeader()
+        # The numbers keep their full width; the parameter name takes what is left.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.rerun = QPushButton("Check again")
@@ -89,9 +105,10 @@ class GradCheckDialog(QDialog):
         explain = QLabel(
             "Compares each parameter's back-propagated gradient with central finite differences "
             f"(float64, on a copy of the model, {BATCH} training samples, up to {ENTRIES} entries per "
-            "parameter). Each parameter's step and tolerance follow from the finite difference's own "
-            "measured error. Green: the gradients agree. Red: back-propagation is wrong for that "
-            "parameter. Amber: its gradients are too small to resolve at this precision; not a pass."
+            "parameter). Each entry may miss its finite difference by 10× that difference's own measured "
+            "error: \"worst / allowed\" above 1× fails. Green: the gradients agree. Red: "
+            "back-propagation is wrong for that parameter. Amber: its gradients are too small to "
+            "resolve at this precision; not a pass."
         )
         explain.setWordWrap(True)
         explain.setStyleSheet("color: #555;")
@@ -99,7 +116,7 @@ class GradCheckDialog(QDialog):
             layout.addWidget(w)
         layout.addWidget(buttons)
         self.setToolTip("Finite-difference check of back-propagation on the current model and data")
-        self.resize(560, 420)
+        self.resize(720, 420)
 
     @property
     def running(self) -> bool:
@@ -149,7 +166,7 @@ class GradCheckDialog(QDialog):
         for row, (name, check) in enumerate(result.items()):
             word, colour = words[check.status]
             cells = [name, f"{check.entries} of {sizes.get(name, '?')}", f"{check.error:.2e}",
-                     f"{check.tolerance:.0e} ({check.eps:g})", word]
+                     f"{check.worst_share:.2g}×", f"{check.tolerance:.0e}", f"{check.eps:g}", word]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setBackground(QBrush(colour))
