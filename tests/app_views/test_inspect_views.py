@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from engine.analysis import saliency, saliency_map_2d
 from tests.app.conftest import menu_texts
@@ -91,6 +92,13 @@ def test_one_thumbnail_per_hidden_unit_and_click_enlarges(qtbot: Any, window: An
     assert sorted(view.buttons) == [(layer, u) for layer in ("dense1", "dense2") for u in range(16)]
     assert all(not b.icon().isNull() for b in view.buttons.values())
     assert view.message.text() == "32 hidden units in 2 layer(s)"
+    # The colours are explained on screen, not only in a tooltip: negative orange, positive blue.
+    assert view.colour_key.isVisible()
+    words = [w.text() for w in view.colour_key.findChildren(QLabel) if w.text()]
+    assert words == ["negative", "positive"]
+    strip = view.colour_key.findChild(QLabel, "colourKeyStrip").pixmap().toImage()
+    left, right = strip.pixelColor(0, 5), strip.pixelColor(strip.width() - 1, 5)
+    assert left.red() > left.blue() and right.blue() > right.red()
     # A thumbnail is that unit's output: compare with a forward pass of the view network.
     net = window.session.view_network
     assert view.maps["dense1"].shape == (32, 32, 16)

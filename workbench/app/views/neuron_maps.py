@@ -113,6 +113,24 @@ def _pixmap(rgb: np.ndarray, size: int) -> QPixmap:
                                            Qt.TransformationMode.SmoothTransformation)
 
 
+def colour_key() -> QWidget:
+    """A visible legend for the thumbnails' colours (the tooltip alone was easy to miss)."""
+    key = QWidget()
+    row = QHBoxLayout(key)
+    row.setContentsMargins(0, 0, 0, 0)
+    row.setSpacing(4)
+    strip = QLabel()
+    strip.setObjectName("colourKeyStrip")
+    lut = np.ascontiguousarray(np.repeat(DIVERGING_LUT[None, :, :], 2, axis=0))
+    image = QImage(lut.data, lut.shape[1], 2, 3 * lut.shape[1], QImage.Format.Format_RGB888).copy()
+    strip.setPixmap(QPixmap.fromImage(image).scaled(96, 10))
+    for widget in (QLabel("negative"), strip, QLabel("positive")):
+        row.addWidget(widget)
+    key.setToolTip("0 is white; each map is scaled to its own largest |output|")
+    row.addStretch(1)
+    return key
+
+
 class NeuronMapPlot(PlotView):
     """The enlarged map of one unit (or the network output) over the plane, data on top."""
 
@@ -234,9 +252,12 @@ class NeuronMapsView(QWidget):
         top = QHBoxLayout()
         top.setContentsMargins(4, 0, 4, 0)
         top.addWidget(self.message, 1)
+        self.colour_key = colour_key()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        self.colour_key.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(self.colour_key)
         layout.addWidget(scroll, 1)
         self.setToolTip(
             "What each hidden unit computes: its output over the input plane (orange negative, white "
