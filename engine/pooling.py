@@ -1,0 +1,152 @@
+"""Pooling and reshaping layers over NCHW images: max and average pooling, global average
+pooling and flatten. Pools read windows through ``engine/im2col.windows`` (a strided view);
+their backward scatters with one strided operation per window offset, as col2im does.
+
+Pool windows are unpadded and the output size is floor((H - pool) / stride) + 1, as in
+PyTorch's ``MaxPool2d``/``AvgPool2d`` with their defaults (stride = pool size). A max pool
+sends each window's gradient to its first largest entry, as torch does on the CPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.conv import image_input, kernel_fits
+from engine.im2col import output_size, windows
+from engine.layers import LAYERS, Layer
+
+
+class _Pool2D(Layer):
+    defaults = {"pool_size": 2, "stride": None}
+
+    def __init__(self, pool_size: int = 2, stride: int | None = None, name: str = "") -> None:
+        super().__init__(name)
+        self.pool_size = int(pool_size)
+        self.stride = self.pool_size if stride is None else int(stride)
+        if self.pool_size < 1 or self.stride < 1:
+            raise ValueError(f"{self.kind} needs a pool size and stride of at least 1, got "
+                             f"{pool_size}, {stride}")
+        self.out_hw = (0, 0)
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return (self.pool_size, self.pool_size)
+
+    def config(self) -> dict[str, Any]:
+        return {"pool_size": self.pool_size, "stride": self.stride}
+
+    def build(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        self.input_shape = tuple(int(d) for d in input_shape)
+        c, h, w = image_input(self, self.input_shape)
+        kernel_fits(self, self.kernel, (h, w), (0, 0, 0, 0), "pool")
+        self.out_hw = output_size((h, w), self.kernel, self.stride, (0, 0, 0, 0))
+        self.output_shape = (c, *self.out_hw)
+        return self.output_shape
+
+    def _scatter(self, x_shape: tuple[int, ...], dtype: Any, part: Any) -> np.ndarray:
+        """dx from ``part(i, j)``: the gradient each window sends to its offset (i, j)."""
+        dx = np.zeros(x_shape, dtype=dtype)
+        ho, wo, s = *self.out_hw, self.stride
+        for i in range(self.pool_size):
+            for j in range(self.pool_size):
+                dx[:, :, i : i + s * ho : s, j : j + s * wo : s] += part(i, j)
+        return dx
+
+
+@LAYERS.register("maxpool2d")
+class MaxPool2D(_Pool2D):
+    """The largest value of each pool_size × pool_size window."""
+
+    kind = "maxpool2d"
+    name_prefix = "maxpool"
+
+    def __init__(self, pool_size: int = 2, stride: int | None = None, name: str = "") -> None:
+        super().__init__(pool_size, stride, name)
+        self._argmax: np.ndarray | None = None
+        self._x_shape: tuple[int, ...] = ()
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        n, c = x.shape[:2]
+        ho, wo = self.out_hw
+        flat = windows(x, self.kernel, self.stride, self.out_hw).reshape(n, c, ho, wo, -1)
+        idx = flat.argmax(axis=-1)
+        self._argmax, self._x_shape = idx, x.shape
+        return np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
+        if self._argmax is None:
+            raise RuntimeError(f"{self.name or self.kind}: backward before forward")
+        idx, p = self._argmax, self.pool_size
+        zero = grad_y.dtype.type(0)
+        return self._scatter(self._x_shape, grad_y.dtype,
+                             lambda i, j: np.where(idx == i * p + j, grad_y, zero))
+
+
+@LAYERS.register("avgpool2d")
+class AvgPool2D(_Pool2D):
+    """The mean of each pool_size × pool_size window."""
+
+    kind = "avgpool2d"
+    name_prefix = "avgpool"
+
+    def __init__(self, pool_size: int = 2, stride: int | None = None, name: str = "") -> None:
+        super().__init__(pool_size, stride, name)
+        self._x_shape: tuple[int, ...] = ()
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        self._x_shape = x.shape
+        win = windows(x, self.kernel, self.stride, self.out_hw)
+        return win.mean(axis=(4, 5), dtype=x.dtype)
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
+        share = grad_y * grad_y.dtype.type(1.0 / (self.pool_size * self.pool_size))
+        return self._scatter(self._x_shape, grad_y.dtype, lambda i, j: share)
+
+
+@LAYERS.register("global_avgpool")
+class GlobalAvgPool(Layer):
+    """The mean of each channel over the whole image: (N, C, H, W) -> (N, C)."""
+
+    kind = "global_avgpool"
+
+    def build(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        self.input_shape = tuple(int(d) for d in input_shape)
+        c, _, _ = image_input(self, self.input_shape)
+        self.output_shape = (c,)
+        return self.output_shape
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        return x.mean(axis=(2, 3), dtype=x.dtype)
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
+        _, h, w = self.input_shape
+        share = grad_y * grad_y.dtype.type(1.0 / (h * w))
+        return np.repeat(share[:, :, None], h * w, axis=2).reshape(len(grad_y), -1, h, w)
+
+
+@LAYERS.register("flatten")
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C·H·W) in channel-major order, as torch's and ONNX's Flatten."""
+
+    kind = "flatten"
+
+    def build(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.output_shape = (int(np.prod(self.input_shape)),)
+        return self.output_shape
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        return x.reshape(len(x), -1)
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        if not input_grad:
+            return None
+        return grad_y.reshape(len(grad_y), *self.input_shape)
