@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FORMAT = "gradient-workbench/experiment"
 VERSION = 2
 
 # Sizes beyond these are rejected before anything is allocated.
 MAX_UNITS = 4096
-MAX_LAYERS = 64
+MAX_LAYERS = 64  # hidden layers of a model, the inner layers of residual blocks included
+MAX_RESIDUAL_DEPTH = 3  # residual blocks inside residual blocks, at most this deep
 MAX_SAMPLES = 200_000
 MAX_EPOCHS = 100_000
 MAX_BATCH = 100_000
@@ -76,7 +77,21 @@ class BatchNormSpec(Spec):
     eps: float = Field(1e-5, gt=0.0, le=1.0)
 
 
-LayerSpec = Annotated[DenseSpec | DropoutSpec | BatchNormSpec, Field(discriminator="type")]
+class ResidualSpec(Spec):
+    """x + f(x) over the inner layers f (a bias-free linear projection of x when f changes the
+    width). Blocks may hold blocks, at most ``MAX_RESIDUAL_DEPTH`` deep."""
+
+    type: Literal["residual"] = "residual"
+    layers: tuple[LayerSpec, ...] = Field(
+        (DenseSpec(units=16, activation="relu"), DenseSpec(units=16, activation="identity")),
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description="The residual branch f: at least one layer.",
+    )
+
+
+LayerSpec = Annotated[DenseSpec | DropoutSpec | BatchNormSpec | ResidualSpec, Field(discriminator="type")]
+ResidualSpec.model_rebuild()
 
 
 class ModelSpec(Spec):
@@ -88,6 +103,46 @@ class ModelSpec(Spec):
     )
     output_activation: str = "identity"
     output_init: str = "glorot_uniform"
+
+    @model_validator(mode="after")
+    def _bounded_nesting(self) -> ModelSpec:
+        count, depth = _layer_count(self.layers)
+        if depth > MAX_RESIDUAL_DEPTH:
+            raise ValueError(f"residual blocks are nested {depth} deep; "
+                             f"at most {MAX_RESIDUAL_DEPTH} are allowed")
+        if count > MAX_LAYERS:
+            raise ValueError(f"the model has {count} layers counting those inside residual blocks; "
+                             f"at most {MAX_LAYERS} are allowed")
+        return self
+
+
+def named_layer_specs(layers: tuple[Any, ...], path: str = "model.layers", prefix: str = "") -> list[
+    tuple[str, str, Any]
+]:
+    """(JSON path, engine layer name, spec) of every layer, residual blocks and their inner layers
+    included, named as ``Network.from_spec`` names them: dense1, res1, res1.dense1, res1.res1.dense1."""
+    out: list[tuple[str, str, Any]] = []
+    counts: dict[str, int] = {}
+    for i, layer in enumerate(layers):
+        stem = "res" if layer.type == "residual" else layer.type
+        counts[stem] = counts.get(stem, 0) + 1
+        name, at = f"{prefix}{stem}{counts[stem]}", f"{path}[{i}]"
+        out.append((at, name, layer))
+        if isinstance(layer, ResidualSpec):
+            out.extend(named_layer_specs(layer.layers, f"{at}.layers", f"{name}."))
+    return out
+
+
+def _layer_count(layers: tuple[Any, ...], depth: int = 0) -> tuple[int, int]:
+    """(layers counted through every residual block, deepest block nesting)."""
+    count, deepest = 0, depth
+    for layer in layers:
+        count += 1
+        if isinstance(layer, ResidualSpec):
+            inner, d = _layer_count(layer.layers, depth + 1)
+            count += inner
+            deepest = max(deepest, d)
+    return count, deepest
 
 
 class NamedSpec(Spec):
@@ -182,11 +237,21 @@ def count_parameters(model: ModelSpec, n_inputs: int, n_outputs: int) -> int:
 
     Pure arithmetic, so a size can be refused before any array is allocated.
     """
-    total, width = 0, n_inputs
-    for layer in model.layers:
+    total, width = _count_layers(model.layers, n_inputs)
+    return total + width * n_outputs + n_outputs
+
+
+def _count_layers(layers: tuple[Any, ...], width: int) -> tuple[int, int]:
+    """(parameters, output width) of a stack of hidden layers on ``width`` inputs."""
+    total = 0
+    for layer in layers:
         if isinstance(layer, DenseSpec):
             total += width * layer.units + layer.units
             width = layer.units
         elif isinstance(layer, BatchNormSpec):
             total += 2 * width
-    return total + width * n_outputs + n_outputs
+        elif isinstance(layer, ResidualSpec):
+            inner, out = _count_layers(layer.layers, width)
+            total += inner + (width * out if out != width else 0)  # the projection, no bias
+            width = out
+    return total, width
