@@ -46,4 +46,8 @@ def layer_from_spec(spec: Any) -> Layer:
         return AvgPool2D(spec.pool_size, spec.stride)
     if spec.type == "global_avgpool":
         return GlobalAvgPool()
+    if spec.type == "residual":
+        from engine.residual import Residual
+
+        return Residual([layer_from_spec(inner) for inner in spec.layers])
     raise ValueError(f"unknown layer type {spec.type!r}")  # pragma: no cover - the union allows no other

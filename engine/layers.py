@@ -79,6 +79,10 @@ class Layer:
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
 
+    def sublayers(self) -> list[Layer]:
+        """Layers this one is made of (a residual block's); their parameters are theirs."""
+        return []
+
     def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.params = params
         self.grads = grads

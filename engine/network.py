@@ -15,6 +15,7 @@ import numpy as np
 from engine.conv_layers import layer_from_spec
 from engine.fastpath import MAX_PLAN_ENTRIES, DensePlan, plannable
 from engine.layers import Dense, Dropout, Layer
+from engine.residual import Residual, blocks, flatten_layers
 from engine.shapes import layer_shapes
 
 if TYPE_CHECKING:
@@ -56,11 +57,16 @@ class Network:
         _name_layers(self.layers)
 
         shape = self.input_shape
-        layout: list[tuple[Layer, str, tuple[int, ...]]] = []
         for layer in self.layers:
             shape = layer.build(shape)
-            layout.extend((layer, key, s) for key, s in layer.param_shapes().items())
         self.output_shape = shape
+        # Residual blocks own no parameters: their inner layers are laid out and bound in
+        # place of the block, under qualified names (res1.dense1.W).
+        self.flat_layers = flatten_layers(self.layers)
+        _check_unique(self.flat_layers)
+        layout: list[tuple[Layer, str, tuple[int, ...]]] = [
+            (layer, key, s) for layer in self.flat_layers for key, s in layer.param_shapes().items()
+        ]
 
         sizes = [int(np.prod(s)) for _, _, s in layout]
         self.n_parameters = int(sum(sizes))
@@ -69,7 +75,7 @@ class Network:
         self.weight_mask = np.zeros(self.n_parameters, dtype=bool)
         self._slices: dict[str, slice] = {}
         per_layer: dict[str, tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = {
-            layer.name: ({}, {}) for layer in self.layers
+            layer.name: ({}, {}) for layer in self.flat_layers
         }
         start = 0
         for (layer, key, s), size in zip(layout, sizes, strict=True):
@@ -80,7 +86,7 @@ class Network:
             if key in layer.weight_keys:
                 self.weight_mask[sl] = True
             start += size
-        for layer in self.layers:
+        for layer in self.flat_layers:
             layer.bind(*per_layer[layer.name])
             if isinstance(layer, Dense) and layer.folds_bias:
                 # W then b in the flat buffer are [W; b] as one (in + 1, units) matrix.
@@ -88,7 +94,7 @@ class Network:
                 shape = (layer.input_shape[-1] + 1, layer.units)
                 layer.bind_augmented(self.params[w.start : b.stop].reshape(shape),
                                      self.grads[w.start : b.stop].reshape(shape))
-        for layer in self.layers:
+        for layer in self.flat_layers:
             layer.initialize(rng)
         # Training steps of a Dense-only stack run through a DensePlan per batch size
         # (engine/fastpath.py); False forces the layer-by-layer path (same results, slower).
@@ -141,14 +147,14 @@ class Network:
 
     def parameters(self) -> dict[str, np.ndarray]:
         """'dense1.W', 'dense1.b', 'batchnorm1.gamma', …, 'output.b' → views of ``params``."""
-        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.params.items()}
+        return {f"{layer.name}.{k}": v for layer in self.flat_layers for k, v in layer.params.items()}
 
     def gradients(self) -> dict[str, np.ndarray]:
-        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.grads.items()}
+        return {f"{layer.name}.{k}": v for layer in self.flat_layers for k, v in layer.grads.items()}
 
     def buffers(self) -> dict[str, np.ndarray]:
         """Non-trainable state, e.g. 'batchnorm1.running_mean' (live arrays)."""
-        return {f"{layer.name}.{k}": v for layer in self.layers for k, v in layer.buffers.items()}
+        return {f"{layer.name}.{k}": v for layer in self.flat_layers for k, v in layer.buffers.items()}
 
     def slices(self) -> dict[str, slice]:
         """Parameter name → its slice of the flat ``params`` / ``grads`` buffers."""
@@ -160,7 +166,7 @@ class Network:
         Dense: (W, b); BatchNorm: (gamma, beta), as PyTorch calls them weight and bias.
         """
         out: dict[str, tuple[slice, slice | None]] = {}
-        for layer in self.layers:
+        for layer in self.flat_layers:
             keys = list(layer.param_shapes())
             if keys:
                 bias = self._slices[f"{layer.name}.{keys[1]}"] if len(keys) > 1 else None
@@ -168,7 +174,7 @@ class Network:
         return out
 
     def layer(self, name: str) -> Layer:
-        for layer in self.layers:
+        for layer in [*self.flat_layers, *blocks(self.layers)]:
             if layer.name == name:
                 return layer
         raise KeyError(name)
@@ -257,7 +263,7 @@ class Network:
     def activation_stats(self) -> dict[str, ActivationStats]:
         """Per Dense layer, statistics of its activations in the last forward pass."""
         stats: dict[str, ActivationStats] = {}
-        for layer in self.layers:
+        for layer in self.flat_layers:
             if not isinstance(layer, Dense) or layer.a is None or layer.z is None:
                 continue
             a = layer.a.astype(np.float64)
@@ -273,12 +279,19 @@ class Network:
         return stats
 
     def summary(self) -> list[tuple[str, str, tuple[int, ...], int]]:
-        """(name, kind, output shape without the batch axis, number of parameters) per layer."""
-        return [(layer.name, layer.kind, layer.output_shape, layer.n_parameters) for layer in self.layers]
+        """(name, kind, output shape without the batch axis, number of parameters) per layer;
+        a residual block's inner layers (and projection) stand in place of the block."""
+        return [(layer.name, layer.kind, layer.output_shape, layer.n_parameters)
+                for layer in self.flat_layers]
+
+    def skip_shares(self) -> dict[str, float]:
+        """Per residual block, the mean share of d loss / d x that came through its skip path
+        over the backwards since the last call (``engine/residual.py`` defines it)."""
+        return {block.name: block.pop_mean_skip_share() for block in blocks(self.layers)}
 
     def set_dropout_frozen(self, frozen: bool) -> None:
         """Make training forwards reuse each Dropout's last mask (for finite differences)."""
-        for layer in self.layers:
+        for layer in self.flat_layers:
             if isinstance(layer, Dropout):
                 layer.freeze_mask = frozen
 
@@ -298,10 +311,20 @@ def _name_layers(layers: list[Layer]) -> None:
     counts: dict[str, int] = {}
     seen: set[str] = set()
     for layer in layers:
-        prefix = layer.name_prefix or layer.kind
+        prefix = layer.name_prefix or layer.kind  # conv1, res1, dense1, …
         counts[prefix] = counts.get(prefix, 0) + 1
         if not layer.name:
             layer.name = f"{prefix}{counts[prefix]}"
+        if layer.name in seen:
+            raise ValueError(f"two layers are named {layer.name!r}")
+        seen.add(layer.name)
+        if isinstance(layer, Residual):
+            layer.name_sublayers()
+
+
+def _check_unique(flat: list[Layer]) -> None:
+    seen: set[str] = set()
+    for layer in flat:
         if layer.name in seen:
             raise ValueError(f"two layers are named {layer.name!r}")
         seen.add(layer.name)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.spec import (
+    NAME_PREFIX,
     AvgPool2dSpec,
     BatchNormSpec,
     Conv2dSpec,
@@ -25,11 +26,10 @@ from engine.spec import (
     GlobalAvgPoolSpec,
     MaxPool2dSpec,
     ModelSpec,
+    ResidualSpec,
 )
 
 IMAGE_LAYERS = ("conv2d", "maxpool2d", "avgpool2d", "global_avgpool")
-# Automatic layer names are prefix + count, as engine.network names them.
-NAME_PREFIX = {"conv2d": "conv", "maxpool2d": "maxpool", "avgpool2d": "avgpool"}
 
 
 class ShapeError(ValueError):
@@ -87,6 +87,18 @@ def conv_pad_totals(spec: Conv2dSpec, h: int, w: int) -> tuple[int, int]:
     return 2 * int(spec.padding), 2 * int(spec.padding)
 
 
+def _residual_parameters(
+    name: str, spec: ResidualSpec, shape: tuple[int, ...]
+) -> tuple[int, tuple[int, ...]]:
+    """(parameters of the inner layers, their output shape) of a block on ``shape`` inputs."""
+    inner = layer_shapes(ModelSpec(layers=spec.layers), shape, 1)[:-1]  # drop the stand-in output
+    for row in inner:
+        if row.implicit or len(row.output_shape) != len(shape):
+            raise ShapeError(f"{name}: a residual block's layers must keep feature vectors "
+                             f"({row.name} gives {_describe(row.output_shape)})")
+    return sum(row.parameters for row in inner), inner[-1].output_shape
+
+
 def layer_shapes(model: ModelSpec, input_shape: tuple[int, ...], n_outputs: int) -> list[LayerShape]:
     """One row per layer the network will hold, the output layer last. Raises ShapeError."""
     counts: dict[str, int] = {}
@@ -110,6 +122,13 @@ def layer_shapes(model: ModelSpec, input_shape: tuple[int, ...], n_outputs: int)
             name = name_of("dense")
             params = shape[-1] * spec.units + spec.units
             shape = (*shape[:-1], spec.units)
+        elif isinstance(spec, ResidualSpec):
+            flatten_if_image()  # blocks work on feature vectors, like the Dense layers inside
+            name = name_of("residual")
+            params, out = _residual_parameters(name, spec, shape)
+            if out[-1] != shape[-1]:
+                params += shape[-1] * out[-1]  # the bias-free projection of the skip path
+            shape = out
         else:
             name = name_of(spec.type)
             params = 0

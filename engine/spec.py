@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FORMAT = "gradient-workbench/experiment"
 VERSION = 2
 
 # Sizes beyond these are rejected before anything is allocated.
 MAX_UNITS = 4096
-MAX_LAYERS = 64
+MAX_LAYERS = 64  # hidden layers of a model, the inner layers of residual blocks included
+MAX_RESIDUAL_DEPTH = 3  # residual blocks inside residual blocks, at most this deep
 MAX_SAMPLES = 200_000
 MAX_EPOCHS = 100_000
 MAX_BATCH = 100_000
@@ -37,6 +38,10 @@ Scalar = float | int | bool
 Options = dict[str, Scalar | list[float]]
 
 FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2")
+
+
+# Automatic layer names are prefix + count (conv1, res1, dense1), as engine.network names them.
+NAME_PREFIX = {"conv2d": "conv", "maxpool2d": "maxpool", "avgpool2d": "avgpool", "residual": "res"}
 
 
 class Spec(BaseModel):
@@ -125,11 +130,26 @@ class FlattenSpec(Spec):
     type: Literal["flatten"] = "flatten"
 
 
+class ResidualSpec(Spec):
+    """x + f(x) over the inner layers f (a bias-free linear projection of x when f changes the
+    width). Blocks may hold blocks, at most ``MAX_RESIDUAL_DEPTH`` deep."""
+
+    type: Literal["residual"] = "residual"
+    layers: tuple[LayerSpec, ...] = Field(
+        (DenseSpec(units=16, activation="relu"), DenseSpec(units=16, activation="identity")),
+        min_length=1,
+        max_length=MAX_LAYERS,
+        description="The residual branch f: at least one layer.",
+    )
+
+
 LayerSpec = Annotated[
     DenseSpec | DropoutSpec | BatchNormSpec
-    | Conv2dSpec | MaxPool2dSpec | AvgPool2dSpec | GlobalAvgPoolSpec | FlattenSpec,
+    | Conv2dSpec | MaxPool2dSpec | AvgPool2dSpec | GlobalAvgPoolSpec | FlattenSpec
+    | ResidualSpec,
     Field(discriminator="type"),
 ]
+ResidualSpec.model_rebuild()
 
 
 class ModelSpec(Spec):
@@ -141,6 +161,46 @@ class ModelSpec(Spec):
     )
     output_activation: str = "identity"
     output_init: str = "glorot_uniform"
+
+    @model_validator(mode="after")
+    def _bounded_nesting(self) -> ModelSpec:
+        count, depth = _layer_count(self.layers)
+        if depth > MAX_RESIDUAL_DEPTH:
+            raise ValueError(f"residual blocks are nested {depth} deep; "
+                             f"at most {MAX_RESIDUAL_DEPTH} are allowed")
+        if count > MAX_LAYERS:
+            raise ValueError(f"the model has {count} layers counting those inside residual blocks; "
+                             f"at most {MAX_LAYERS} are allowed")
+        return self
+
+
+def named_layer_specs(layers: tuple[Any, ...], path: str = "model.layers", prefix: str = "") -> list[
+    tuple[str, str, Any]
+]:
+    """(JSON path, engine layer name, spec) of every layer, residual blocks and their inner layers
+    included, named as ``Network.from_spec`` names them: dense1, res1, res1.dense1, res1.res1.dense1."""
+    out: list[tuple[str, str, Any]] = []
+    counts: dict[str, int] = {}
+    for i, layer in enumerate(layers):
+        stem = NAME_PREFIX.get(layer.type, layer.type)
+        counts[stem] = counts.get(stem, 0) + 1
+        name, at = f"{prefix}{stem}{counts[stem]}", f"{path}[{i}]"
+        out.append((at, name, layer))
+        if isinstance(layer, ResidualSpec):
+            out.extend(named_layer_specs(layer.layers, f"{at}.layers", f"{name}."))
+    return out
+
+
+def _layer_count(layers: tuple[Any, ...], depth: int = 0) -> tuple[int, int]:
+    """(layers counted through every residual block, deepest block nesting)."""
+    count, deepest = 0, depth
+    for layer in layers:
+        count += 1
+        if isinstance(layer, ResidualSpec):
+            inner, d = _layer_count(layer.layers, depth + 1)
+            count += inner
+            deepest = max(deepest, d)
+    return count, deepest
 
 
 class NamedSpec(Spec):

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.spec import named_layer_specs
+
 RECTIFIERS = frozenset({"relu"})  # units that output exactly 0 below the kink: they can die
 LEAKY = frozenset({"leaky_relu", "elu"})  # a small slope below the kink: stuck, not dead
 RELU_FAMILY = RECTIFIERS | LEAKY | {"gelu", "silu", "softplus"}
@@ -41,12 +43,9 @@ class RunContext:
         activations: dict[str, str] = {}
         inits: dict[str, str] = {}
         biases: dict[str, tuple[str, float]] = {}
-        n = 0
-        for layer in spec.model.layers:
+        for _path, name, layer in named_layer_specs(spec.model.layers):
             if layer.type != "dense":
                 continue
-            n += 1
-            name = f"dense{n}"
             activations[name] = layer.activation
             inits[name] = layer.weight_init
             biases[name] = (layer.bias_init, float(layer.bias_init_options.get("value", 0.0)))
@@ -57,7 +56,7 @@ class RunContext:
             optimizer=spec.optimizer.name,
             schedule=spec.schedule.name,
             clipping=spec.clipping.mode,
-            batchnorm=any(layer.type == "batchnorm" for layer in spec.model.layers),
+            batchnorm=any(s.type == "batchnorm" for _at, _name, s in named_layer_specs(spec.model.layers)),
             standardized=bool(spec.data.standardize),
             chance_loss=chance_loss(trainer),
         )

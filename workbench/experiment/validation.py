@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.registry import suggest
 from engine.shapes import ShapeError, wants_images
-from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters
+from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters, named_layer_specs
 from workbench.experiment.errors import ExperimentError, Problem, join_path
 
 # Networks beyond MAX_PARAMETERS are refused: 64 layers of 4096 units pass the per-field
@@ -66,16 +66,20 @@ def check_spec(spec: ExperimentSpec) -> list[Problem]:
 
     problems: list[Problem] = []
     problems += _check_data(spec)
-    for i, layer in enumerate(spec.model.layers):
+    for at, name, layer in named_layer_specs(spec.model.layers):
         if not isinstance(layer, DenseSpec):
             continue
-        at = f"model.layers[{i}]"
-        problems += _check_choice(f"{at}.activation", ACTIVATIONS, layer.activation,
-                                  f"{at}.activation_options", layer.activation_options)
-        problems += _check_choice(f"{at}.weight_init", INITIALIZERS, layer.weight_init,
-                                  f"{at}.weight_init_options", layer.weight_init_options)
-        problems += _check_choice(f"{at}.bias_init", INITIALIZERS, layer.bias_init,
-                                  f"{at}.bias_init_options", layer.bias_init_options)
+        found = _check_choice(f"{at}.activation", ACTIVATIONS, layer.activation,
+                              f"{at}.activation_options", layer.activation_options)
+        found += _check_choice(f"{at}.weight_init", INITIALIZERS, layer.weight_init,
+                               f"{at}.weight_init_options", layer.weight_init_options)
+        found += _check_choice(f"{at}.bias_init", INITIALIZERS, layer.bias_init,
+                               f"{at}.bias_init_options", layer.bias_init_options)
+        if "." in name:  # inside a residual block: say which block and which of its layers
+            block, inner = name.rsplit(".", 1)
+            found = [Problem(p.path, f"in residual block {block}, layer {inner} ({name}): {p.message}")
+                     for p in found]
+        problems += found
     problems += _check_choice("model.output_activation", ACTIVATIONS, spec.model.output_activation)
     problems += _check_choice("model.output_init", INITIALIZERS, spec.model.output_init)
     problems += _check_choice("loss.name", LOSSES, spec.loss.name, "loss", spec.loss.options)
@@ -164,7 +168,8 @@ def _display_path(loc: tuple, data: Any) -> tuple[str, bool]:
     return path, exists
 
 
-_TYPE_LABELS = frozenset({"dense", "dropout", "batchnorm", "float", "int", "bool", "str", "list", "dict"})
+_TYPE_LABELS = frozenset({"dense", "dropout", "batchnorm", "float", "int", "bool", "str", "list", "dict"}
+                         | {"residual"})
 
 
 def _is_union_label(element: str) -> bool:
@@ -212,7 +217,9 @@ def _message(error: dict[str, Any], loc: tuple, exists: bool) -> str:
         hint = _did_you_mean(str(tag), choices)
         return f"{tag!r} is not a layer type{hint} (choose from {', '.join(choices)})"
     if kind == "union_tag_not_found":
-        return "is missing: every layer says what it is ('dense', 'dropout' or 'batchnorm')"
+        return "is missing: every layer says what it is ('dense', 'dropout', 'batchnorm', 'residual', …)"
+    if kind == "value_error" and ctx.get("error"):  # a model validator's own sentence (residual caps)
+        return str(ctx["error"])
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"{shown} is not a whole number"
     if kind in ("float_type", "float_parsing"):
