@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.fastpath import MAX_PLAN_ENTRIES, DensePlan, plannable
-from engine.layers import BatchNorm, Dense, Dropout, Layer
+from engine.layers import LAYERS, BatchNorm, Dense, Dropout, Layer
+from engine.recurrent import RECURRENT_KINDS
 
 if TYPE_CHECKING:
     from engine.spec import ModelSpec
@@ -126,6 +127,8 @@ class Network:
                 layers.append(Dropout(spec.rate))
             elif spec.type == "batchnorm":
                 layers.append(BatchNorm(momentum=spec.momentum, eps=spec.eps))
+            elif spec.type in RECURRENT_KINDS:
+                layers.append(LAYERS.get(spec.type)(spec.units, spec.return_sequences, spec.truncate))
             else:  # pragma: no cover - the spec's discriminated union allows nothing else
                 raise ValueError(f"unknown layer type {spec.type!r}")
         layers.append(

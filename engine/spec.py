@@ -26,6 +26,7 @@ MAX_BATCH = 100_000
 # never make the app allocate gigabytes (20 M float64 weights, their gradients and optimizer
 # state are already about 0.6 GB).
 MAX_PARAMETERS = 20_000_000
+MAX_SEQUENCE_LENGTH = 1000
 
 Scalar = float | int | bool
 Options = dict[str, Scalar | list[float]]
@@ -52,6 +53,12 @@ class DataSpec(Spec):
     target: str | None = Field(None, description="CSV target column name (default: last).")
     task: Literal["auto", "classification", "regression"] = "auto"
     standardize: bool = True
+    sequence_length: int = Field(
+        50, ge=2, le=MAX_SEQUENCE_LENGTH, description="Time steps of a sequence source (or CSV window)."
+    )
+    sequence_id: str | None = Field(
+        None, description="Sequence CSV: the column naming each row's sequence (else a sliding window)."
+    )
 
 
 class DenseSpec(Spec):
@@ -76,7 +83,31 @@ class BatchNormSpec(Spec):
     eps: float = Field(1e-5, gt=0.0, le=1.0)
 
 
-LayerSpec = Annotated[DenseSpec | DropoutSpec | BatchNormSpec, Field(discriminator="type")]
+class _RecurrentFields(Spec):
+    """Recurrent layers (engine/recurrent.py): batch-first (batch, time, features) inputs."""
+
+    units: int = Field(16, ge=1, le=MAX_UNITS, description="Hidden size H.")
+    return_sequences: bool = Field(False, description="Output every step's state, else the last one.")
+    truncate: int = Field(0, ge=0, le=100_000, description="Truncated BPTT: detach every k steps; 0 = full.")
+
+
+class RNNSpec(_RecurrentFields):
+    type: Literal["rnn"] = "rnn"
+
+
+class LSTMSpec(_RecurrentFields):
+    type: Literal["lstm"] = "lstm"
+
+
+class GRUSpec(_RecurrentFields):
+    type: Literal["gru"] = "gru"
+
+
+RECURRENT_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+LayerSpec = Annotated[
+    DenseSpec | DropoutSpec | BatchNormSpec | RNNSpec | LSTMSpec | GRUSpec, Field(discriminator="type")
+]
 
 
 class ModelSpec(Spec):
@@ -177,14 +208,19 @@ class ExperimentSpec(Spec):
         raise KeyError(name)
 
 
-def count_parameters(model: ModelSpec, n_inputs: int, n_outputs: int) -> int:
+def count_parameters(model: ModelSpec, n_inputs: int, n_outputs: int, n_features: int | None = None) -> int:
     """Trainable parameters of the network ``model`` builds for this many inputs and outputs.
 
-    Pure arithmetic, so a size can be refused before any array is allocated.
+    Pure arithmetic, so a size can be refused before any array is allocated. ``n_features`` is
+    the last axis of sequence inputs (time, features): layers act on it, not on the product.
     """
-    total, width = 0, n_inputs
+    total, width = 0, n_inputs if n_features is None else n_features
     for layer in model.layers:
-        if isinstance(layer, DenseSpec):
+        if isinstance(layer, RNNSpec | LSTMSpec | GRUSpec):
+            gh = RECURRENT_GATES[layer.type] * layer.units
+            total += gh * (width + layer.units) + 2 * gh
+            width = layer.units
+        elif isinstance(layer, DenseSpec):
             total += width * layer.units + layer.units
             width = layer.units
         elif isinstance(layer, BatchNormSpec):

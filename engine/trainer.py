@@ -142,7 +142,9 @@ class Trainer:
         n_targets = self._y_train.shape[1] if self._y_train.ndim == 2 else 1
         self.n_outputs = self.loss.n_outputs(self.dataset.n_classes, n_targets)
         n_inputs = int(np.prod(self.dataset.input_shape))
-        n_parameters = count_parameters(spec.model, n_inputs, self.n_outputs)
+        shape = self.dataset.input_shape  # sequences (time, features): layers see the features
+        features = shape[-1] if len(shape) > 1 else None
+        n_parameters = count_parameters(spec.model, n_inputs, self.n_outputs, features)
         if n_parameters > MAX_PARAMETERS:  # checked from the data's real width, before allocating
             raise DataError(
                 f"with {n_inputs:,} inputs from {self.dataset.name} and {self.n_outputs:,} outputs the "
