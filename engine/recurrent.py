@@ -30,6 +30,8 @@ as a new float64 array each call: one norm per step, read by the gradient-throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -399,6 +401,30 @@ class GRU(Recurrent):
 
 
 RECURRENT_KINDS = ("rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class TimeGradients:
+    """‖∂L/∂h_t‖ per time step of each recurrent layer after one training step (the event the
+    training task sends beside that step's StepMetrics for the gradient-through-time view)."""
+
+    step: int
+    norms: dict[str, np.ndarray]  # layer name -> (time,) float64
+
+
+def time_gradient_probe(network: Any) -> Callable[[int], TimeGradients] | None:
+    """A function making the TimeGradients of the network's last backward, or None when the
+    network has no recurrent layer. Each backward allocates new norm arrays, so the record
+    holds them without copying."""
+    layers = recurrent_layers(network)
+    if not layers:
+        return None
+
+    def probe(step: int) -> TimeGradients:
+        return TimeGradients(step, {layer.name: layer.time_grad_norms for layer in layers
+                                    if layer.time_grad_norms is not None})
+
+    return probe
 
 
 def recurrent_layers(network: Any) -> list[Recurrent]:
