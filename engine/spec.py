@@ -53,11 +53,15 @@ class DataSpec(Spec):
     target: str | None = Field(None, description="CSV target column name (default: last).")
     task: Literal["auto", "classification", "regression"] = "auto"
     standardize: bool = True
+    # Sequence options are left out of a file while at their defaults: files without sequence
+    # data read and write exactly as before they existed.
     sequence_length: int = Field(
-        50, ge=2, le=MAX_SEQUENCE_LENGTH, description="Time steps of a sequence source (or CSV window)."
+        50, ge=2, le=MAX_SEQUENCE_LENGTH, description="Time steps of a sequence source (or CSV window).",
+        exclude_if=lambda v: v == 50,
     )
     sequence_id: str | None = Field(
-        None, description="Sequence CSV: the column naming each row's sequence (else a sliding window)."
+        None, description="Sequence CSV: the column naming each row's sequence (else a sliding window).",
+        exclude_if=lambda v: v is None,
     )
 
 
