@@ -30,6 +30,7 @@ as a new float64 array each call: one norm per step, read by the gradient-throug
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -272,27 +273,35 @@ class LSTM(Recurrent):
         mask, w_hh, H = self._mask, self.params["weight_hh"], self.units
         t_len, batch, _ = hs.shape
         dy, dlast = self._output_grad(grad_y, t_len)
-        # Every gate's activation derivative at every step, in three passes: a(1 − a) for the
-        # sigmoid gates, 1 − g² for the cell candidate.
+        # Everything that does not depend on the incoming gradient, for all steps at once (a few
+        # passes over big arrays instead of many small calls per step): the factors that turn
+        # dc_t into the i, f, g pre-activation gradients, and dh_t into o's and into dc_t.
         deriv = 1.0 - gates
-        deriv *= gates
+        deriv *= gates  # σ' = a(1 − a); the cell candidate's tanh' is set below
         deriv[:, :, 2 * H : 3 * H] = 1.0 - gates[:, :, 2 * H : 3 * H] ** 2
+        c_prev = np.empty_like(cs)
+        c_prev[0] = 0.0
+        c_prev[1:] = cs[:-1]
+        from_dc = np.empty((t_len, batch, 3, H), dtype=hs.dtype)
+        from_dc[:, :, 0] = gates[:, :, 2 * H : 3 * H]  # di = dc·g·σ'(i)
+        from_dc[:, :, 1] = c_prev  # df = dc·c_{t-1}·σ'(f)
+        from_dc[:, :, 2] = gates[:, :, :H]  # dg = dc·i·tanh'(g)
+        from_dc *= deriv[:, :, : 3 * H].reshape(t_len, batch, 3, H)
+        from_dh = tcs * deriv[:, :, 3 * H :]  # do = dh·tanh(c)·σ'(o)
         otanh = 1.0 - tcs * tcs
-        otanh *= gates[:, :, 3 * H :]  # o · tanh'(c): from dh to dc
+        otanh *= gates[:, :, 3 * H :]  # dc += dh·o·tanh'(c)
         dxg = np.empty_like(gates)
         dh = np.zeros((batch, H), dtype=hs.dtype)
         dc = np.zeros((batch, H), dtype=hs.dtype)
         tmp = np.empty((batch, H), dtype=hs.dtype)
         norms = np.empty(t_len)
-        zero = np.zeros((batch, H), dtype=hs.dtype)
+        sqrt = math.sqrt
         for t in range(t_len - 1, -1, -1):
             if dy is not None:
                 dh += dy[t] if mask is None else dy[t] * mask[t]
             elif t == t_len - 1:
                 dh += dlast
-            norms[t] = np.sqrt(np.vdot(dh, dh))
-            g = gates[t]
-            c_prev = cs[t - 1] if t > 0 else zero
+            norms[t] = sqrt(np.vdot(dh, dh))
             if mask is None:
                 dh_t, dc_t = dh, dc
             else:
@@ -300,16 +309,13 @@ class LSTM(Recurrent):
                 dh_t, dc_t = dh * m, dc * m
             dc_t = dc_t + np.multiply(dh_t, otanh[t], out=tmp)
             da = dxg[t]
-            np.multiply(dc_t, g[:, 2 * H : 3 * H], out=da[:, :H])
-            np.multiply(dc_t, c_prev, out=da[:, H : 2 * H])
-            np.multiply(dc_t, g[:, :H], out=da[:, 2 * H : 3 * H])
-            np.multiply(dh_t, tcs[t], out=da[:, 3 * H :])
-            da *= deriv[t]
+            np.multiply(dc_t[:, None, :], from_dc[t], out=da[:, : 3 * H].reshape(batch, 3, H))
+            np.multiply(dh_t, from_dh[t], out=da[:, 3 * H :])
             if t == 0 or self._detached(t):
                 dh, dc = np.zeros_like(dh), np.zeros_like(dc)
                 continue
             dh_new = da @ w_hh
-            dc_new = dc_t * g[:, H : 2 * H]
+            dc_new = dc_t * gates[t, :, H : 2 * H]
             if mask is not None:
                 dh_new += dh * (1.0 - m)
                 dc_new += dc * (1.0 - m)

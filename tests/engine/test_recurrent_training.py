@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.analysis import diagnose_trainer
 from engine.recurrent import time_gradients
 from engine.spec import ExperimentSpec
 from engine.trainer import Trainer
@@ -47,6 +48,10 @@ def test_lstm_learns_the_adding_problem_at_length_50():
     trainer = _train("lstm")
     assert trainer.status == "finished"
     assert trainer.history[-1].val_loss < 0.01
+    # Its gradient still reaches the first step: no vanishing through time is diagnosed.
+    norms = time_gradients(trainer.network)["lstm1"]
+    assert norms[0] / norms[-1] > 1e-3
+    assert "vanishing_through_time" not in [d.kind for d in diagnose_trainer(trainer)]
 
 
 def test_plain_rnn_stays_at_the_baseline_and_its_gradient_vanishes_through_time():
@@ -55,3 +60,6 @@ def test_plain_rnn_stays_at_the_baseline_and_its_gradient_vanishes_through_time(
     norms = time_gradients(trainer.network)["rnn1"]
     assert norms.shape == (50,)
     assert norms[0] / norms[-1] < 1e-3
+    (finding,) = [d for d in diagnose_trainer(trainer) if d.kind == "vanishing_through_time"]
+    assert finding.layer == "rnn1" and "first of 50 steps" in finding.message
+    assert finding.remedy.startswith("an LSTM or GRU layer instead of a plain RNN")
