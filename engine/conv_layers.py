@@ -46,6 +46,10 @@ def layer_from_spec(spec: Any) -> Layer:
         return AvgPool2D(spec.pool_size, spec.stride)
     if spec.type == "global_avgpool":
         return GlobalAvgPool()
+    if spec.type in ("rnn", "lstm", "gru"):
+        from engine.layers import LAYERS
+
+        return LAYERS.get(spec.type)(spec.units, spec.return_sequences, spec.truncate)
     if spec.type == "residual":
         from engine.residual import Residual
 

@@ -18,15 +18,19 @@ from typing import Any
 
 from engine.spec import (
     NAME_PREFIX,
+    RECURRENT_GATES,
     AvgPool2dSpec,
     BatchNormSpec,
     Conv2dSpec,
     DenseSpec,
     FlattenSpec,
     GlobalAvgPoolSpec,
+    GRUSpec,
+    LSTMSpec,
     MaxPool2dSpec,
     ModelSpec,
     ResidualSpec,
+    RNNSpec,
 )
 
 IMAGE_LAYERS = ("conv2d", "maxpool2d", "avgpool2d", "global_avgpool")
@@ -122,6 +126,14 @@ def layer_shapes(model: ModelSpec, input_shape: tuple[int, ...], n_outputs: int)
             name = name_of("dense")
             params = shape[-1] * spec.units + spec.units
             shape = (*shape[:-1], spec.units)
+        elif isinstance(spec, RNNSpec | LSTMSpec | GRUSpec):
+            name = name_of(spec.type)
+            if len(shape) != 2:
+                raise ShapeError(f"{name}: needs sequences (time steps × features) as input, got "
+                                 f"{_describe(shape)}")
+            gh = RECURRENT_GATES[spec.type] * spec.units
+            params = gh * (shape[-1] + spec.units) + 2 * gh  # weight_ih, weight_hh, two biases
+            shape = (shape[0], spec.units) if spec.return_sequences else (spec.units,)
         elif isinstance(spec, ResidualSpec):
             flatten_if_image()  # blocks work on feature vectors, like the Dense layers inside
             name = name_of("residual")

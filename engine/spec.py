@@ -33,6 +33,7 @@ MAX_FILTERS = 512
 MAX_KERNEL = 15
 MAX_STRIDE = 8
 MAX_PADDING = 16
+MAX_SEQUENCE_LENGTH = 1000
 
 Scalar = float | int | bool
 Options = dict[str, Scalar | list[float]]
@@ -68,6 +69,16 @@ class DataSpec(Spec):
         description="Height and width of generated 'shapes' images and of imported image folders.",
     )
     channels: Literal[1, 3] = Field(1, description="Image folders: 1 reads grey, 3 reads RGB.")
+    # Sequence options are left out of a file while at their defaults: files without sequence
+    # data read and write exactly as before they existed.
+    sequence_length: int = Field(
+        50, ge=2, le=MAX_SEQUENCE_LENGTH, description="Time steps of a sequence source (or CSV window).",
+        exclude_if=lambda v: v == 50,
+    )
+    sequence_id: str | None = Field(
+        None, description="Sequence CSV: the column naming each row's sequence (else a sliding window).",
+        exclude_if=lambda v: v is None,
+    )
 
 
 class DenseSpec(Spec):
@@ -143,10 +154,33 @@ class ResidualSpec(Spec):
     )
 
 
+class _RecurrentFields(Spec):
+    """Recurrent layers (engine/recurrent.py): batch-first (batch, time, features) inputs."""
+
+    units: int = Field(16, ge=1, le=MAX_UNITS, description="Hidden size H.")
+    return_sequences: bool = Field(False, description="Output every step's state, else the last one.")
+    truncate: int = Field(0, ge=0, le=100_000, description="Truncated BPTT: detach every k steps; 0 = full.")
+
+
+class RNNSpec(_RecurrentFields):
+    type: Literal["rnn"] = "rnn"
+
+
+class LSTMSpec(_RecurrentFields):
+    type: Literal["lstm"] = "lstm"
+
+
+class GRUSpec(_RecurrentFields):
+    type: Literal["gru"] = "gru"
+
+
+RECURRENT_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
 LayerSpec = Annotated[
     DenseSpec | DropoutSpec | BatchNormSpec
     | Conv2dSpec | MaxPool2dSpec | AvgPool2dSpec | GlobalAvgPoolSpec | FlattenSpec
-    | ResidualSpec,
+    | ResidualSpec
+    | RNNSpec | LSTMSpec | GRUSpec,
     Field(discriminator="type"),
 ]
 ResidualSpec.model_rebuild()
@@ -293,7 +327,8 @@ class ExperimentSpec(Spec):
 def count_parameters(model: ModelSpec, n_inputs: int | tuple[int, ...], n_outputs: int) -> int:
     """Trainable parameters of the network ``model`` builds for these inputs and outputs.
 
-    ``n_inputs`` is a feature count or an input shape ((channels, height, width) for images).
+    ``n_inputs`` is a feature count or an input shape ((channels, height, width) for images,
+    (time, features) for sequences: layers act on the last axis).
     Pure arithmetic (``engine.shapes``), so a size can be refused before any array is
     allocated; a layer that does not fit its input raises ``ShapeError`` naming it.
     """

@@ -90,6 +90,8 @@ KINDS = (
     "update_ratio",
     "loss_plateau",
     "learning_rate",
+    "vanishing_through_time",  # engine/analysis/time_gradients.py
+    "exploding_through_time",
 )
 
 State = Literal["now", "recovered"]
@@ -174,9 +176,11 @@ def diagnose(
 def diagnose_trainer(trainer: Trainer, steps: Sequence[StepMetrics] | None = None) -> list[Diagnosis]:
     """``diagnose`` on a trainer's history, divergence and settings: what the CLI prints and the
     panel shows. ``steps``: the first step and any non-finite ones (for the exact NaN step)."""
+    from engine.analysis.time_gradients import diagnose_trainer_time
+
     order = [name for name, *_ in trainer.network.summary()]
     return diagnose(trainer.history, steps, layer_order=order, divergence=trainer.divergence,
-                    context=RunContext.from_trainer(trainer))
+                    context=RunContext.from_trainer(trainer)) + diagnose_trainer_time(trainer)
 
 
 # ---------------------------------------------------------------------------------------------- helpers

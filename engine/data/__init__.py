@@ -10,6 +10,10 @@ from engine.data.build import make_dataset, split_indices
 from engine.data.dataset import DATASETS, DataError, Dataset, minibatches
 from engine.data.features import FEATURE_NAMES, Standardizer, derive_features
 
+# isort: off
+from engine.data import sequences  # noqa: F401  (registers the sequence sources, listed last)
+# isort: on
+
 __all__ = [
     "DATASETS",
     "FEATURE_NAMES",

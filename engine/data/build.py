@@ -38,6 +38,11 @@ def make_dataset(
             f"uses its own columns as inputs, so set features to {list(DEFAULT_FEATURES)}"
         )
 
+    if kind in ("sequence", "csv_series"):  # (samples, time, features): engine/data/sequences.py
+        from engine.data.sequences import make_sequence_dataset
+
+        return make_sequence_dataset(spec, rng, base_dir, confined)
+
     points: np.ndarray | None = None
     image_shape: tuple[int, int] | None = None
     class_names: tuple[str, ...] = ()

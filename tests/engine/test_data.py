@@ -35,11 +35,13 @@ def all_points(d) -> np.ndarray:
 
 
 def test_registry_lists_every_source_in_menu_order_with_its_traits() -> None:
-    assert DATASETS.names() == [*TWO_D, "digits", "csv"]
+    sequences = ["adding", "recall", "parity", "noisy_sine", "csv_series"]
+    assert DATASETS.names() == [*TWO_D, "digits", "csv", *sequences]
     tasks = {name: DATASETS.get(name).task for name in DATASETS.names()}
     assert tasks["spiral"] == "binary" and tasks["blobs"] == "multiclass"
     assert tasks["plane"] == "regression" and tasks["digits"] == "multiclass" and tasks["csv"] == "auto"
-    assert [n for n in DATASETS.names() if DATASETS.get(n).uses_n_classes] == ["spiral_multi", "blobs"]
+    with_classes = [n for n in DATASETS.names() if DATASETS.get(n).uses_n_classes]
+    assert with_classes == ["spiral_multi", "blobs", "recall"]
     assert all(DATASETS.get(n).kind == "2d" and DATASETS.get(n).uses_noise for n in TWO_D)
     assert all(DATASETS.get(n).description for n in DATASETS.names())
 

@@ -25,6 +25,7 @@ from engine.registry import suggest
 from engine.shapes import ShapeError, wants_images
 from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters, named_layer_specs
 from workbench.experiment.errors import ExperimentError, Problem, join_path
+from workbench.experiment.sequence_checks import sequence_problems
 
 # Networks beyond MAX_PARAMETERS are refused: 64 layers of 4096 units pass the per-field
 # limits but would need gigabytes, and a file must never be able to make the app allocate that.
@@ -89,6 +90,7 @@ def check_spec(spec: ExperimentSpec) -> list[Problem]:
                               spec.schedule.options)
     problems += _check_task(spec, LOSSES)
     problems += _check_size(spec)
+    problems += sequence_problems(spec)
     return problems
 
 

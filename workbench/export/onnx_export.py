@@ -22,6 +22,8 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from workbench.experiment.io import atomic_write_bytes
+from workbench.export.onnx_recurrent import OPS as RECURRENT_OPS
+from workbench.export.onnx_recurrent import recurrent_nodes
 
 OPSET = 17
 IR_VERSION = 8  # the oldest IR that carries opset 17: the widest range of runtimes loads it
@@ -71,6 +73,8 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
             scaled = g.op("Mul", [x, g.const(f"{layer.name}.scale", scale)], f"{layer.name}/scaled")
             shift = g.const(f"{layer.name}.shift", beta - mean * scale)
             x = g.op("Add", [scaled, shift], f"{layer.name}/out")
+        elif kind in RECURRENT_OPS:  # rnn, lstm, gru: workbench/export/onnx_recurrent.py
+            x = recurrent_nodes(g, layer, x, params)
         else:
             raise ValueError(f"cannot export a {kind!r} layer to ONNX")
 

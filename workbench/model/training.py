@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.events import EpochMetrics, RunFinished, StepMetrics
+from engine.recurrent import time_gradient_probe
 from workbench.model.pace import PaceClock
 from workbench.model.tasks import TaskState
 
@@ -62,9 +63,13 @@ class TrainingTask:
         last = time.monotonic()
         try:
             # Trainer.run limits BLAS to the spec's thread count itself.
+            probe = time_gradient_probe(self.trainer.network)  # recurrent layers only
             for event in self.trainer.run(self.epochs):
                 with self._lock:
                     self._pending.append(event)
+                    if probe is not None and type(event) is StepMetrics:
+                        # The generator is suspended right after this step: its record is current.
+                        self._pending.append(probe(event.step))
                     if type(event) is EpochMetrics:
                         params = self.trainer.network.params.copy()
                         self._pending.append(ParamsSnapshot(event.epoch, event.step, params))

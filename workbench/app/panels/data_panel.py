@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import DATASETS
-from engine.spec import FEATURES, MAX_SAMPLES
+from engine.spec import FEATURES, MAX_SAMPLES, MAX_SEQUENCE_LENGTH
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.plots.boundary_plot import PALETTE
 
@@ -82,6 +82,11 @@ class DataPanel(QWidget):
         self.classes.setToolTip(TIPS["n_classes"])
         self.classes.editingFinished.connect(lambda: self._edit("n_classes", self.classes.value()))
         form.addRow("Classes", self.classes)
+        self.length = QSpinBox()  # sequence sources (engine/data/sequences.py)
+        self.length.setRange(2, MAX_SEQUENCE_LENGTH)
+        self.length.setToolTip("Time steps of each sequence, or the window of a CSV series.")
+        self.length.editingFinished.connect(lambda: self._edit("sequence_length", self.length.value()))
+        form.addRow("Steps", self.length)
         self.fraction = QDoubleSpinBox()
         self.fraction.setRange(0.05, 0.95)
         self.fraction.setSingleStep(0.05)
@@ -203,7 +208,7 @@ class DataPanel(QWidget):
         data = spec.data
         entry = DATASETS.get(data.source) if data.source in DATASETS else None
         widgets = [self.dataset, self.samples, self.noise, self.classes, self.fraction, self.seed,
-                   self.standardize, self.csv_path, self.target, *self.features.values()]
+                   self.standardize, self.csv_path, self.target, self.length, *self.features.values()]
         for w in widgets:
             w.blockSignals(True)
         i = self.dataset.findData(data.source)
@@ -211,6 +216,7 @@ class DataPanel(QWidget):
         self.samples.setValue(data.n_samples)
         self.noise.setValue(data.noise)
         self.classes.setValue(data.n_classes)
+        self.length.setValue(data.sequence_length)
         self.fraction.setValue(data.train_fraction)
         self.seed.setValue(min(spec.seed, 2**31 - 1))
         self.standardize.setChecked(data.standardize)
@@ -221,9 +227,10 @@ class DataPanel(QWidget):
         for w in widgets:
             w.blockSignals(False)
         kind = getattr(entry, "kind", "2d")
-        self.csv_row.setEnabled(kind == "csv")
-        self.target.setEnabled(kind == "csv")
-        self.samples.setEnabled(kind == "2d")
+        self.csv_row.setEnabled(kind in ("csv", "csv_series"))
+        self.target.setEnabled(kind in ("csv", "csv_series"))
+        self.samples.setEnabled(kind in ("2d", "sequence"))
+        self.length.setEnabled(kind in ("sequence", "csv_series"))
         self.noise.setEnabled(bool(getattr(entry, "uses_noise", False)))
         self.classes.setEnabled(bool(getattr(entry, "uses_n_classes", False)))
         for box in self.features.values():
@@ -237,7 +244,8 @@ class DataPanel(QWidget):
             return
         self.info.setText(
             f"{len(dataset.x_train)} training, {len(dataset.x_val)} validation examples · "
-            f"{dataset.input_shape[0]} inputs · "
+            + (f"{dataset.input_shape[0]} steps × {dataset.input_shape[1]} inputs · "
+               if len(dataset.input_shape) == 2 else f"{dataset.input_shape[0]} inputs · ")
             + (f"{dataset.n_classes} classes" if dataset.n_classes else "regression")
         )
         pts = dataset.points_train

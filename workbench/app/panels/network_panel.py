@@ -29,10 +29,13 @@ from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
 
 LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
+RECURRENT_TYPES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}  # on sequence data (engine/recurrent.py)
+LAYER_TYPES.update(RECURRENT_TYPES)
 NEW_LAYER = {
     "dense": {"type": "dense", "units": 8, "activation": "relu", "weight_init": "he_uniform"},
     "dropout": {"type": "dropout", "rate": 0.2},
     "batchnorm": {"type": "batchnorm"},
+    **{kind: {"type": kind, "units": 16} for kind in RECURRENT_TYPES},
 }
 
 
@@ -270,6 +273,8 @@ class NetworkPanel(QWidget):
             self.table.setCellWidget(row, 1, rate)
             for col in (2, 3):
                 self.table.setCellWidget(row, col, _blank())
+        elif layer.type in RECURRENT_TYPES:
+            self._fill_recurrent_row(row, layer)
         else:
             mom = QDoubleSpinBox()
             mom.setRange(0.01, 1.0)
@@ -281,6 +286,25 @@ class NetworkPanel(QWidget):
             for col in (2, 3):
                 self.table.setCellWidget(row, col, _blank())
 
+    def _fill_recurrent_row(self, row: int, layer: Any) -> None:
+        """Hidden size; the activation column names the cell; Init: last step or every step out."""
+        units = honest_field(
+            TIPS["units"], parse_int, lambda v, r=row: self._layer_problem(r, "units", v),
+            lambda units=layer.units: str(units), self.error.show_message)
+        units.setText(str(layer.units))
+        cell = QLabel("tanh" if layer.type == "rnn" else "gated")
+        cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        cell.setToolTip("rnn: h' = tanh(W x + U h + b). lstm and gru: gated cells, as PyTorch's.")
+        out = QComboBox()
+        out.addItem("last step", False)
+        out.addItem("all steps", True)
+        out.setCurrentIndex(1 if layer.return_sequences else 0)
+        out.setToolTip("Output the last step's hidden state, or every step's (for a loss per step).")
+        out.activated.connect(
+            lambda _i, r=row, w=out: self.set_layer_field(r, "return_sequences", w.currentData()))
+        for col, w in ((1, units), (2, cell), (3, out)):
+            self.table.setCellWidget(row, col, w)
+
     def show_sizes(self, trainer: Any) -> None:
         if trainer is None:
             self.input_label.setText("Input: —")
@@ -288,7 +312,9 @@ class NetworkPanel(QWidget):
             self.params_label.setText("Parameters: —")
             return
         net = trainer.network
-        self.input_label.setText(f"Input: {trainer.dataset.input_shape[0]} features")
+        shape = trainer.dataset.input_shape
+        self.input_label.setText(f"Input: {shape[0]} steps × {shape[1]} features" if len(shape) == 2
+                                 else f"Input: {shape[0]} features")
         transform = {"binary": "sigmoid", "multiclass": "softmax"}.get(trainer.loss.task, "")
         via = f" (→ {transform} in the loss)" if transform else ""
         self.output_label.setText(f"Output: {trainer.n_outputs} units{via}")

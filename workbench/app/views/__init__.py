@@ -19,6 +19,8 @@ from workbench.app.views import (
     neuron_maps,
     runs_view,
     saliency_view,
+    sequence_view,
+    time_gradients,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ VIEW_MODULES = (
     landscape_view,
     runs_view,
     gradcheck_dialog,
+    time_gradients,
+    sequence_view,
 )
 
 

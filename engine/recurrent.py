@@ -1,0 +1,464 @@
+"""Recurrent layers: ``rnn`` (tanh), ``lstm`` and ``gru``, batch-first, as PyTorch's.
+
+Inputs are ``(batch, time, features)``. The parameters carry PyTorch's names, shapes and gate
+order, so a state dict moves between ``torch.nn.RNN/LSTM/GRU(batch_first=True)`` and these
+layers unchanged:
+
+- ``weight_ih`` (gates·H, features), ``weight_hh`` (gates·H, H), ``bias_ih``, ``bias_hh`` (gates·H);
+- gate rows: RNN one block; LSTM i, f, g, o; GRU r, z, n;
+- RNN:  h' = tanh(W_ih x + b_ih + W_hh h + b_hh)
+- LSTM: i, f, o = σ(·), g = tanh(·); c' = f·c + i·g; h' = o·tanh(c')
+- GRU:  r, z = σ(·); n = tanh(W_in x + b_in + r·(W_hn h + b_hn)); h' = (1 − z)·n + z·h
+- the initial states are zero; every parameter starts U(−1/√H, 1/√H), as torch's reset_parameters.
+
+``return_sequences`` returns every step's hidden state ``(batch, time, H)``, else the last one
+``(batch, H)``. ``truncate = k > 0`` is truncated backpropagation through time: the hidden (and
+cell) state is detached every k steps counted from the start (before steps k, 2k, …), exactly
+what ``h = h.detach()`` every k steps does in a torch loop; 0 backpropagates through all steps.
+
+**Padding and masks.** A padded step is a row of NaN in the input: ``valid[b, t]`` is True where
+every feature of ``x[b, t]`` is finite. At a padded step the state is carried over unchanged, so
+the last-step output is the state after the sequence's last valid step; in sequence mode the
+output there is 0 and passes no gradient. Data readers pad variable-length sequences with NaN at
+the end (``engine/data/sequences.py``) and give padded sequence targets NaN, which the
+``masked_mse`` loss skips: the loss is then over valid steps only.
+
+**Gradient through time.** ``backward`` records ``time_grad_norms[t] = ‖∂L/∂h_t‖`` (over the
+batch and the hidden units; the total gradient reaching h_t from the loss and from later steps)
+as a new float64 array each call: one norm per step, read by the gradient-through-time view.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from engine.layers import LAYERS, Layer
+from engine.losses import LOSSES, Loss
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # 0.5·(1 + tanh(z/2)) is σ(z) without overflow for any z.
+    out = np.multiply(z, 0.5)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+class Recurrent(Layer):
+    """Shared code: parameters, masks and bookkeeping. Subclasses implement the cell."""
+
+    gates: ClassVar[int] = 1
+    defaults = {"units": 16, "return_sequences": False, "truncate": 0}
+    weight_keys = frozenset({"weight_ih", "weight_hh"})
+    gate_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, units: int = 16, return_sequences: bool = False, truncate: int = 0, name: str = ""
+    ) -> None:
+        super().__init__(name)
+        if int(units) < 1:
+            raise ValueError(f"{self.kind} needs at least 1 hidden unit, got {units}")
+        if int(truncate) < 0:
+            raise ValueError(f"truncate must be 0 (full BPTT) or a number of steps, got {truncate}")
+        self.units = int(units)
+        self.return_sequences = bool(return_sequences)
+        self.truncate = int(truncate)
+        self.time_grad_norms: np.ndarray | None = None  # ‖∂L/∂h_t‖ per step, from the last backward
+        self.hidden: np.ndarray | None = None  # (time, batch, H) states of the last forward
+        self.gate_values: np.ndarray | None = None  # (time, batch, gates·H) activated gates (LSTM, GRU)
+        self.valid: np.ndarray | None = None  # (batch, time) bool, None when nothing is padded
+        self.a: np.ndarray | None = None  # the last output (the trainer checks it is finite)
+        self._x: np.ndarray | None = None
+
+    def config(self) -> dict[str, Any]:
+        return {"units": self.units, "return_sequences": self.return_sequences, "truncate": self.truncate}
+
+    def build(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        self.input_shape = tuple(int(d) for d in input_shape)
+        if len(self.input_shape) != 2:
+            raise ValueError(
+                f"{self.name or self.kind}: needs sequences of shape (time, features), got an input of "
+                f"shape {self.input_shape}; use a sequence data source"
+            )
+        steps = self.input_shape[0]
+        self.output_shape = (steps, self.units) if self.return_sequences else (self.units,)
+        return self.output_shape
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        gh, f = self.gates * self.units, self.input_shape[-1]
+        return {"weight_ih": (gh, f), "weight_hh": (gh, self.units), "bias_ih": (gh,), "bias_hh": (gh,)}
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        bound = 1.0 / np.sqrt(self.units)
+        for key in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            p = self.params[key]
+            p[...] = rng.uniform(-bound, bound, p.shape)
+
+    # -- helpers ------------------------------------------------------------------------
+    def _prepare(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Time-major input (T, B, F) with padding zeroed, and the (T, B, 1) mask (None if all valid)."""
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2))
+        finite = np.isfinite(xt)
+        if finite.all():
+            self.valid = None
+            return xt, None
+        valid = finite.all(axis=2)
+        xt = np.where(finite, xt, 0.0).astype(x.dtype, copy=False)
+        self.valid = valid.T.copy()
+        return xt, valid[:, :, None].astype(x.dtype)
+
+    def _input_product(self, xt: np.ndarray) -> np.ndarray:
+        t, b, f = xt.shape
+        return (xt.reshape(t * b, f) @ self.params["weight_ih"].T).reshape(t, b, -1)
+
+    def _output(self, hs: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        if self.return_sequences:
+            out = hs if mask is None else hs * mask
+            out = np.ascontiguousarray(out.transpose(1, 0, 2))
+        else:
+            out = hs[-1].copy()
+        self.a = out
+        return out
+
+    def _detached(self, t: int) -> bool:
+        """No gradient flows from step t into step t − 1 (truncated BPTT)."""
+        return self.truncate > 0 and t % self.truncate == 0
+
+    def _finish_backward(self, dxg: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """Input-side gradients from the per-step pre-activation gradients dxg (T, B, G·H)."""
+        xt = self._x
+        t, b, f = xt.shape
+        flat = dxg.reshape(t * b, -1)
+        np.dot(flat.T, xt.reshape(t * b, f), out=self.grads["weight_ih"])
+        self.grads["bias_ih"][...] = flat.sum(axis=0)
+        if not input_grad:
+            return None
+        dx = (flat @ self.params["weight_ih"]).reshape(t, b, f)
+        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+
+    def _recurrent_weight_grad(self, dpre: np.ndarray, hs: np.ndarray) -> None:
+        """dW_hh = Σ_t dpre_tᵀ h_{t-1} as one product over all steps (h_{-1} = 0)."""
+        t_len, batch, units = hs.shape
+        g = dpre[1:].reshape((t_len - 1) * batch, -1)
+        np.dot(g.T, hs[:-1].reshape((t_len - 1) * batch, units), out=self.grads["weight_hh"])
+
+    def _output_grad(self, grad_y: np.ndarray, t_len: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(per-step output gradients (T, B, H) or None, last-step gradient (B, H) or None)."""
+        if self.return_sequences:
+            dy = np.ascontiguousarray(grad_y.reshape(-1, t_len, self.units).transpose(1, 0, 2))
+            return dy, None
+        return None, grad_y.reshape(-1, self.units)
+
+
+@LAYERS.register("rnn")
+class RNN(Recurrent):
+    """Elman RNN with tanh, as ``torch.nn.RNN(nonlinearity='tanh', batch_first=True)``."""
+
+    kind = "rnn"
+    gates = 1
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        xt, mask = self._prepare(x)
+        self._x, self._mask = xt, mask
+        w_hh_t = np.ascontiguousarray(self.params["weight_hh"].T)
+        pre = self._input_product(xt)
+        pre += self.params["bias_ih"] + self.params["bias_hh"]
+        t_len, batch, _ = pre.shape
+        hs = np.empty((t_len, batch, self.units), dtype=x.dtype)
+        h = np.zeros((batch, self.units), dtype=x.dtype)
+        for t in range(t_len):
+            z = pre[t]
+            z += h @ w_hh_t
+            h_new = np.tanh(z)
+            if mask is not None:
+                h_new = h + mask[t] * (h_new - h)
+            hs[t] = h = h_new
+        self.hidden = hs
+        return self._output(hs, mask)
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        hs, mask, w_hh = self.hidden, self._mask, self.params["weight_hh"]
+        t_len, batch, units = hs.shape
+        dy, dlast = self._output_grad(grad_y, t_len)
+        deriv = 1.0 - hs * hs  # tanh' at every step, in one pass
+        if mask is not None:
+            # A padded step copied h_{t-1}: no gradient into its pre-activation.
+            deriv *= mask
+        dxg = np.empty_like(hs)
+        dh = np.zeros((batch, units), dtype=hs.dtype)
+        norms = np.empty(t_len)
+        for t in range(t_len - 1, -1, -1):
+            if dy is not None:
+                dh += dy[t] if mask is None else dy[t] * mask[t]
+            elif t == t_len - 1:
+                dh += dlast
+            norms[t] = np.sqrt(np.vdot(dh, dh))
+            da = np.multiply(dh, deriv[t], out=dxg[t])
+            if t == 0 or self._detached(t):
+                dh = np.zeros_like(dh)
+            elif mask is None:
+                dh = da @ w_hh
+            else:
+                dh = da @ w_hh + dh * (1.0 - mask[t])  # the copied state's gradient passes through
+        self.time_grad_norms = norms
+        self._recurrent_weight_grad(dxg, hs)
+        self.grads["bias_hh"][...] = dxg.reshape(t_len * batch, -1).sum(axis=0)
+        return self._finish_backward(dxg, input_grad)
+
+
+@LAYERS.register("lstm")
+class LSTM(Recurrent):
+    """Long short-term memory, as ``torch.nn.LSTM(batch_first=True)``; gates i, f, g, o."""
+
+    kind = "lstm"
+    gates = 4
+    gate_names = ("input", "forget", "cell", "output")
+
+    def _gate_scales(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """σ(z) = ½·tanh(z/2) + ½: with these per-column scales one tanh call activates all
+        four gates (i, f, o sigmoid; g tanh)."""
+        H = self.units
+        half = np.full(4 * H, 0.5, dtype=dtype)
+        half[2 * H : 3 * H] = 1.0
+        shift = np.full(4 * H, 0.5, dtype=dtype)
+        shift[2 * H : 3 * H] = 0.0
+        return half, shift
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        xt, mask = self._prepare(x)
+        self._x, self._mask = xt, mask
+        w_hh_t = np.ascontiguousarray(self.params["weight_hh"].T)  # BLAS is faster on it
+        H = self.units
+        pre = self._input_product(xt)
+        pre += self.params["bias_ih"] + self.params["bias_hh"]
+        t_len, batch, _ = pre.shape
+        scale, shift = self._gate_scales(pre.dtype)
+        hs = np.empty((t_len, batch, H), dtype=x.dtype)
+        cs = np.empty((t_len, batch, H), dtype=x.dtype)
+        tcs = np.empty((t_len, batch, H), dtype=x.dtype)
+        gates = pre  # activated in place, step by step
+        h = np.zeros((batch, H), dtype=x.dtype)
+        c = np.zeros((batch, H), dtype=x.dtype)
+        rec = np.empty((batch, 4 * H), dtype=x.dtype)
+        ig = np.empty((batch, H), dtype=x.dtype)
+        for t in range(t_len):
+            g = gates[t]
+            np.dot(h, w_hh_t, out=rec)
+            g += rec
+            g *= scale
+            np.tanh(g, out=g)
+            g *= scale
+            g += shift
+            c_new = np.multiply(g[:, H : 2 * H], c, out=cs[t])
+            np.multiply(g[:, :H], g[:, 2 * H : 3 * H], out=ig)
+            c_new += ig
+            tc = np.tanh(c_new, out=tcs[t])
+            h_new = np.multiply(g[:, 3 * H :], tc, out=hs[t])
+            if mask is not None:
+                m = mask[t]
+                c_new[...] = c + m * (c_new - c)
+                h_new[...] = h + m * (h_new - h)
+            c, h = c_new, h_new
+        self.hidden, self._cells, self._tanh_cells, self.gate_values = hs, cs, tcs, gates
+        return self._output(hs, mask)
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        hs, cs, tcs, gates = self.hidden, self._cells, self._tanh_cells, self.gate_values
+        mask, w_hh, H = self._mask, self.params["weight_hh"], self.units
+        t_len, batch, _ = hs.shape
+        dy, dlast = self._output_grad(grad_y, t_len)
+        # Everything that does not depend on the incoming gradient, for all steps at once (a few
+        # passes over big arrays instead of many small calls per step): the factors that turn
+        # dc_t into the i, f, g pre-activation gradients, and dh_t into o's and into dc_t.
+        deriv = 1.0 - gates
+        deriv *= gates  # σ' = a(1 − a); the cell candidate's tanh' is set below
+        deriv[:, :, 2 * H : 3 * H] = 1.0 - gates[:, :, 2 * H : 3 * H] ** 2
+        c_prev = np.empty_like(cs)
+        c_prev[0] = 0.0
+        c_prev[1:] = cs[:-1]
+        from_dc = np.empty((t_len, batch, 3, H), dtype=hs.dtype)
+        from_dc[:, :, 0] = gates[:, :, 2 * H : 3 * H]  # di = dc·g·σ'(i)
+        from_dc[:, :, 1] = c_prev  # df = dc·c_{t-1}·σ'(f)
+        from_dc[:, :, 2] = gates[:, :, :H]  # dg = dc·i·tanh'(g)
+        from_dc *= deriv[:, :, : 3 * H].reshape(t_len, batch, 3, H)
+        from_dh = tcs * deriv[:, :, 3 * H :]  # do = dh·tanh(c)·σ'(o)
+        otanh = 1.0 - tcs * tcs
+        otanh *= gates[:, :, 3 * H :]  # dc += dh·o·tanh'(c)
+        dxg = np.empty_like(gates)
+        dh = np.zeros((batch, H), dtype=hs.dtype)
+        dc = np.zeros((batch, H), dtype=hs.dtype)
+        tmp = np.empty((batch, H), dtype=hs.dtype)
+        norms = np.empty(t_len)
+        sqrt = math.sqrt
+        for t in range(t_len - 1, -1, -1):
+            if dy is not None:
+                dh += dy[t] if mask is None else dy[t] * mask[t]
+            elif t == t_len - 1:
+                dh += dlast
+            norms[t] = sqrt(np.vdot(dh, dh))
+            if mask is None:
+                dh_t, dc_t = dh, dc
+            else:
+                m = mask[t]
+                dh_t, dc_t = dh * m, dc * m
+            dc_t = dc_t + np.multiply(dh_t, otanh[t], out=tmp)
+            da = dxg[t]
+            np.multiply(dc_t[:, None, :], from_dc[t], out=da[:, : 3 * H].reshape(batch, 3, H))
+            np.multiply(dh_t, from_dh[t], out=da[:, 3 * H :])
+            if t == 0 or self._detached(t):
+                dh, dc = np.zeros_like(dh), np.zeros_like(dc)
+                continue
+            dh_new = da @ w_hh
+            dc_new = dc_t * gates[t, :, H : 2 * H]
+            if mask is not None:
+                dh_new += dh * (1.0 - m)
+                dc_new += dc * (1.0 - m)
+            dh, dc = dh_new, dc_new
+        self.time_grad_norms = norms
+        self._recurrent_weight_grad(dxg, hs)
+        self.grads["bias_hh"][...] = dxg.reshape(t_len * batch, -1).sum(axis=0)
+        return self._finish_backward(dxg, input_grad)
+
+
+@LAYERS.register("gru")
+class GRU(Recurrent):
+    """Gated recurrent unit, as ``torch.nn.GRU(batch_first=True)``; gates r, z, n, with the
+    reset gate applied after the hidden product (ONNX's linear_before_reset=1)."""
+
+    kind = "gru"
+    gates = 3
+    gate_names = ("reset", "update", "new")
+
+    def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        xt, mask = self._prepare(x)
+        self._x, self._mask = xt, mask
+        w_hh_t, b_hh, H = np.ascontiguousarray(self.params["weight_hh"].T), self.params["bias_hh"], self.units
+        pre = self._input_product(xt)
+        pre += self.params["bias_ih"]
+        t_len, batch, _ = pre.shape
+        hs = np.empty((t_len, batch, H), dtype=x.dtype)
+        gates = np.empty_like(pre)
+        ghn = np.empty((t_len, batch, H), dtype=x.dtype)  # W_hn h + b_hn, needed by backward
+        h = np.zeros((batch, H), dtype=x.dtype)
+        for t in range(t_len):
+            gh = h @ w_hh_t
+            gh += b_hh
+            g = gates[t]
+            z_rz = pre[t, :, : 2 * H] + gh[:, : 2 * H]
+            g[:, : 2 * H] = _sigmoid(z_rz)
+            ghn[t] = gh[:, 2 * H :]
+            n_pre = pre[t, :, 2 * H :] + g[:, :H] * ghn[t]
+            np.tanh(n_pre, out=g[:, 2 * H :])
+            z, n = g[:, H : 2 * H], g[:, 2 * H :]
+            h_new = n + z * (h - n)
+            if mask is not None:
+                h_new = h + mask[t] * (h_new - h)
+            hs[t] = h = h_new
+        self.hidden, self.gate_values, self._ghn = hs, gates, ghn
+        return self._output(hs, mask)
+
+    def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        hs, gates, ghn = self.hidden, self.gate_values, self._ghn
+        mask, w_hh, H = self._mask, self.params["weight_hh"], self.units
+        t_len, batch, _ = hs.shape
+        dy, dlast = self._output_grad(grad_y, t_len)
+        dxg = np.empty_like(gates)
+        dgh = np.empty_like(gates)
+        dh = np.zeros((batch, H), dtype=hs.dtype)
+        norms = np.empty(t_len)
+        zero = np.zeros((batch, H), dtype=hs.dtype)
+        for t in range(t_len - 1, -1, -1):
+            if dy is not None:
+                dh += dy[t] if mask is None else dy[t] * mask[t]
+            elif t == t_len - 1:
+                dh += dlast
+            norms[t] = np.sqrt(np.vdot(dh, dh))
+            g = gates[t]
+            r, z, n = g[:, :H], g[:, H : 2 * H], g[:, 2 * H :]
+            h_prev = hs[t - 1] if t > 0 else zero
+            dh_t = dh if mask is None else dh * mask[t]
+            dn = dh_t * (1.0 - z) * (1.0 - n * n)
+            dz = dh_t * (h_prev - n) * z * (1.0 - z)
+            dr = dn * ghn[t] * r * (1.0 - r)
+            dx_t, dgh_t = dxg[t], dgh[t]
+            dx_t[:, :H] = dr
+            dx_t[:, H : 2 * H] = dz
+            dx_t[:, 2 * H :] = dn
+            dgh_t[:, : 2 * H] = dx_t[:, : 2 * H]
+            dgh_t[:, 2 * H :] = dn * r
+            if t == 0 or self._detached(t):
+                dh = np.zeros_like(dh)
+                continue
+            dh_new = dgh_t @ w_hh
+            dh_new += dh_t * z
+            if mask is not None:
+                dh_new += dh * (1.0 - mask[t])
+            dh = dh_new
+        self.time_grad_norms = norms
+        self._recurrent_weight_grad(dgh, hs)
+        self.grads["bias_hh"][...] = dgh.reshape(t_len * batch, -1).sum(axis=0)
+        return self._finish_backward(dxg, input_grad)
+
+
+RECURRENT_KINDS = ("rnn", "lstm", "gru")
+
+
+@dataclass(frozen=True)
+class TimeGradients:
+    """‖∂L/∂h_t‖ per time step of each recurrent layer after one training step (the event the
+    training task sends beside that step's StepMetrics for the gradient-through-time view)."""
+
+    step: int
+    norms: dict[str, np.ndarray]  # layer name -> (time,) float64
+
+
+def time_gradient_probe(network: Any) -> Callable[[int], TimeGradients] | None:
+    """A function making the TimeGradients of the network's last backward, or None when the
+    network has no recurrent layer. Each backward allocates new norm arrays, so the record
+    holds them without copying."""
+    layers = recurrent_layers(network)
+    if not layers:
+        return None
+
+    def probe(step: int) -> TimeGradients:
+        return TimeGradients(step, {layer.name: layer.time_grad_norms for layer in layers
+                                    if layer.time_grad_norms is not None})
+
+    return probe
+
+
+def recurrent_layers(network: Any) -> list[Recurrent]:
+    """The network's recurrent layers, in order."""
+    return [layer for layer in network.layers if isinstance(layer, Recurrent)]
+
+
+def time_gradients(network: Any) -> dict[str, np.ndarray]:
+    """Layer name → ‖∂L/∂h_t‖ per time step from the network's last backward (empty if none)."""
+    return {
+        layer.name: layer.time_grad_norms
+        for layer in recurrent_layers(network)
+        if layer.time_grad_norms is not None
+    }
+
+
+@LOSSES.register("masked_mse")
+class MaskedMSE(Loss):
+    """MSE over the finite targets only: NaN targets mark padded steps of a sequence (see the
+    module docstring). With no NaN target it equals ``mse``."""
+
+    name = "masked_mse"
+
+    def __call__(self, out: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        target = np.asarray(target).reshape(out.shape)
+        valid = np.isfinite(target)
+        count = max(int(valid.sum()), 1)
+        d = np.where(valid, out - np.where(valid, target, 0.0), 0.0).astype(out.dtype, copy=False)
+        value = float(np.vdot(d, d)) / count
+        d *= 2.0 / count
+        return value, d
