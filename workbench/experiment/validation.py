@@ -385,7 +385,7 @@ def _suits(loss_task: str, data_task_: str) -> bool:
 
 def _check_size(spec: ExperimentSpec) -> list[Problem]:
     inputs = _known_inputs(spec)
-    if inputs is None:
+    if inputs is None or sequence_problems(spec):  # those name the recurrent layer that misfits
         return []
     try:
         total = count_parameters(spec.model, inputs, 1)
@@ -403,6 +403,11 @@ def _known_inputs(spec: ExperimentSpec) -> tuple[int, ...] | None:
     from engine.data import DATASETS
 
     kind = getattr(DATASETS.get(spec.data.source), "kind", None) if spec.data.source in DATASETS else None
+    recurrent = any(layer.type in ("rnn", "lstm", "gru") for layer in spec.model.layers)
+    if kind in ("sequence", "csv_series"):
+        return (spec.data.sequence_length, 1)  # at least one feature per step
+    if recurrent:
+        return None  # recurrent layers on flat data: sequence_problems says so, by name
     if kind == "2d":
         return (len(spec.data.features),)
     if kind == "digits":
