@@ -73,7 +73,8 @@ def test_count_parameters_matches_torch_formulas() -> None:
     # gru: 3·8·(2 + 8) + 2·3·8; lstm on 8 inputs: 4·12·(8 + 12) + 2·4·12; output 12·1 + 1.
     expected = 3 * 8 * 10 + 48 + 4 * 12 * 20 + 96 + 13
     assert count_parameters(spec.model, (30, 2), 1) == expected
-    assert count_parameters(ExperimentSpec(model={"layers": [RNNSpec(units=4)]}).model, (10, 3), 1) == 4 * 7 + 8 + 5
+    rnn = ExperimentSpec(model={"layers": [RNNSpec(units=4)]}).model
+    assert count_parameters(rnn, (10, 3), 1) == 4 * 7 + 8 + 5
 
 
 def _fits_schema(data: dict, schema: dict) -> None:
