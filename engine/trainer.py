@@ -544,6 +544,7 @@ class Trainer:
             layer_weight_norms=weight_norms,
             layer_update_ratios={k: v / max(n_sampled, 1) for k, v in ratio_sum.items()},
             activations=activations,
+            skip_shares=self.network.skip_shares(),  # residual blocks only; {} without
         )
 
     def _early_stop(self, val_loss: float) -> RunFinished | None:
