@@ -499,7 +499,7 @@ class Trainer:
         return self._finished("diverged")
 
     def _first_bad_activation(self) -> str | None:
-        for layer in self.network.layers:
+        for layer in self.network.flat_layers:  # residual blocks: their inner layers
             out = getattr(layer, "a", None)
             if isinstance(out, np.ndarray) and not np.isfinite(out).all():
                 return layer.name
