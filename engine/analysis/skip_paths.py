@@ -25,11 +25,10 @@ def skip_path_summary(history: Sequence[EpochMetrics]) -> str | None:
     span = (f"{_pct(shares[low])} ({low}) to {_pct(shares[high])} ({high})" if low != high
             else f"{_pct(shares[low])} ({low})")
     epoch = history[-1].epoch
-    mostly = all(v >= 0.5 for v in shares.values())
-    tail = ("the identity paths carry most of it, which is how the first layers still get a gradient."
-            if mostly else "the residual branches carry more than the skips.")
     return (f"Skip paths: in epoch {epoch}, {span} of the gradient reaching each residual block's input "
-            f"came through its skip path (‖g_skip‖ / (‖g_skip‖ + ‖g_branch‖)); {tail}")
+            "came through its skip path, the rest through the block's layers (‖g_skip‖ / (‖g_skip‖ + "
+            "‖g_branch‖)). An identity skip passes the gradient on unchanged, so it does not fade "
+            "block after block the way it fades layer after layer in a plain stack.")
 
 
 def _pct(x: float) -> str:

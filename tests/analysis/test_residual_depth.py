@@ -60,3 +60,12 @@ def test_the_skip_paths_carry_most_of_the_gradient(runs: dict[str, Trainer]) -> 
     assert text is not None and "skip path" in text and "res" in text
     assert skip_path_summary(list(runs["plain"].history)) is None
     assert runs["plain"].history[-1].skip_shares == {}
+
+
+def test_the_vanishing_remedy_offers_residual_blocks_until_they_are_in_use(runs: dict[str, Trainer]) -> None:
+    from engine.analysis import RunContext
+    from engine.analysis.remedies import remedy
+
+    plain = next(d for d in diagnose_trainer(runs["plain"]) if d.kind == "vanishing_gradients")
+    assert "residual blocks" in plain.remedy
+    assert "residual blocks" not in remedy("vanishing_gradients", RunContext.from_trainer(runs["residual"]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from PySide6.QtCore import Qt
 
 from tests.app.conftest import small_spec
@@ -76,3 +78,25 @@ def test_build_a_residual_block_edit_inside_it_undo_and_train(qtbot, window) -> 
     diagnostics = window.views["diagnostics"]
     diagnostics.update_diagnoses()
     assert any("Skip paths" in text and "res1" in text for text in diagnostics.texts())
+
+
+def test_heatmap_names_every_row_only_where_it_fits() -> None:
+    from workbench.app.views.gradient_health import ALWAYS_LABELLED, row_ticks
+
+    names = ["dense1", *(f"res{i // 2 + 1}.dense{i % 2 + 1}" for i in range(18)), "output"]
+    always, where_room = row_ticks(names)
+    assert always[0] == (0.5, "dense1") and always[-1] == (19.5, "output")
+    assert len(always) <= ALWAYS_LABELLED
+    assert sorted(always + where_room) == [(i + 0.5, n) for i, n in enumerate(names)]  # each row once
+    assert all(b[0] - a[0] >= 2 for a, b in pairwise(always))  # no crowding pair
+    few = ["dense1", "dense2", "output"]
+    assert row_ticks(few) == [[(0.5, "dense1"), (1.5, "dense2"), (2.5, "output")], []]
+
+
+def test_the_runs_table_says_a_variant_adds_residual_blocks() -> None:
+    from engine.shipped import example_path
+    from workbench.experiment import load_experiment
+    from workbench.model.runs import spec_diff
+
+    spec = load_experiment(example_path("residual-depth"))
+    assert spec_diff(spec, spec.variant("residual")).startswith("10 hidden layers (9 residual blocks)")

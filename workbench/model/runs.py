@@ -172,7 +172,9 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
     b = {k: v for k, v in spec.model_dump(mode="json").items() if k not in SKIP_IN_DIFF}
     if len(a["model"]["layers"]) != len(b["model"]["layers"]):
         n = len(b["model"]["layers"])
-        parts = [f"{n} hidden layer{'s' * (n != 1)}"]
+        blocks = sum(layer.get("type") == "residual" for layer in b["model"]["layers"])
+        inside = f" ({blocks} residual block{'s' * (blocks != 1)})" if blocks else ""
+        parts = [f"{n} hidden layer{'s' * (n != 1)}{inside}"]
         a["model"].pop("layers")
         b["model"].pop("layers")
     else:

@@ -34,7 +34,7 @@ from workbench.app.panels.honest import honest_field, parse_int
 from workbench.model import layer_tree
 from workbench.model.layer_tree import Row, TreeEditError
 
-LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm", "residual": "Residual block"}
+LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm", "residual": "Residual"}
 NEW_LAYER = {
     "dense": {"type": "dense", "units": 8, "activation": "relu", "weight_init": "he_uniform"},
     "dropout": {"type": "dropout", "rate": 0.2},
@@ -284,6 +284,7 @@ class NetworkPanel(QWidget):
         self._select_after = None
         self._rows = layer_tree.rows(self._layers())
         self.table.setRowCount(0)
+        self.table.clearSpans()
         self.table.setRowCount(len(self._rows))
         for row, entry in enumerate(self._rows):
             self._fill_row(row, _spec_at(spec.model.layers, entry.path), entry)
@@ -316,13 +317,12 @@ class NetworkPanel(QWidget):
             self.table.setVerticalHeaderItem(row, header)
         if layer.type == "residual":
             n = len(layer.layers)
-            summary = QLabel(f"x + f(x) · {n} layer{'s' if n != 1 else ''} below")
+            summary = QLabel(f"x + f(x), f = the {n} layer{'s' if n != 1 else ''} below")
             summary.setToolTip(BLOCK_TIP)
             summary.setStyleSheet("color: #555; padding-left: 4px;")
             kind.setToolTip(BLOCK_TIP)
             self.table.setCellWidget(row, 1, summary)
-            for col in (2, 3):
-                self.table.setCellWidget(row, col, _blank())
+            self.table.setSpan(row, 1, 1, 3)  # the sentence needs the width of Size, Activation and Init
         elif layer.type == "dense":
             # A text field judged by the file format's rules: 0 or 99999 is refused in red with the
             # limit named, never ignored or clamped (a spin box would clamp it silently).
