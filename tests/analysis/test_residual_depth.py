@@ -69,3 +69,12 @@ def test_the_vanishing_remedy_offers_residual_blocks_until_they_are_in_use(runs:
     plain = next(d for d in diagnose_trainer(runs["plain"]) if d.kind == "vanishing_gradients")
     assert "residual blocks" in plain.remedy
     assert "residual blocks" not in remedy("vanishing_gradients", RunContext.from_trainer(runs["residual"]))
+
+
+def test_an_all_layers_sweep_reaches_the_layers_inside_blocks() -> None:
+    from workbench.model.runs import build_sweep
+
+    spec = load_experiment(example_path("residual-depth")).variant("residual")
+    (_, relu), = build_sweep(spec, "activation", ["relu"])
+    inner = [layer.activation for block in relu.model.layers[1:] for layer in block.layers]
+    assert relu.model.layers[0].activation == "relu" and inner == ["relu"] * 18
