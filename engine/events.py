@@ -76,6 +76,9 @@ class EpochMetrics:
     layer_weight_norms: dict[str, float]
     layer_update_ratios: dict[str, float]
     activations: dict[str, ActivationSummary] = field(default_factory=dict)
+    # Per residual block (res1, …): mean over the epoch's steps of the share of d loss / d x
+    # that came through the skip path (engine/residual.py defines it).
+    skip_shares: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

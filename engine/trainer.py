@@ -503,7 +503,7 @@ class Trainer:
         return self._finished("diverged")
 
     def _first_bad_activation(self) -> str | None:
-        for layer in self.network.layers:
+        for layer in self.network.flat_layers:  # residual blocks: their inner layers
             out = getattr(layer, "a", None)
             if isinstance(out, np.ndarray) and not np.isfinite(out).all():
                 return layer.name
@@ -548,6 +548,7 @@ class Trainer:
             layer_weight_norms=weight_norms,
             layer_update_ratios={k: v / max(n_sampled, 1) for k, v in ratio_sum.items()},
             activations=activations,
+            skip_shares=self.network.skip_shares(),  # residual blocks only; {} without
         )
 
     def _early_stop(self, val_loss: float) -> RunFinished | None:

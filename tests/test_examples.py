@@ -30,6 +30,7 @@ def test_the_examples_are_there() -> None:
     assert {
         "default-spiral", "activations", "learning-rates", "optimizers", "regularization",
         "vanishing-gradients", "exploding-gradients", "batch-size", "initialization", "digits",
+        "residual-depth",
     } <= names
 
 

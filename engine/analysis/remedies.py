@@ -32,6 +32,7 @@ def remedy(kind: str, ctx: RunContext, layer: str | None = None) -> str:
             (variance_preserving, "a variance-preserving initialization (he_* for ReLU, glorot_* for tanh) "
                                   "instead of a small std"),
             (False, "fewer layers"),
+            (ctx.residual, "residual blocks (y = x + f(x): the gradient skips past the block's layers)"),
             (ctx.batchnorm, "batch normalization"),
             (ctx.optimizer in ("adam", "adamw", "rmsprop"), "an adaptive optimizer such as Adam"),
         ])

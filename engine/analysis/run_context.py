@@ -31,6 +31,7 @@ class RunContext:
     schedule: str = "constant"
     clipping: str = "none"
     batchnorm: bool = False
+    residual: bool = False  # the model has residual blocks
     standardized: bool = False  # the data's inputs are standardized
     chance_loss: float = math.nan  # loss of the best constant prediction on the training split
 
@@ -57,6 +58,7 @@ class RunContext:
             schedule=spec.schedule.name,
             clipping=spec.clipping.mode,
             batchnorm=any(s.type == "batchnorm" for _at, _name, s in named_layer_specs(spec.model.layers)),
+            residual=any(s.type == "residual" for s in spec.model.layers),
             standardized=bool(spec.data.standardize),
             chance_loss=chance_loss(trainer),
         )

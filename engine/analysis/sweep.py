@@ -24,9 +24,23 @@ def _expand(spec: ExperimentSpec, path: str) -> list[str]:
     if not isinstance(node, list):
         raise ValueError(f"{head!r} is not a list, so {path!r} cannot use '*'")
     first = tail.split(".")[0]
-    paths = [f"{head}.{i}.{tail}" for i, item in enumerate(node) if isinstance(item, dict) and first in item]
+    paths = _paths_with(node, head, tail, first)
     if not paths:
         raise ValueError(f"no element of {head!r} has {first!r}")
+    return paths
+
+
+def _paths_with(items: list[Any], head: str, tail: str, first: str) -> list[str]:
+    """``head.i.tail`` for every item holding ``first``; a residual block's inner layers too
+    (``model.layers.2.layers.0.activation``), so "all hidden layers" means all of them."""
+    paths = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        if first in item:
+            paths.append(f"{head}.{i}.{tail}")
+        elif item.get("type") == "residual" and isinstance(item.get("layers"), list):
+            paths += _paths_with(item["layers"], f"{head}.{i}.layers", tail, first)
     return paths
 
 

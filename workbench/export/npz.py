@@ -45,15 +45,7 @@ def architecture(network: Any, spec: ExperimentSpec | None = None) -> dict[str, 
         "version": 1,
         "dtype": str(network.params.dtype),
         "input_shape": [int(d) for d in input_shape],
-        "layers": [
-            {
-                "name": layer.name,
-                "kind": layer.kind,
-                "config": _jsonable(layer.config()),
-                "output_shape": [int(d) for d in layer.output_shape],
-            }
-            for layer in network.layers
-        ],
+        "layers": [_layer_entry(layer) for layer in network.layers],
         "parameters": {k: list(v.shape) for k, v in network.parameters().items()},
         "buffers": {k: list(v.shape) for k, v in network.buffers().items()},
     }
@@ -150,6 +142,19 @@ def load_weights(network: Any, path: str | os.PathLike[str]) -> None:
     Nothing is changed unless every array fits and is finite.
     """
     fit_weights(network, read_weight_arrays(path), str(path))
+
+
+def _layer_entry(layer: Any) -> dict[str, Any]:
+    """A layer's name, kind, configuration and output shape; a residual block lists its inner
+    layers (and its projection, if any) instead of a configuration."""
+    entry: dict[str, Any] = {"name": layer.name, "kind": layer.kind}
+    subs = layer.sublayers() if hasattr(layer, "sublayers") else []
+    if subs:
+        entry["layers"] = [_layer_entry(s) for s in subs]
+    else:
+        entry["config"] = _jsonable(layer.config())
+    entry["output_shape"] = [int(d) for d in layer.output_shape]
+    return entry
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,6 +1,8 @@
 """A trained network as an ONNX model that onnxruntime (and Netron, and other tools) can run.
 
 The graph is the network in inference form: Dense → ``MatMul`` + ``Add`` and its activation,
+a residual block → its inner layers and an ``Add`` of the block's input (through a ``MatMul``
+when the block projects it to another width),
 Dropout left out (identity at inference), BatchNorm folded into ``Mul`` + ``Add`` with its
 running statistics, and the loss's output transform (``Softmax`` / ``Sigmoid``) last, so the
 output reads as the engine's ``loss.transform(network.forward(x))``. Classification models
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +58,8 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
     x = "input"
     params = network.parameters()
     buffers = network.buffers()
-    for layer in network.layers:
+    skips: list[str] = []  # the input of each open residual block
+    for layer in _with_block_edges(network.layers):
         kind = layer.kind
         if kind == "dense":
             w = g.const(f"{layer.name}.W", params[f"{layer.name}.W"])
@@ -75,6 +80,10 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
             x = g.op("Add", [scaled, shift], f"{layer.name}/out")
         elif kind in RECURRENT_OPS:  # rnn, lstm, gru: workbench/export/onnx_recurrent.py
             x = recurrent_nodes(g, layer, x, params)
+        elif kind == "residual/start":
+            skips.append(x)
+        elif kind == "residual/end":
+            x = _residual_add(g, layer.block, skips.pop(), x, params)
         else:
             raise ValueError(f"cannot export a {kind!r} layer to ONNX")
 
@@ -114,6 +123,34 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
 def export_onnx(network: Any, loss: Any, path: str | os.PathLike[str], **kwargs: Any) -> None:
     """Write the ONNX model of ``network`` + ``loss`` transform to ``path`` (atomically)."""
     atomic_write_bytes(Path(path), to_onnx(network, loss, **kwargs).SerializeToString())
+
+
+@dataclass(frozen=True)
+class _BlockEdge:
+    """Where a residual block's inner layers start or end in the flat walk over the layers."""
+
+    kind: str  # 'residual/start' | 'residual/end'
+    block: Any
+
+
+def _with_block_edges(layers: list[Any]) -> Iterator[Any]:
+    """The layers in order, a residual block as its start edge, its inner layers, its end edge."""
+    for layer in layers:
+        if layer.kind == "residual":
+            yield _BlockEdge("residual/start", layer)
+            yield from _with_block_edges(layer.inner)
+            yield _BlockEdge("residual/end", layer)
+        else:
+            yield layer
+
+
+def _residual_add(g: _Graph, block: Any, skip: str, branch: str, params: dict[str, np.ndarray]) -> str:
+    """x + f(x): an Add node, after a MatMul (the bias-free projection) when the width changes."""
+    if block.projection is not None:
+        name = block.projection.name
+        w = g.const(f"{name}.W", params[f"{name}.W"])
+        skip = g.op("MatMul", [skip, w], f"{name}/matmul")
+    return g.op("Add", [skip, branch], f"{block.name}/out")
 
 
 def _activation(g: _Graph, layer: Any, z: str) -> str:

@@ -11,7 +11,7 @@ from engine.analysis import Cancelled, sweep_specs
 from engine.events import EpochMetrics, RunFinished
 from engine.initializers import INITIALIZERS
 from engine.optimizers import OPTIMIZERS
-from engine.spec import ExperimentSpec
+from engine.spec import ExperimentSpec, named_layer_specs
 from workbench.model.history import History
 from workbench.model.tasks import TaskState
 
@@ -110,8 +110,9 @@ def build_sweep(spec: ExperimentSpec, param: str, values: list[Any]) -> list[tup
     if param in ("activation", "init"):
         # leaky_relu's negative_slope would be an error for tanh: options go with the old choice.
         key = "activation_options" if param == "activation" else "weight_init_options"
-        dense = [i for i, layer in enumerate(spec.model.layers) if layer.type == "dense"]
-        base = base.with_overrides({f"model.layers.{i}.{key}": {} for i in dense}) if dense else base
+        named = named_layer_specs(spec.model.layers)  # residual blocks' inner layers included
+        dense = [at.replace("[", ".").replace("]", "") for at, _name, layer in named if layer.type == "dense"]
+        base = base.with_overrides({f"{at}.{key}": {} for at in dense}) if dense else base
         base = base.model_copy(update={"name": spec.name})
     return sweep_specs(base, p.path, values)
 
@@ -172,7 +173,9 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
     b = {k: v for k, v in spec.model_dump(mode="json").items() if k not in SKIP_IN_DIFF}
     if len(a["model"]["layers"]) != len(b["model"]["layers"]):
         n = len(b["model"]["layers"])
-        parts = [f"{n} hidden layer{'s' * (n != 1)}"]
+        blocks = sum(layer.get("type") == "residual" for layer in b["model"]["layers"])
+        inside = f" ({blocks} residual block{'s' * (blocks != 1)})" if blocks else ""
+        parts = [f"{n} hidden layer{'s' * (n != 1)}{inside}"]
         a["model"].pop("layers")
         b["model"].pop("layers")
     else:

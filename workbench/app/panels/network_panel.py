@@ -1,10 +1,13 @@
 """Network editor: the stack of hidden layers, each with its type, size, activation, initializer.
 
-Input and output sizes follow from the data and the loss, so they are shown, not typed.
+Input and output sizes follow from the data and the loss, so they are shown, not typed. A
+residual block is a row of its own followed by its inner layers, numbered 3.1, 3.2, … in the
+row header; the row edits go through ``workbench.model.layer_tree`` (paths into the nesting).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -18,6 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,8 +31,10 @@ from engine.initializers import INITIALIZERS
 from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
+from workbench.model import layer_tree
+from workbench.model.layer_tree import Row, TreeEditError
 
-LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
+LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm", "residual": "Residual"}
 RECURRENT_TYPES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}  # on sequence data (engine/recurrent.py)
 LAYER_TYPES.update(RECURRENT_TYPES)
 NEW_LAYER = {
@@ -36,7 +42,15 @@ NEW_LAYER = {
     "dropout": {"type": "dropout", "rate": 0.2},
     "batchnorm": {"type": "batchnorm"},
     **{kind: {"type": kind, "units": 16} for kind in RECURRENT_TYPES},
+    "residual": {"type": "residual", "layers": [
+        {"type": "dense", "units": 8, "activation": "relu", "weight_init": "he_uniform"},
+        {"type": "dense", "units": 8, "activation": "identity", "weight_init": "he_uniform"},
+    ]},
 }
+BLOCK_TIP = ("A residual block adds its input to what its layers compute: y = x + f(x). The gradient "
+             "then has a direct path back to earlier layers, which is what lets very deep networks "
+             "train. When the block's last layer changes the width, x goes through a linear "
+             "projection first (extra weights, no bias).")
 
 
 def registry_combo(registry: Any, tip: str) -> QComboBox:
@@ -88,6 +102,11 @@ class NetworkPanel(QWidget):
         self.up_button.setToolTip("Move the selected layer towards the input.")
         self.down_button = QPushButton("▼")
         self.down_button.setToolTip("Move the selected layer towards the output.")
+        self.block_button = QPushButton("Add to block")
+        self.block_button.setToolTip("Append a layer of the chosen type at the end of the selected residual "
+                                     "block (select the block's row or one of its layers).")
+        self.block_button.setMinimumWidth(10)
+        self.block_button.clicked.connect(lambda: self.add_to_block(self.add_type.currentData()))
         for b in (self.up_button, self.down_button, self.remove_button):
             b.setMaximumWidth(28)
         for b in (self.add_button, self.insert_button):
@@ -102,6 +121,9 @@ class NetworkPanel(QWidget):
         for w in (self.add_type, self.add_button, self.insert_button, self.remove_button,
                   self.up_button, self.down_button):
             buttons.addWidget(w)
+        block_buttons = QHBoxLayout()
+        block_buttons.addStretch(1)
+        block_buttons.addWidget(self.block_button)
 
         out_form = QFormLayout()
         self.output_activation = registry_combo(ACTIVATIONS, TIPS["output_activation"])
@@ -121,6 +143,7 @@ class NetworkPanel(QWidget):
         layout.addWidget(self.input_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(buttons)
+        layout.addLayout(block_buttons)
         layout.addWidget(self.output_label)
         layout.addLayout(out_form)
         layout.addWidget(self.params_label)
@@ -128,6 +151,8 @@ class NetworkPanel(QWidget):
 
         self._shown: Any = None
         self._select_after: int | None = None
+        self._rows: list[Row] = []  # what each table row shows, in order
+        self.table.itemSelectionChanged.connect(self._update_block_button)
         session.specChanged.connect(self.show_spec)
         session.trainerChanged.connect(self.show_sizes)
         session.buildError.connect(self.error.show_message)
@@ -139,10 +164,13 @@ class NetworkPanel(QWidget):
     def _layers(self) -> list[dict]:
         return [layer.model_dump(mode="json") for layer in self.session.spec.model.layers]
 
-    def _set_layers(self, layers: list[dict], select: int | None = None) -> bool:
-        if len(layers) > MAX_LAYERS:
-            self.error.show_message(f"At most {MAX_LAYERS} hidden layers.")
+    def _set_layers(self, layers: list[dict], select: int | tuple[int, ...] | None = None) -> bool:
+        if len(layer_tree.rows(layers)) > MAX_LAYERS:
+            self.error.show_message(f"At most {MAX_LAYERS} hidden layers, counting those inside "
+                                    "residual blocks.")
             return False
+        if isinstance(select, tuple):  # a path: the row it will have
+            select = next((i for i, r in enumerate(layer_tree.rows(layers)) if r.path == select), None)
         self._select_after = select
         return edit_spec(
             self.session, lambda d: d["model"].__setitem__("layers", layers), self.error.show_message
@@ -155,57 +183,88 @@ class NetworkPanel(QWidget):
         rows = self.table.selectionModel().selectedRows()
         return rows[0].row() if rows else -1
 
+    def selected_path(self) -> tuple[int, ...] | None:
+        row = self.selected_row()
+        return self._rows[row].path if 0 <= row < len(self._rows) else None
+
+    def _new_layer(self, kind: str, layers: list[dict], path: tuple[int, ...]) -> dict:
+        """A fresh layer; a new residual block keeps the width it receives (no projection needed)."""
+        new = copy.deepcopy(NEW_LAYER[kind])
+        if kind == "residual":
+            width = layer_tree.width_before(layers, path, 8)
+            for inner in new["layers"]:
+                inner["units"] = width
+        return new
+
     def add_layer(self, kind: str = "dense") -> None:
         layers = self._layers()
-        layers.append(dict(NEW_LAYER[kind]))
-        self._set_layers(layers, select=len(layers) - 1)
+        layers.append(self._new_layer(kind, layers, (len(layers),)))
+        self._set_layers(layers, select=(len(layers) - 1,))
 
     def insert_layer(self, kind: str = "dense") -> None:
-        row = self.selected_row()
         layers = self._layers()
-        at = row if row >= 0 else 0
-        layers.insert(at, dict(NEW_LAYER[kind]))
-        self._set_layers(layers, select=at)
+        path = self.selected_path() or (0,)
+        self._set_layers(layer_tree.insert(layers, path, self._new_layer(kind, layers, path)), select=path)
+
+    def add_to_block(self, kind: str = "dense") -> None:
+        """Append a layer at the end of the selected block (or of the block holding the selected layer)."""
+        path = self.selected_path()
+        layers = self._layers()
+        if path is not None and layer_tree.get(layers, path).get("type") != "residual":
+            path = path[:-1] or None
+        if path is None:
+            self.error.show_message("Select a residual block (or a layer inside one) to add a layer to it.")
+            return
+        end = (*path, len(layer_tree.get(layers, path)["layers"]))
+        new, at = layer_tree.append_to_block(layers, path, self._new_layer(kind, layers, end))
+        self._set_layers(new, select=at)
 
     def remove_layer(self) -> None:
-        row = self.selected_row()
         layers = self._layers()
-        if row < 0:
-            row = len(layers) - 1
-        if row < 0:
+        path = self.selected_path()
+        if path is None:
+            if not layers:
+                return
+            path = (len(layers) - 1,)
+        try:
+            new = layer_tree.remove(layers, path)
+        except TreeEditError as exc:
+            self.error.show_message(f"{str(exc)[0].upper()}{str(exc)[1:]}.")
             return
-        del layers[row]
-        self._set_layers(layers, select=min(row, len(layers) - 1))
+        siblings = len(layer_tree.rows(new))
+        row = min(self.selected_row() if self.selected_row() >= 0 else siblings - 1, siblings - 1)
+        self._set_layers(new, select=row if row >= 0 else None)
 
     def move_layer(self, delta: int) -> None:
-        row = self.selected_row()
-        layers = self._layers()
-        to = row + delta
-        if row < 0 or not 0 <= to < len(layers):
+        path = self.selected_path()
+        if path is None:
             return
-        layers[row], layers[to] = layers[to], layers[row]
-        self._set_layers(layers, select=to)
+        new, to = layer_tree.move(self._layers(), path, delta)
+        if to != path:
+            self._set_layers(new, select=to)
 
     def _layer_problem(self, row: int, key: str, value: Any) -> str:
         """Apply one layer field; returns the problem that stopped it, or ""."""
         problems: list[str] = []
         self.error.show_message("")
+        path = self._rows[row].path
         layers = self._layers()
-        if layers[row].get(key) == value:
+        if layer_tree.get(layers, path).get(key) == value:
             return ""
-        layers[row][key] = value
+        layers = layer_tree.set_field(layers, path, key, value)
         self._select_after = row
         edit_spec(self.session, lambda d: d["model"].__setitem__("layers", layers), problems.append)
         return next((p for p in problems if p), "")
 
     def set_layer_field(self, row: int, key: str, value: Any) -> None:
+        path = self._rows[row].path
         layers = self._layers()
-        if layers[row].get(key) == value:
+        if layer_tree.get(layers, path).get(key) == value:
             return
         if key == "type":
-            layers[row] = dict(NEW_LAYER[value])
+            layers = layer_tree.replace(layers, path, self._new_layer(value, layers, path))
         else:
-            layers[row][key] = value
+            layers = layer_tree.set_field(layers, path, key, value)
         self._set_layers(layers, select=row)
 
     # ------------------------------------------------------------------ display
@@ -226,14 +285,22 @@ class NetworkPanel(QWidget):
         self._shown = spec.model.layers
         selected = self._select_after if self._select_after is not None else self.selected_row()
         self._select_after = None
+        self._rows = layer_tree.rows(self._layers())
         self.table.setRowCount(0)
-        self.table.setRowCount(len(spec.model.layers))
-        for row, layer in enumerate(spec.model.layers):
-            self._fill_row(row, layer)
+        self.table.clearSpans()
+        self.table.setRowCount(len(self._rows))
+        for row, entry in enumerate(self._rows):
+            self._fill_row(row, _spec_at(spec.model.layers, entry.path), entry)
         if 0 <= selected < self.table.rowCount():
             self.table.selectRow(selected)
+        self._update_block_button()
 
-    def _fill_row(self, row: int, layer: Any) -> None:
+    def _update_block_button(self) -> None:
+        path = self.selected_path()
+        self.block_button.setEnabled(path is not None and (self._rows[self.selected_row()].is_block
+                                                           or len(path) > 1))
+
+    def _fill_row(self, row: int, layer: Any, entry: Row | None = None) -> None:
         kind = QComboBox()
         kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         kind.setMinimumContentsLength(5)
@@ -244,7 +311,22 @@ class NetworkPanel(QWidget):
         kind.activated.connect(lambda _i, r=row, w=kind: self.set_layer_field(r, "type", w.currentData()))
         self.table.setCellWidget(row, 0, kind)
         self.table.setVerticalHeaderItem(row, None)
-        if layer.type == "dense":
+        if entry is not None and (entry.depth or entry.is_block):
+            # Numbered by nesting (3, 3.1, 3.2): the row header is what shows a layer is inside a block.
+            header = QTableWidgetItem(("   " * entry.depth) + entry.label)
+            header.setToolTip(f"Inside residual block {entry.label.rsplit('.', 1)[0]}" if entry.depth
+                              else "Residual block: its layers follow, numbered "
+                                   f"{entry.label}.1, {entry.label}.2, …")
+            self.table.setVerticalHeaderItem(row, header)
+        if layer.type == "residual":
+            n = len(layer.layers)
+            summary = QLabel(f"x + f(x), f = the {n} layer{'s' if n != 1 else ''} below")
+            summary.setToolTip(BLOCK_TIP)
+            summary.setStyleSheet("color: #555; padding-left: 4px;")
+            kind.setToolTip(BLOCK_TIP)
+            self.table.setCellWidget(row, 1, summary)
+            self.table.setSpan(row, 1, 1, 3)  # the sentence needs the width of Size, Activation and Init
+        elif layer.type == "dense":
             # A text field judged by the file format's rules: 0 or 99999 is refused in red with the
             # limit named, never ignored or clamped (a spin box would clamp it silently).
             units = honest_field(
@@ -322,6 +404,12 @@ class NetworkPanel(QWidget):
         self.params_label.setToolTip(
             "\n".join(f"{name}: {kind} {shape} · {n:,} parameters" for name, kind, shape, n in net.summary())
         )
+
+
+def _spec_at(layers: Any, path: tuple[int, ...]) -> Any:
+    for i in path[:-1]:
+        layers = layers[i].layers
+    return layers[path[-1]]
 
 
 def _blank() -> QWidget:

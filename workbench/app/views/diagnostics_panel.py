@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis import Diagnosis, RunContext, diagnose
+from engine.analysis.skip_paths import skip_path_summary
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from engine.thinning import ThinnedList
 from workbench.app.plots.base import on_screen
@@ -213,6 +214,13 @@ class DiagnosticsPanel(QWidget):
             item.setBackground(QBrush(colour))
             item.setToolTip(d.text())
             item.setData(Qt.ItemDataRole.UserRole, d)
+            self.list.addItem(item)
+        skip = skip_path_summary([self.epochs[-1]]) if n else None
+        if skip is not None:  # residual nets: a fact, not a problem (no icon, no colour)
+            item = QListWidgetItem(skip)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip("Share of d loss / d input of each residual block that came through the skip "
+                            "path, averaged over the epoch's steps (docs/diagnostics.md).")
             self.list.addItem(item)
         now = [d for d in self.diagnoses if d.state == "now"]
         errors = sum(d.severity == "error" for d in now)

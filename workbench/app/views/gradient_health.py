@@ -68,7 +68,7 @@ class GradientHealthView(PlotView):
         if layers != self.layers:
             self.layers = layers
             axis = self.plot_item.getAxis("left")
-            axis.setTicks([[(i + 0.5, name) for i, name in enumerate(layers)]])
+            axis.setTicks(row_ticks(layers))
         if not layers or len(x) == 0:
             self.data, self.times = np.empty((len(layers), 0)), np.empty(0)
             self.image.clear()
@@ -128,6 +128,22 @@ class GradientHealthView(PlotView):
         if self.data.size == 0:
             return header, np.empty((0, len(header)))
         return header, columns(self.times, *self.data)
+
+
+# Row labels always shown (first, last and evenly between); the others are a second tick level,
+# which the axis draws only where they do not crowd (a 20-layer net in the Training screen's slot).
+ALWAYS_LABELLED = 8
+
+
+def row_ticks(layers: list[str]) -> list[list[tuple[float, str]]]:
+    """Axis tick levels naming the rows: every k-th row and the last first, the rest second."""
+    n = len(layers)
+    step = max(1, -(-n // ALWAYS_LABELLED))
+    major = list(range(0, n, step))
+    if n and major[-1] != n - 1:  # the output row is always named, in place of a crowding neighbour
+        major[-1 if len(major) > 1 and n - 1 - major[-1] < step else len(major):] = [n - 1]
+    return [[(i + 0.5, layers[i]) for i in sorted(major)],
+            [(i + 0.5, layers[i]) for i in range(n) if i not in set(major)]]
 
 
 def _bin_columns(logs: np.ndarray, x: np.ndarray, max_columns: int) -> tuple[np.ndarray, np.ndarray]:

@@ -249,7 +249,7 @@ def measure(network: Any, trainer: Any, batch: tuple[np.ndarray, np.ndarray] | N
             has_grads = False
     params, grads = net.parameters(), net.gradients()
     result: dict[str, dict[str, np.ndarray]] = {}
-    for layer in net.layers:
+    for layer in net.flat_layers:  # a residual block's inner layers, each on its own
         keys = [k for k in params if k.startswith(f"{layer.name}.")]
         if not keys:
             continue

@@ -97,7 +97,7 @@ def unit_maps(network: Any, dataset: Any, res: int) -> dict[str, np.ndarray]:
     with np.errstate(all="ignore"):
         network.forward(np.asarray(features, network.params.dtype), training=False)
     maps: dict[str, np.ndarray] = {}
-    for layer in network.layers[:-1]:  # the last layer is the output
+    for layer in network.flat_layers[:-1]:  # the last layer is the output; blocks' inner layers too
         a = getattr(layer, "a", None)
         if layer.kind == "dense" and isinstance(a, np.ndarray):
             maps[layer.name] = np.asarray(a, float).reshape(res, res, -1).copy()
