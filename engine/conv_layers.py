@@ -47,9 +47,10 @@ def layer_from_spec(spec: Any) -> Layer:
     if spec.type == "global_avgpool":
         return GlobalAvgPool()
     if spec.type in ("rnn", "lstm", "gru"):
-        from engine.layers import LAYERS
+        from engine.recurrent import GRU, LSTM, RNN
 
-        return LAYERS.get(spec.type)(spec.units, spec.return_sequences, spec.truncate)
+        cell = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[spec.type]
+        return cell(spec.units, spec.return_sequences, spec.truncate)
     if spec.type == "residual":
         from engine.residual import Residual
 
