@@ -31,6 +31,7 @@ class RunContext:
     batchnorm: bool = False
     standardized: bool = False  # the data's inputs are standardized
     chance_loss: float = math.nan  # loss of the best constant prediction on the training split
+    data_warnings: tuple = ()  # engine.data.table_checks.DataWarning found when the data was read
 
     def activation(self, layer: str) -> str:
         return self.activations.get(layer, "")
@@ -60,6 +61,7 @@ class RunContext:
             batchnorm=any(layer.type == "batchnorm" for layer in spec.model.layers),
             standardized=bool(spec.data.standardize),
             chance_loss=chance_loss(trainer),
+            data_warnings=tuple(getattr(trainer.dataset, "warnings", ())),
         )
 
 
