@@ -303,6 +303,8 @@ def run_experiment(
         trainer = Trainer(spec, base_dir=base_dir, confined=not allow_data_outside)
     except (DataError, ValueError, TypeError) as exc:
         problems = getattr(exc, "problems", None) or str(exc).splitlines() or [type(exc).__name__]
+        if len(str(exc).splitlines()) > len(problems):  # a headline and "... and N more" around the list
+            problems = str(exc).splitlines()
         for line in capped_lines(problems):
             print(f"{spec.name}: {line}", file=err)
         return EXIT_INVALID

@@ -184,6 +184,11 @@ def plan_table(table: RawTable, target: str | None, options: TableSpec) -> Table
             excluded.append(Excluded(name, prof.kind, prof.reason, False))
             continue
         indicator = options.missing_indicator and prof.n_missing > 0
+        if col.codes is not None and options.decimal == "." and not forced_cat and col.first_text:
+            line, cell = col.first_text
+            if _comma_number(cell):
+                raise DataError(f"{display} line {line}, column {name!r}: {cell!r} reads as a number with a "
+                                "decimal comma; set data.table.decimal to ','")
         if forced_cat or col.codes is not None:
             categories = _categories(table, name)
             if len(categories) > options.max_categories:
@@ -198,6 +203,14 @@ def plan_table(table: RawTable, target: str | None, options: TableSpec) -> Table
         raise DataError(f"{display}: no input columns are left (every column but the target is ignored or "
                         "excluded); include one")
     return TablePlan(target, tuple(inputs), tuple(excluded), profiles)
+
+
+def _comma_number(cell: str) -> bool:
+    try:
+        float(cell.replace(",", "."))
+    except ValueError:
+        return False
+    return "," in cell
 
 
 def _categories(table: RawTable, name: str) -> tuple[str, ...]:
