@@ -18,9 +18,12 @@ SHAPES = {  # name: (rows, features, class names), as scikit-learn ships them
     "wine": (178, 13, ("class_0", "class_1", "class_2")),
     "breast_cancer": (569, 30, ("malignant", "benign")),
 }
+# Distance between neighbouring class means in noise widths: about the 93-98 % accuracies these
+# sets are known for, not a trivially perfect score.
+SEPARATION = {"iris": 4.0, "wine": 4.5, "breast_cancer": 4.0}
 
 
-def separable(n: int, p: int, k: int, rng: np.random.Generator, separation: float = 5.0
+def separable(n: int, p: int, k: int, rng: np.random.Generator, separation: float = 4.0
               ) -> tuple[np.ndarray, np.ndarray]:
     """(x, labels): class means ``separation`` noise-widths apart along a direction that spreads
     over every feature, so each feature alone overlaps its neighbours' classes."""
@@ -37,7 +40,7 @@ def separable(n: int, p: int, k: int, rng: np.random.Generator, separation: floa
 def count_header_csv(name: str, seed: int = 0) -> str:
     """A table in scikit-learn's format: 'rows,features,class names' then rows of features and a label."""
     n, p, classes = SHAPES[name]
-    x, y = separable(n, p, len(classes), np.random.default_rng(seed))
+    x, y = separable(n, p, len(classes), np.random.default_rng(seed), SEPARATION[name])
     order = np.random.default_rng(seed + 1).permutation(n) if name != "iris" else np.arange(n)
     lines = [",".join([str(n), str(p), *classes])]
     lines += [",".join([*(f"{v:g}" for v in x[i]), str(int(y[i]))]) for i in order]
@@ -47,7 +50,7 @@ def count_header_csv(name: str, seed: int = 0) -> str:
 def kaggle_iris_csv(seed: int = 0, separator: str = ",", decimal: str = ".") -> str:
     """Kaggle's Iris.csv layout: Id 1..150, four measurements in cm, 'Iris-setosa' labels, sorted by class."""
     rng = np.random.default_rng(seed)
-    x, y = separable(150, 4, 3, rng)
+    x, y = separable(150, 4, 3, rng, 3.0)  # measurements alone: about 93 %
     x = np.round((x - x.min(axis=0)) / np.ptp(x, axis=0) * 5 + 1, 1)
     names = ("Iris-setosa", "Iris-versicolor", "Iris-virginica")
     head = separator.join(["Id", "SepalLengthCm", "SepalWidthCm", "PetalLengthCm", "PetalWidthCm", "Species"])

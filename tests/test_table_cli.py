@@ -74,7 +74,7 @@ def test_semicolon_decimal_comma_table_through_the_cli(tmp_path: Path,
     path = experiment(tmp_path, "iris", kaggle_iris_csv(separator=";", decimal=","),
                       {"target": "Species", "table": {"decimal": ",", "separator": ";"}}, epochs=40)
     summary, _, _ = run(path, capsys)
-    assert summary["final"]["val_accuracy"] >= 0.9
+    assert summary["final"]["val_accuracy"] >= 0.8  # the measurements alone, about 93 %
 
 
 def test_missing_values_without_a_strategy_exit_2_with_ten_lines(tmp_path: Path,
