@@ -82,7 +82,7 @@ class TableImportDialog(QDialog):
         self._building = False
         self._build()
         self.refresh()
-        self.resize(1040, 640)
+        self.resize(1180, 660)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -162,6 +162,7 @@ class TableImportDialog(QDialog):
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 1)
         side.setMinimumWidth(300)
+        side.setMaximumWidth(380)
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(top)
         body.addWidget(self.messages)
@@ -326,7 +327,7 @@ class TableImportDialog(QDialog):
                 self.grid.setItem(i + 1, j, item)
         self.grid.resizeColumnsToContents()
         for j in range(len(names)):
-            self.grid.setColumnWidth(j, max(self.grid.columnWidth(j), 120))
+            self.grid.setColumnWidth(j, min(max(self.grid.columnWidth(j), 80), 220))
 
     def _fill_summary(self) -> None:
         p = self.preview
@@ -344,6 +345,7 @@ class TableImportDialog(QDialog):
         if left_out:
             text += f"<br>Left out: {', '.join(left_out)}"
         self.summary.setText(text)
+        self.summary.setToolTip("Network inputs, in order:\n" + "\n".join(plan.feature_names()))
 
     def _fill_chart(self) -> None:
         self.chart.clear()

@@ -182,11 +182,12 @@ class DataPanel(QWidget):
         return path
 
     def import_table(self, path: str | None = None) -> bool:
-        """Choose a CSV (unless ``path``), show the import dialog, and on OK set the data section."""
+        """Show the import dialog on ``path``, else on the experiment's CSV, else on a file the user
+        chooses; on OK set the data section (the "…" button picks another file)."""
         from workbench.app.table_import import TableImportDialog
 
         data = self.session.spec.data
-        path = path or self.choose_csv()
+        path = path or (data.path if data.source == "csv" else None) or self.choose_csv()
         if not path:
             return False
         current = data if data.source == "csv" and data.path == path else None
