@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,14 +94,17 @@ def parse_table(data: bytes | str, display: str, options: TableSpec) -> RawTable
     table = _fast_numeric(raw, display, layout, options)
     if table is not None:
         return table
-    text = data if isinstance(data, str) else decode(raw, display)
+    text = data.removeprefix("\ufeff") if isinstance(data, str) else decode(raw, display)
     del raw, data
     return _general(text, display, layout, options)
 
 
 # ------------------------------------------------------------------------------------- layout
 def _split(line: str, sep: str) -> list[str]:
-    return next(csv.reader([line], delimiter=sep), [])
+    try:
+        return next(csv.reader([line], delimiter=sep), [])
+    except csv.Error:  # a stray quote or carriage return: the reader proper names the line
+        return line.split(sep)
 
 
 def _is_number(cell: str, decimal: str) -> bool:
@@ -245,10 +249,12 @@ def _fast_numeric(raw: bytes, display: str, layout: Layout, options: TableSpec) 
         return None  # let the row reader say how big it is
     skip = layout.skip + (1 if layout.header else 0)
     try:
-        x = np.loadtxt(io.BytesIO(raw), delimiter=layout.separator, dtype=np.float64, ndmin=2, comments=None,
-                       # latin-1: numbers are ASCII, and decoding it costs nothing (a non-ASCII cell
-                       # fails as a number and goes to the row reader, which decodes UTF-8 properly).
-                       encoding="latin-1", skiprows=skip)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": refused below
+            # latin-1: numbers are ASCII, and decoding it costs nothing (a non-ASCII cell fails as
+            # a number and goes to the row reader, which decodes UTF-8 properly).
+            x = np.loadtxt(io.BytesIO(raw), delimiter=layout.separator, dtype=np.float64, ndmin=2,
+                           comments=None, encoding="latin-1", skiprows=skip)
     except (ValueError, UnicodeDecodeError):
         return None
     del raw

@@ -3,10 +3,13 @@ columns, text categories, empty cells, semicolons and decimal commas, and the wa
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.data import DataError, make_dataset
 from engine.data.table_read import guess_decimal, guess_separator, parse_table
@@ -199,3 +202,22 @@ def test_text_and_bytes_give_the_same_table() -> None:
     a, b = parse_table(text, "t", options), parse_table(text.encode(), "t", options)
     assert a.names == b.names
     assert np.array_equal(a.column("PetalWidthCm").values, b.column("PetalWidthCm").values)
+
+
+def test_a_byte_order_mark_and_crlf_lines_read_like_plain_text(tmp_path: Path) -> None:
+    plain = dataset(tmp_path, kaggle_iris_csv(), target="Species")
+    marked = dataset(tmp_path, "\ufeff" + kaggle_iris_csv().replace("\n", "\r\n"), target="Species")
+    assert marked.feature_names == plain.feature_names and np.array_equal(marked.x_val, plain.x_val)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=400) | st.text(alphabet=",;\t|.\n\r\"0123456789aeNA -", max_size=300))
+def test_any_bytes_are_read_or_refused_with_a_data_error(data: bytes | str) -> None:
+    from engine.data.table_preview import preview_table
+
+    raw = data.encode() if isinstance(data, str) else data
+    spec = DataSpec(source="csv", path="t.csv", table=TableSpec(missing="mean"))
+    with contextlib.suppress(DataError):
+        parse_table(raw, "t.csv", TableSpec())
+    preview = preview_table(raw, "t.csv", spec)  # never raises: errors are shown
+    assert preview.ok or preview.errors
