@@ -30,9 +30,12 @@ def test_walk_the_import_dialog_from_the_data_panel(qtbot: Any, tmp_path: Path, 
 
     def walk(dialog: Any) -> bool:
         seen["dialog"] = dialog
-        # Opened: the last column is the first guess for the target, and the empty Age cells
-        # cannot be used as they are: the error names a line and the column.
-        assert dialog.target_box.currentData() == "Embarked"
+        # Opened: 'Survived' is the first guess for the target (the name says so), and the empty Age
+        # cells cannot be used as they are: the error names a line and the column.
+        assert dialog.target_box.currentData() == "Survived"
+        assert "Missing values" in dialog.summary.text()
+        choose(dialog.target_box, "Embarked")
+        assert dialog.column_state("Embarked") == "target"
         assert any("column 'Age': missing value" in t for t in dialog.message_texts())
         assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
         # Pick the target.

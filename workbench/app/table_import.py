@@ -47,6 +47,9 @@ KIND_WORDS = {"number": "number", "category": "category", "identifier": "identif
 MISSING_CHOICES = (("error", "refuse the file"), ("drop_rows", "drop those rows"), ("mean", "fill: mean"),
                    ("median", "fill: median"), ("most_frequent", "fill: most frequent"))
 SEPARATORS = (("auto", "auto"), (",", "comma ,"), (";", "semicolon ;"), ("\t", "tab"), ("|", "bar |"))
+# A first guess at the target of a file the experiment has not read yet (the file format's own
+# default stays 'the last column'): the first column named like one of these.
+TARGET_NAMES = ("target", "label", "class", "species", "survived", "outcome", "y")
 TARGET_COLOUR = QColor(220, 235, 255)
 LEFT_OUT_COLOUR = QColor(235, 235, 235)
 
@@ -67,9 +70,12 @@ class TableImportDialog(QDialog):
             self.read_error = ""
         except DataError as exc:
             self.raw, self.read_error = b"", str(exc)
+        fresh = data is None
         data = data or DataSpec(source="csv", path=path)
         self.table = data.table or TableSpec()
         self.target: str | None = data.target
+        if fresh and self.raw:
+            self.target = self._guess_target()
         self.train_fraction = data.train_fraction
         self.overrides: dict[str, str] = {}  # column -> 'number' | 'category' | 'ignore'
         for name in self.table.ignore:
@@ -83,6 +89,15 @@ class TableImportDialog(QDialog):
         self._build()
         self.refresh()
         self.resize(1180, 660)
+
+    def _guess_target(self) -> str | None:
+        names = preview_table(self.raw, Path(self.path).name, DataSpec(source="csv", path=self.path,
+                                                                         table=self.table)).names
+        for word in TARGET_NAMES:
+            for name in names:
+                if name.strip().lower() == word:
+                    return name
+        return None
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -332,7 +347,13 @@ class TableImportDialog(QDialog):
     def _fill_summary(self) -> None:
         p = self.preview
         if not p.ok:
-            self.summary.setText("<b>Cannot import with these options</b> (see below).")
+            hint = ""
+            if any("data.table.missing" in e for e in p.errors):
+                hint = " Choose what to do with <b>Missing values</b>."
+            elif any("decimal comma" in e for e in p.errors):
+                hint = " Set <b>Decimal</b> to comma."
+            self.summary.setText("<b>Cannot import with these options</b> (the problems are listed "
+                                 f"below).{hint}")
             return
         plan = p.plan
         assert plan is not None
@@ -365,8 +386,7 @@ class TableImportDialog(QDialog):
                                                brush=pg.mkBrush(90, 130, 200)))
             axis.setTicks(None)
             self.chart.setTitle("Target histogram", size="9pt")
-        else:
-            self.chart.setTitle("")
+        self.chart.setVisible(bool(p.class_counts) or p.histogram is not None)
         self.chart.autoRange()
 
     def _fill_messages(self) -> None:
