@@ -232,9 +232,10 @@ class TableImportDialog(QDialog):
             stratify=self.stratify.isChecked())
 
     def _needs_numeric(self, name: str) -> bool:
-        # Only a column the reader would leave out needs listing to be used as a number.
+        # A column read as a number anyway needs no listing; any other is listed, so a text column
+        # set to 'number' is refused with the cell that is not one, never silently kept a category.
         prof = self.preview.profiles.get(name)
-        return prof is None or prof.kind in ("identifier", "constant", "mostly_missing")
+        return prof is None or prof.kind != "number"
 
     def data_spec(self) -> DataSpec:
         return DataSpec(source="csv", path=self.path, target=self.target, table=self.table_spec(),
