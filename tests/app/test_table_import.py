@@ -114,3 +114,19 @@ def test_a_ragged_file_lists_ten_errors_then_and_n_more(qtbot: Any, tmp_path: Pa
     assert sum("values, expected 3" in t for t in texts) == 10
     assert texts[-1] == "... and 20 more"
     assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+
+
+def test_a_text_column_set_to_number_is_refused_naming_the_cell(qtbot: Any, tmp_path: Path) -> None:
+    from workbench.app.table_import import TableImportDialog
+
+    path = tmp_path / "titanic.csv"
+    path.write_text(titanic_csv(100), encoding="utf-8")
+    dialog = TableImportDialog(str(path))
+    qtbot.addWidget(dialog)
+    choose(dialog.missing, "mean")
+    assert dialog.preview.ok
+    choose(dialog.type_boxes["Sex"], "number")
+    assert not dialog.preview.ok
+    assert any("column 'Sex'" in t and "is not a number" in t for t in dialog.message_texts())
+    choose(dialog.type_boxes["Sex"], "auto")
+    assert dialog.preview.ok and dialog.column_state("Sex") == "input"
