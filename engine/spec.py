@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 FORMAT = "gradient-workbench/experiment"
 VERSION = 2
@@ -49,6 +49,31 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class TableSpec(Spec):
+    """How a CSV table is read and encoded (``data.table``); absent, a CSV is read as before:
+    every column but the target a number, nothing excluded, nothing imputed."""
+
+    skip_rows: int = Field(0, ge=0, le=1000, description="Lines to skip before the header or data.")
+    header: Literal["auto", "present", "absent"] = Field(
+        "auto", description="auto: a first row with a text cell over numbers below it is a header; a "
+                            "count header ('150,4,setosa,...') is recognised and skipped.")
+    separator: Literal["auto", ",", ";", "\t", "|"] = "auto"
+    decimal: Literal[".", ","] = Field(".", description="Decimal mark of numbers ('3,5' with ',').")
+    ignore: tuple[str, ...] = Field((), max_length=10_000, description="Columns left out.")
+    categorical: tuple[str, ...] = Field(
+        (), max_length=10_000, description="Columns one-hot encoded (text columns are without being listed).")
+    numeric: tuple[str, ...] = Field(
+        (), max_length=10_000, description="Columns used as numbers although they look like identifiers.")
+    max_categories: int = Field(20, ge=2, le=1000, description="Most categories a column may one-hot into.")
+    missing: Literal["error", "drop_rows", "mean", "median", "most_frequent"] = Field(
+        "error", description="Empty or NA cells: refuse, drop their rows, or impute from the training split "
+                             "(categories always take their most frequent value).")
+    missing_indicator: bool = Field(False, description="Add a 0/1 'is missing' input per column with gaps.")
+    exclude_detected: bool = Field(
+        True, description="Leave out identifier-like, constant and mostly-empty columns (a warning says so).")
+    stratify: bool = Field(True, description="Keep class proportions in the split (classification).")
+
+
 class DataSpec(Spec):
     """Where the data comes from and how it is split."""
 
@@ -64,13 +89,15 @@ class DataSpec(Spec):
     target: str | None = Field(None, description="CSV target column name (default: last).")
     task: Literal["auto", "classification", "regression"] = "auto"
     standardize: bool = True
+    # Image and sequence options are left out of a file while at their defaults: files without
+    # image or sequence data read and write exactly as before they existed.
     image_size: int = Field(
         16, ge=MIN_IMAGE_SIZE, le=MAX_IMAGE_SIZE,
         description="Height and width of generated 'shapes' images and of imported image folders.",
+        exclude_if=lambda v: v == 16,
     )
-    channels: Literal[1, 3] = Field(1, description="Image folders: 1 reads grey, 3 reads RGB.")
-    # Sequence options are left out of a file while at their defaults: files without sequence
-    # data read and write exactly as before they existed.
+    channels: Literal[1, 3] = Field(1, description="Image folders: 1 reads grey, 3 reads RGB.",
+                                    exclude_if=lambda v: v == 1)
     sequence_length: int = Field(
         50, ge=2, le=MAX_SEQUENCE_LENGTH, description="Time steps of a sequence source (or CSV window).",
         exclude_if=lambda v: v == 50,
@@ -79,6 +106,15 @@ class DataSpec(Spec):
         None, description="Sequence CSV: the column naming each row's sequence (else a sliding window).",
         exclude_if=lambda v: v is None,
     )
+    table: TableSpec | None = Field(None, description="CSV reading options (see TableSpec).")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_table(self, handler: Any) -> dict[str, Any]:
+        # Files without table options are written as before, byte for byte.
+        out = handler(self)
+        if out.get("table", 0) is None:
+            del out["table"]
+        return out
 
 
 class DenseSpec(Spec):

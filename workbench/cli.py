@@ -303,10 +303,13 @@ def run_experiment(
         trainer = Trainer(spec, base_dir=base_dir, confined=not allow_data_outside)
     except (DataError, ValueError, TypeError) as exc:
         problems = getattr(exc, "problems", None) or str(exc).splitlines() or [type(exc).__name__]
+        if len(str(exc).splitlines()) > len(problems):  # a headline and "... and N more" around the list
+            problems = str(exc).splitlines()
         for line in capped_lines(problems):
             print(f"{spec.name}: {line}", file=err)
         return EXIT_INVALID
     ds = trainer.dataset
+    data_texts = _data_warnings(ds, err)
     print(f"training {spec.name!r}: {ds.name}, {ds.n_train} train / {ds.n_val} validation samples, "
           f"{trainer.network.n_parameters:,} parameters, {spec.training.epochs} epochs", file=out)
     progress = _Progress(trainer, spec, out)
@@ -329,7 +332,8 @@ def run_experiment(
     assert finished is not None  # every run ends with exactly one RunFinished
     warnings = _diagnose(trainer, kept_steps)
     for text in warnings:
-        print(text, file=err)
+        if text not in data_texts:  # printed before training
+            print(text, file=err)
     if finished.divergence is not None and not warnings:
         print(finished.divergence.message(), file=err)
     code, written = _save(target, spec, trainer, finished, warnings, err)
@@ -349,8 +353,10 @@ def _save(target: Path, spec: ExperimentSpec, trainer: Any, finished: RunFinishe
     from workbench.runs import fallback_folder, write_run
 
     def write(folder: Path) -> Path:
+        from workbench.export.preprocessing import standardization_of
+
         return write_run(folder, spec, trainer.history, trainer.network, finished, loss=trainer.loss,
-                         diagnostics=warnings)
+                         diagnostics=warnings, standardization=standardization_of(trainer.dataset))
 
     try:
         return EXIT_OK, write(target)
@@ -379,6 +385,18 @@ def _diagnose(trainer: Any, steps: list[StepMetrics] | None = None) -> list[str]
     from engine.analysis import diagnose_trainer
 
     return [d.text() for d in diagnose_trainer(trainer, steps)]
+
+
+def _data_warnings(dataset: Any, err: TextIO) -> set[str]:
+    """Print what the data checks found (engine.data.table_checks), before training starts."""
+    from engine.analysis.diagnostics import data_findings
+    from engine.analysis.run_context import RunContext
+
+    context = RunContext(data_warnings=tuple(getattr(dataset, "warnings", ())))
+    texts = [d.text() for d in data_findings(context)]
+    for text in texts:
+        print(text, file=err)
+    return set(texts)
 
 
 @dataclass

@@ -121,6 +121,7 @@ def write_run(
     loss: Any = None,
     diagnostics: list[str] | None = None,
     extra: dict[str, Any] | None = None,
+    standardization: Any = None,
 ) -> Path:
     """Write the run folder as a whole; returns its path.
 
@@ -140,7 +141,8 @@ def write_run(
     folder.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{folder.name[:80]}.partial-", dir=folder.parent))
     try:
-        _write_files(partial, spec, history, network, finished, loss, diagnostics or [], extra or {})
+        _write_files(partial, spec, history, network, finished, loss, diagnostics or [], extra or {},
+                     standardization)
         _fsync_dir(partial)
         os.rename(partial, folder)  # atomic; replaces only an empty folder, fails on anything else
         _fsync_dir(folder.parent)
@@ -151,16 +153,19 @@ def write_run(
 
 
 def _write_files(partial: Path, spec: ExperimentSpec, history: list[EpochMetrics], network: Any,
-                 finished: RunFinished, loss: Any, diagnostics: list[str], extra: dict[str, Any]) -> None:
+                 finished: RunFinished, loss: Any, diagnostics: list[str], extra: dict[str, Any],
+                 standardization: Any = None) -> None:
     _write_file(partial / "experiment.json", dumps(spec).encode("utf-8"))
     _write_file(partial / "history.csv", history_csv(history).encode("utf-8"))
     from workbench.export import export_onnx, save_weights
 
-    save_weights(network, partial / "weights.npz", spec)
+    # The input standardisation travels with the weights (weights.npz, and in front of model.onnx).
+    save_weights(network, partial / "weights.npz", spec, standardization)
     files = ["experiment.json", "history.csv", "weights.npz"]
     onnx_error = None
     try:
-        export_onnx(network, loss, partial / "model.onnx", name=spec.name[:80] or "network")
+        export_onnx(network, loss, partial / "model.onnx", name=spec.name[:80] or "network",
+                    standardization=standardization)
         files.append("model.onnx")
     except Exception as exc:  # the run's other artifacts matter more than this one
         onnx_error = f"{type(exc).__name__}: {exc}"

@@ -92,6 +92,7 @@ KINDS = (
     "learning_rate",
     "vanishing_through_time",  # engine/analysis/time_gradients.py
     "exploding_through_time",
+    "data",  # a finding about the data itself (engine.data.table_checks), before any training
 )
 
 State = Literal["now", "recovered"]
@@ -119,6 +120,8 @@ class Diagnosis:
 
     def when(self) -> str:
         """'happening now' or 'happened at epoch N, recovered'."""
+        if self.kind == "data":
+            return "found in the data"
         if self.state == "recovered":
             span = f"epoch {self.epoch}"
             if self.last_epoch > self.epoch:
@@ -170,7 +173,13 @@ def diagnose(
         unique.setdefault((d.kind, d.layer), d)
     result = sorted(unique.values(), key=lambda d: (d.step, KINDS.index(d.kind)))
     advice = _learning_rate(result, ctx)
-    return result + advice
+    return data_findings(ctx) + result + advice
+
+
+def data_findings(ctx: RunContext) -> list[Diagnosis]:
+    """The data checks' warnings as findings: true before the first step, so epoch and step 0."""
+    return [Diagnosis("data", "warning", None, 0, 0, w.message, w.remedy[:1].lower() + w.remedy[1:])
+            for w in ctx.data_warnings]
 
 
 def diagnose_trainer(trainer: Trainer, steps: Sequence[StepMetrics] | None = None) -> list[Diagnosis]:

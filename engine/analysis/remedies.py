@@ -77,4 +77,6 @@ def remedy(kind: str, ctx: RunContext, layer: str | None = None) -> str:
             (False, "add units or layers"),
             (ctx.optimizer in ("adam", "adamw"), "switch to Adam"),
         ])
+    if kind == "data":  # each data warning carries its own remedy; this is the generic one
+        return "fix the table's options (data.table) or the file itself."
     return ""

@@ -34,6 +34,7 @@ class RunContext:
     residual: bool = False  # the model has residual blocks
     standardized: bool = False  # the data's inputs are standardized
     chance_loss: float = math.nan  # loss of the best constant prediction on the training split
+    data_warnings: tuple = ()  # engine.data.table_checks.DataWarning found when the data was read
 
     def activation(self, layer: str) -> str:
         return self.activations.get(layer, "")
@@ -61,6 +62,7 @@ class RunContext:
             residual=any(s.type == "residual" for s in spec.model.layers),
             standardized=bool(spec.data.standardize),
             chance_loss=chance_loss(trainer),
+            data_warnings=tuple(getattr(trainer.dataset, "warnings", ())),
         )
 
 

@@ -15,6 +15,7 @@ from engine.data import csvfile
 # isort: on
 from engine.data.dataset import DATASETS, DataError, Dataset
 from engine.data.features import DEFAULT_FEATURES, Standardizer, derive_features
+from engine.data.table_build import legacy_checks, prepare_table
 from engine.spec import DataSpec
 
 _CLASSIFICATION = ("binary", "multiclass")
@@ -59,7 +60,11 @@ def make_dataset(
         task, n_classes = "multiclass", 10
         image_shape = (int(images.shape[1]), int(images.shape[2]))
         feature_names = tuple(f"pixel_{r}_{c}" for r in range(image_shape[0]) for c in range(image_shape[1]))
-    else:  # csv
+    elif spec.table is not None:  # csv with table options
+        if not spec.path:
+            raise DataError("the data source is 'csv' but no CSV path is set")
+        return _table_dataset(spec, rng, csvfile.resolve_path(spec.path, base_dir, confined))
+    else:  # csv as before table options: numbers only, every column used
         if not spec.path:
             raise DataError("the data source is 'csv' but no CSV path is set")
         table = source(csvfile.resolve_path(spec.path, base_dir, confined), spec.path, spec.target, spec.task)
@@ -86,6 +91,9 @@ def make_dataset(
             return scaler(derive_features(raw, feats) if feats is not None else raw)
 
     y = _targets(y, task)
+    warnings: tuple = ()
+    if kind == "csv":
+        warnings = tuple(legacy_checks(x, feature_names, y, task, class_names, train, val, name))
     return Dataset(
         name=name,
         task=task,
@@ -101,6 +109,43 @@ def make_dataset(
         points_val=None if points is None else points[val].copy(),
         featurize=featurize,
         class_names=class_names,
+        warnings=warnings,
+        input_mean=scaler.mean,
+        input_std=scaler.std,
+    )
+
+
+def _table_dataset(spec: DataSpec, rng: np.random.Generator, path: Path) -> Dataset:
+    """A CSV read under ``spec.table``: split first, then gaps filled and inputs standardised from
+    the training rows alone."""
+    prepared = prepare_table(csvfile.read_bytes(path, spec.path or path.name), spec.path or path.name, spec)
+    task, y = prepared.task, prepared.y
+    _check_task(spec, task)
+    stratify = spec.table is not None and spec.table.stratify and task in _CLASSIFICATION
+    train, val = split_indices(len(y), spec.train_fraction, rng, y if stratify else None)
+    x = prepared.encode(train)
+    scaler = Standardizer.fit(x[train]) if spec.standardize else Standardizer.identity(x.shape[1])
+    points = x if x.shape[1] == 2 else None
+    featurize = (lambda raw: scaler(np.asarray(raw, dtype=np.float64))) if points is not None else None
+    yy = _targets(y, task)
+    return Dataset(
+        name=prepared.name,
+        task=task,
+        x_train=np.ascontiguousarray(scaler(x[train])),
+        y_train=yy[train],
+        x_val=np.ascontiguousarray(scaler(x[val])),
+        y_val=yy[val],
+        n_classes=prepared.n_classes,
+        feature_names=prepared.feature_names,
+        input_shape=(x.shape[1],),
+        image_shape=None,
+        points_train=None if points is None else points[train].copy(),
+        points_val=None if points is None else points[val].copy(),
+        featurize=featurize,
+        class_names=prepared.class_names,
+        warnings=tuple(prepared.checks(train, val)),
+        input_mean=scaler.mean,
+        input_std=scaler.std,
     )
 
 

@@ -83,8 +83,13 @@ def _looks_numeric(text: str) -> bool:
 
 def _read_text(path: Path, display: str) -> str:
     """The file's text: a regular file, at most ``MAX_BYTES``, UTF-8, not blank."""
+    return decode(read_bytes(path, display), display)
+
+
+def read_bytes(path: Path, display: str) -> bytes:
+    """The file's bytes: a regular file of at most ``MAX_BYTES``, else a ``DataError`` saying why."""
     try:
-        raw = read_capped(path, MAX_BYTES, "CSV file")
+        return read_capped(path, MAX_BYTES, "CSV file")
     except FileRefused as exc:
         if exc.kind == "missing":
             raise DataError(f"CSV file {display!r} not found (looked for {path})") from None
@@ -95,12 +100,14 @@ def _read_text(path: Path, display: str) -> str:
         if exc.kind == "special":
             raise DataError(f"CSV path {display!r} is not a file: it {exc.reason} ({path})") from None
         raise DataError(f"cannot read {display}: it {exc.reason}") from None
+
+
+def decode(raw: bytes, display: str) -> str:
     try:
         # utf-8-sig: spreadsheets often start the file with a byte-order mark.
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{display} is not UTF-8 text (bad byte at offset {exc.start})") from None
-    return text
 
 
 def _rows(text: str, delimiter: str, display: str) -> Iterator[tuple[int, list[str]]]:

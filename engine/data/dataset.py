@@ -43,6 +43,11 @@ class Dataset:
     featurize: Callable[[np.ndarray], np.ndarray] | None
     # Display names of classes in label order ('0', '1', … or a CSV's own labels); () for regression.
     class_names: tuple[str, ...] = ()
+    # What the data checks found (engine.data.table_checks.DataWarning), CSV tables only.
+    warnings: tuple = ()
+    # The standardisation fitted on the training split: network input = (features - mean) / std.
+    input_mean: np.ndarray | None = None
+    input_std: np.ndarray | None = None
 
     @property
     def n_train(self) -> int:

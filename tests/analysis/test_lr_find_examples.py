@@ -17,9 +17,9 @@ EPOCHS = 3
 STEPS = 60
 
 
-def _loss_drop(spec) -> float:
+def _loss_drop(spec, base_dir: Path) -> float:
     """Training-loss fall over the run; -inf when it diverged (it achieved nothing)."""
-    trainer = Trainer(spec)
+    trainer = Trainer(spec, base_dir=base_dir)  # a CSV example's table lies beside it
     before = trainer.evaluate("train")[0]
     for _ in trainer.run():
         pass
@@ -30,11 +30,11 @@ def _loss_drop(spec) -> float:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_lr_find_suggests_a_rate_that_trains_or_says_why_not(path: Path) -> None:
     spec = load_experiment(path).with_overrides({"training.epochs": EPOCHS})
-    result, _ = range_test_for(Trainer(spec), steps=STEPS)
+    result, _ = range_test_for(Trainer(spec, base_dir=path.parent), steps=STEPS)
     if result.verdict == "inconclusive":
         assert result.suggested_lr is None and len(result.reason) > 20
         return
     lr = float(f"{result.suggested_lr:.2g}")  # what "Apply" sets
-    own = _loss_drop(spec)
-    suggested = _loss_drop(spec.with_overrides({"optimizer.lr": lr}))
+    own = _loss_drop(spec, path.parent)
+    suggested = _loss_drop(spec.with_overrides({"optimizer.lr": lr}), path.parent)
     assert suggested > 0 and suggested >= 0.5 * max(own, 0.0), (path.stem, lr, suggested, own)

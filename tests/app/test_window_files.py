@@ -102,8 +102,10 @@ def test_export_every_format(qtbot, window, dialogs, tmp_path) -> None:
     dialogs.save_path = str(tmp_path / "m.onnx")
     out = window.exports.export_weights("onnx")
     session = ort.InferenceSession(str(out))
-    x = window.session.trainer.dataset.x_val[:5].astype(np.float32)
-    got = session.run(None, {session.get_inputs()[0].name: x})[0]
+    ds = window.session.trainer.dataset
+    x = ds.x_val[:5].astype(np.float32)
+    raw = (ds.x_val[:5] * ds.input_std + ds.input_mean).astype(np.float32)  # the model standardises itself
+    got = session.run(None, {session.get_inputs()[0].name: raw})[0]
     np.testing.assert_allclose(got, window.session.trainer.predict(x), rtol=1e-4, atol=1e-5)
 
     dialogs.folder = str(tmp_path / "all")

@@ -82,11 +82,14 @@ class ExportActions:
         target = Path(path)
         try:
             from workbench.export import export_onnx, save_weights
+            from workbench.export.preprocessing import standardization_of
 
+            scaling = standardization_of(getattr(self.session.trainer, "dataset", None))
             if fmt == "npz":
-                save_weights(network, target, self.session.spec)
+                save_weights(network, target, self.session.spec, scaling)
             else:
-                export_onnx(network, self.session.trainer.loss, target, name=self.session.spec.name[:80])
+                export_onnx(network, self.session.trainer.loss, target, name=self.session.spec.name[:80],
+                            standardization=scaling)
         except Exception as exc:
             w.show_error("Export failed", f"{type(exc).__name__}: {exc}")
             return None
@@ -110,7 +113,10 @@ class ExportActions:
         t = s.trainer
         finished = s.last_finished or RunFinished(t.status, t.epoch, t.step, t.seconds, t.divergence)
         try:
-            out = write_run(folder, s.spec, list(t.history), t.network, finished, loss=t.loss)
+            from workbench.export.preprocessing import standardization_of
+
+            out = write_run(folder, s.spec, list(t.history), t.network, finished, loss=t.loss,
+                            standardization=standardization_of(t.dataset))
         except Exception as exc:
             w.show_error("Export failed", f"{type(exc).__name__}: {exc}")
             return None

@@ -136,6 +136,18 @@ def main(argv: list[str] | None = None) -> int:
     _until(app, lambda: not runs.job.is_running(), timeout=300)
     shot("runs")
 
+    # Data ▸ Import table… on the Titanic-like example: preview, types, balance, warnings.
+    open_example("table-titanic.json")
+    from workbench.app.table_import import TableImportDialog
+
+    data = s.spec.data
+    dialog = TableImportDialog(data.path or "", data, s.spec.seed, s.base_dir, window)
+    dialog.move(window.x() + 50, window.y() + 20)
+    dialog.show()
+    _pump(app, 0.5)
+    shot("table-import")
+    dialog.reject()
+
     # View ▸ Reset Layout: exactly the designed layout, nothing else open.
     _trigger(window.view_menu, "Reset Layout")
     shot("reset-layout")

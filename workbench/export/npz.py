@@ -2,7 +2,8 @@
 architecture as JSON, so ``np.load(path, allow_pickle=False)`` is all another tool needs.
 
 Keys: ``dense1.W`` (in, out), ``dense1.b``, ``batchnorm1.gamma``, ``batchnorm1.beta``,
-``batchnorm1.running_mean``, ``batchnorm1.running_var``, …, ``output.W``, ``output.b`` and
+``batchnorm1.running_mean``, ``batchnorm1.running_var``, …, ``output.W``, ``output.b``, the input
+standardisation ``input.mean`` and ``input.std`` when known (``preprocessing.py``), and
 ``__architecture__`` (a 0-d unicode array holding JSON: input shape, layers with their
 configuration, parameter shapes and, when known, the experiment).
 """
@@ -20,6 +21,7 @@ import numpy as np
 from engine.spec import MAX_PARAMETERS, ExperimentSpec
 from workbench.experiment.errors import ExperimentError
 from workbench.experiment.io import atomic_write_bytes, parse_json
+from workbench.export.preprocessing import PREFIX, Standardization
 from workbench.files import FileRefused, capped_lines, read_npz
 
 ARCHITECTURE_KEY = "__architecture__"
@@ -55,11 +57,16 @@ def architecture(network: Any, spec: ExperimentSpec | None = None) -> dict[str, 
     return arch
 
 
-def save_weights(network: Any, path: str | os.PathLike[str], spec: ExperimentSpec | None = None) -> None:
-    """Write parameters, buffers and the architecture (atomically)."""
+def save_weights(network: Any, path: str | os.PathLike[str], spec: ExperimentSpec | None = None,
+                 standardization: Standardization | None = None) -> None:
+    """Write parameters, buffers, the input standardisation and the architecture (atomically)."""
     arrays = {k: np.array(v) for k, v in network.parameters().items()}
     arrays.update({k: np.array(v) for k, v in network.buffers().items()})
-    arrays[ARCHITECTURE_KEY] = np.array(json.dumps(architecture(network, spec), sort_keys=False))
+    arch = architecture(network, spec)
+    if standardization is not None:
+        arrays.update(standardization.arrays())
+        arch["preprocessing"] = standardization.describe()
+    arrays[ARCHITECTURE_KEY] = np.array(json.dumps(arch, sort_keys=False))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(Path(path), buffer.getvalue())
@@ -124,7 +131,7 @@ def fit_weights(network: Any, arrays: dict[str, np.ndarray], source: str = "weig
     missing = [k for k in expected if k not in arrays]
     if missing:
         problems.append(f"missing {', '.join(capped_lines(missing))}")
-    unexpected = [k[:80] for k in arrays if k not in expected]
+    unexpected = [k[:80] for k in arrays if k not in expected and not k.startswith(PREFIX)]
     if unexpected:
         problems.append(f"this network has no {', '.join(capped_lines(unexpected))}")
     mismatched = [f"{key} has shape {arrays[key].shape} in the file but {shape} in the network"

@@ -7,8 +7,13 @@ Dropout left out (identity at inference), BatchNorm folded into ``Mul`` + ``Add`
 running statistics, and the loss's output transform (``Softmax`` / ``Sigmoid``) last, so the
 output reads as the engine's ``loss.transform(network.forward(x))``. Classification models
 name their output ``probabilities``, regression models ``predictions``; the input is
-``input`` with shape ``(batch, *input_shape)`` — the network's inputs, i.e. after the
-dataset's featurisation and standardisation.
+``input`` with shape ``(batch, *input_shape)``.
+
+With a ``standardization`` (the app and run folders always pass the dataset's), the graph starts
+with ``Sub`` and ``Div`` by the training split's mean and standard deviation, so ``input`` takes
+the feature values as they are in the data (a CSV's columns after one-hot encoding, in the order
+of the ``feature_names`` metadata); the metadata ``input`` says ``raw``. Without one, ``input``
+is the network's own input (standardised), and ``input`` says ``standardized``.
 """
 
 from __future__ import annotations
@@ -51,11 +56,15 @@ class _Graph:
         return output
 
 
-def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metadata: dict | None = None
-            ) -> onnx.ModelProto:
-    """Build the ONNX model of ``network`` followed by ``loss``'s output transform."""
+def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metadata: dict | None = None,
+            standardization: Any = None) -> onnx.ModelProto:
+    """Build the ONNX model of ``network`` followed by ``loss``'s output transform, preceded by the
+    input standardisation when given (``workbench.export.preprocessing.Standardization``)."""
     g = _Graph()
     x = "input"
+    if standardization is not None:
+        x = g.op("Sub", [x, g.const("input.mean", standardization.mean)], "input/centered")
+        x = g.op("Div", [x, g.const("input.std", standardization.std)], "input/standardized")
     params = network.parameters()
     buffers = network.buffers()
     skips: list[str] = []  # the input of each open residual block
@@ -113,8 +122,15 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
         opset_imports=[helper.make_opsetid("", OPSET)],
     )
     model.ir_version = IR_VERSION
-    model.doc_string = "Inputs are the network's features (after the dataset's featurisation)."
-    props = {"loss": getattr(loss, "name", ""), "task": task, **(metadata or {})}
+    if standardization is not None:
+        model.doc_string = ("Inputs are raw feature values (after the dataset's featurisation and one-hot "
+                            "encoding); the graph standardises them with the training split's mean and std.")
+    else:
+        model.doc_string = "Inputs are the network's features, already standardised as in training."
+    props = {"loss": getattr(loss, "name", ""), "task": task,
+             "input": "raw" if standardization is not None else "standardized", **(metadata or {})}
+    if standardization is not None and standardization.feature_names:
+        props["feature_names"] = list(standardization.feature_names)
     helper.set_model_props(model, {k: v if isinstance(v, str) else json.dumps(v) for k, v in props.items()})
     onnx.checker.check_model(model)
     return model

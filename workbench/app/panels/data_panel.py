@@ -59,6 +59,12 @@ class DataPanel(QWidget):
         csv.addWidget(self.csv_path)
         csv.addWidget(browse)
         form.addRow("CSV", self.csv_row)
+        self.import_button = QPushButton("Import table…")
+        self.import_button.setObjectName("ImportTableButton")
+        self.import_button.setToolTip("Read a CSV table with a preview: separator, header, target, column "
+                                      "types, missing values, and warnings about leaks")
+        self.import_button.clicked.connect(lambda: self.import_table())
+        form.addRow("", self.import_button)
         self.target = QLineEdit()
         self.target.setPlaceholderText("last column")
         self.target.setToolTip(TIPS["target"])
@@ -127,6 +133,11 @@ class DataPanel(QWidget):
         self.error = ErrorLabel()
         self.info = QLabel()
         self.info.setStyleSheet("color: #555;")
+        self.data_warnings = QLabel()
+        self.data_warnings.setObjectName("DataWarnings")
+        self.data_warnings.setWordWrap(True)
+        self.data_warnings.setStyleSheet("background: #fff4d6; color: #5a4300; padding: 3px;")
+        self.data_warnings.setVisible(False)
         self.preview = pg.PlotWidget()
         self.preview.setMinimumHeight(120)
         self.preview.setMaximumHeight(170)
@@ -143,6 +154,7 @@ class DataPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.error)
         layout.addWidget(self.info)
+        layout.addWidget(self.data_warnings)
         layout.addWidget(self.preview)
         layout.addStretch(1)
 
@@ -162,15 +174,8 @@ class DataPanel(QWidget):
     def _dataset_chosen(self, index: int) -> None:
         name = self.dataset.itemData(index)
         if name == "csv" and not self.session.spec.data.path:
-            path = self.choose_csv()
-            if not path:
+            if not self.import_table():
                 self.show_spec(self.session.spec)
-                return
-
-            def mutate(d: dict) -> None:
-                d["data"].update(source="csv", path=path)
-
-            edit_spec(self.session, mutate, self.error.show_message)
             return
         self._edit("source", name)
 
@@ -180,6 +185,26 @@ class DataPanel(QWidget):
             self, "Choose a CSV file", "", "CSV files (*.csv);;All files (*)"
         )
         return path
+
+    def import_table(self, path: str | None = None) -> bool:
+        """Show the import dialog on ``path``, else on the experiment's CSV, else on a file the user
+        chooses; on OK set the data section (the "…" button picks another file)."""
+        from workbench.app.table_import import TableImportDialog
+
+        data = self.session.spec.data
+        path = path or (data.path if data.source == "csv" else None) or self.choose_csv()
+        if not path:
+            return False
+        current = data if data.source == "csv" and data.path == path else None
+        dialog = TableImportDialog(path, current, self.session.spec.seed, self.session.base_dir, self)
+        if not self.run_dialog(dialog):
+            return False
+        changes = dialog.data_changes()
+        return edit_spec(self.session, lambda d: d["data"].update(changes), self.error.show_message)
+
+    def run_dialog(self, dialog: Any) -> bool:
+        """Show a modal dialog (a method so tests can drive it instead)."""
+        return bool(dialog.exec())
 
     def _browse(self) -> None:
         path = self.choose_csv()
@@ -238,6 +263,10 @@ class DataPanel(QWidget):
 
     def show_dataset(self, trainer: Any) -> None:
         dataset = getattr(trainer, "dataset", None)
+        warnings = tuple(getattr(dataset, "warnings", ()) or ())
+        self.data_warnings.setVisible(bool(warnings))
+        self.data_warnings.setText("\n".join(f"⚠ {w.message}" for w in warnings))
+        self.data_warnings.setToolTip("\n\n".join(w.text() for w in warnings))
         if dataset is None:
             self.info.setText("")
             self.scatter.clear()

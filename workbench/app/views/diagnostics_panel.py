@@ -48,6 +48,7 @@ KIND_TITLES = {
     "update_ratio": "Update size",
     "loss_plateau": "Loss plateau",
     "learning_rate": "Learning rate",
+    "data": "Data",
 }
 SEVERITY_COLOURS = {"error": QColor(253, 226, 225), "warning": QColor(255, 244, 214)}
 RECOVERED_COLOUR = QColor(236, 236, 236)  # happened, then cleared for RECOVERY_EPOCHS epochs
@@ -243,7 +244,7 @@ class DiagnosticsPanel(QWidget):
 
 def item_text(d: Diagnosis) -> str:
     where = [f"layer {d.layer}"] if d.layer else []
-    where.append(f"epoch {d.epoch}, step {d.step}")
+    where.append("the data, before training" if d.kind == "data" else f"epoch {d.epoch}, step {d.step}")
     title = f"{KIND_TITLES.get(d.kind, d.kind)} ({d.severity}, {d.when()}) — {' · '.join(where)}"
     return f"{title}\n{d.message}" + (f"\nTry: {d.remedy}" if d.remedy else "")
 
