@@ -61,7 +61,10 @@ class ActivationSummary:
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """End of an epoch: losses and metrics over the whole train and validation splits."""
+    """End of an epoch. Validation: the weights after the epoch over the whole split, in eval
+    mode. Train: the epoch's own steps (the mean of their minibatch losses weighted by their
+    rows; the metric of the outputs those steps computed), except full-batch L-BFGS, whose one
+    step is measured like validation."""
 
     epoch: int
     step: int
@@ -75,6 +78,7 @@ class EpochMetrics:
     layer_grad_norms: dict[str, float]  # mean over the epoch's steps
     layer_weight_norms: dict[str, float]
     layer_update_ratios: dict[str, float]
+    # Over the validation split after the epoch (the training split when there is none).
     activations: dict[str, ActivationSummary] = field(default_factory=dict)
 
 
