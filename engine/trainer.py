@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from operator import add
 from pathlib import Path
 
 import numpy as np
@@ -332,7 +331,8 @@ class Trainer:
         opt = self.optimizer
         epoch = self.epoch + 1
         n = len(self._x_train)
-        last = 0 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size) - 1
+        size = self.spec.training.batch_size
+        last = 0 if opt.needs_closure else math.ceil(n / size) - 1
         steps_per_epoch = last + 1
         stats = self._stats
         ratio_sum: dict[str, float] = {}
@@ -347,8 +347,11 @@ class Trainer:
         constant_lr = type(self.schedule) is Constant
         lr = opt.lr
         layers, alternating, sqrt = stats.layers, stats.alternating, math.sqrt
-        grad_acc = [0.0] * len(layers)  # per-layer sums of the steps' gradient norms
-        loss_total = 0.0  # the steps' losses weighted by their rows: the epoch's train loss
+        # Each step's per-layer gradient norms and loss, summed at the epoch's end (appending
+        # costs less per step than adding up as we go).
+        grad_rows: list[list[float]] = []
+        losses: list[float] = []
+        add_grads, add_loss = grad_rows.append, losses.append
         batches, order = self._batches()
         for i, (xb, yb, ob) in enumerate(batches):
             if stop.is_set():
@@ -377,16 +380,13 @@ class Trainer:
             if type(result) is RunFinished:
                 return result
             grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
-            loss_total += loss_value * len(xb)
+            add_loss(loss_value)
             if alternating:  # W, b, W, b, …: C-level loops over slices
-                roots = list(map(sqrt, grad_sums))
-                grad_values = roots[0::2]
-                grad_norms = dict(zip(layers, grad_values, strict=True))
-                bias_norms = dict(zip(layers, roots[1::2], strict=True))
+                grad_norms = dict(zip(layers, map(sqrt, grad_sums[0::2]), strict=True))
+                bias_norms = dict(zip(layers, map(sqrt, grad_sums[1::2]), strict=True))
             else:
                 grad_norms, bias_norms = norms(grad_sums)
-                grad_values = list(grad_norms.values())
-            grad_acc = list(map(add, grad_acc, grad_values))
+            add_grads(list(grad_norms.values()))
             if sample:
                 weight_norms = norms(weight_sums)[0]
                 update_norms = norms(update_sums)[0]
@@ -400,8 +400,9 @@ class Trainer:
         self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
-        grad_sum = dict(zip(layers, grad_acc, strict=True)) if n_steps else {}
-        train = None if opt.needs_closure or not n_steps else (loss_total / n, order)
+        # sum() adds in step order from 0.0: the same bits as a running total.
+        grad_sum = dict(zip(layers, map(sum, zip(*grad_rows, strict=True)), strict=True)) if n_steps else {}
+        train = None if opt.needs_closure or not n_steps else (_row_weighted_mean(losses, size, n), order)
         metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms, train)
         self.history.append(metrics.epoch, metrics)
         yield metrics
@@ -582,6 +583,13 @@ class Trainer:
             return None
         self._since_best += 1
         return self._finished("early_stopped") if self._since_best >= patience else None
+
+
+def _row_weighted_mean(losses: list[float], size: int, n: int) -> float:
+    """The mean over ``n`` rows of minibatch losses (each a mean over its batch): every batch
+    has ``size`` rows but the last, which has the rest."""
+    last_rows = n - size * (len(losses) - 1)
+    return (sum(losses[:-1]) * size + losses[-1] * last_rows) / n
 
 
 def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:
