@@ -325,7 +325,7 @@ class Trainer:
         # Small sets: gather the epoch's order once, then every batch is a slice (no copy),
         # the same rows in the same order as gathering batch by batch.
         xs, ys = x[order], y[order]
-        return ((xs[i : i + size], ys[i : i + size], outs[i : i + size]) for i in spans), order
+        return iter([(xs[i : i + size], ys[i : i + size], outs[i : i + size]) for i in spans]), order
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
         opt = self.optimizer
@@ -338,6 +338,7 @@ class Trainer:
         ratio_sum: dict[str, float] = {}
         n_steps = n_sampled = 0
         stop, resume = self._stop, self._resume
+        stopping, running = stop.is_set, resume.is_set
         weight_norms, ratios = self._last_weight_norms, self._last_ratios
         quiet = contextvars.Context()
         quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
@@ -354,9 +355,9 @@ class Trainer:
         add_grads, add_loss = grad_rows.append, losses.append
         batches, order = self._batches()
         for i, (xb, yb, ob) in enumerate(batches):
-            if stop.is_set():
+            if stopping():
                 return self._finished("stopped")
-            if not resume.is_set():
+            if not running():
                 self.status = "paused"
                 while not resume.wait(0.05):
                     pass
@@ -422,7 +423,9 @@ class Trainer:
             ob[...] = out = forward(xb, True)
             loss_value, grad_out = loss_fn(out, yb)
             backward(grad_out, False)
-            loss_value = float(loss_value) + self._regularize()
+            loss_value = float(loss_value)
+            if settings.l1 or settings.l2:
+                loss_value += self._regularize()
             grad_sums = squared_sums(grads)
             grad_norm = sqrt(sum(grad_sums))
             if not (isfinite(loss_value) and isfinite(grad_norm)):
