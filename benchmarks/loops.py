@@ -10,8 +10,9 @@ Trainer at ≥ 0.6× it (give a copy of its ``src/nn.ts``: ``PLAYGROUND_NN_TS=PA
 ``benchmarks/playground.py``).
 
 Every loop runs in its own child process (the same for this checkout and the baseline), and
-the children take turns running short blocks: a burst of load from another process hits
-every loop alike, and the best block of each is kept. Ratios are the figures to read.
+the children take turns running short blocks (whole epochs, at least ~5 ms): a burst of load
+from another process hits every loop alike, and the best block of each is kept. Ratios are the
+figures to read.
 """
 
 from __future__ import annotations
@@ -63,12 +64,13 @@ class Child:
 
 
 def race(runners: dict[str, tuple[Child, str]], net: str, seconds: float) -> dict[str, float]:
-    """Best steps/s of each runner (child, loop), running blocks of ~50 ms in turn."""
+    """Best steps/s of each runner (child, loop), running blocks of at least ~5 ms (whole
+    epochs) in turn: on a shared machine, short blocks often run undisturbed, and the best is kept."""
     sizes: dict[str, int] = {}
     for name, (child, loop) in runners.items():
         # Blocks of whole epochs (50 steps on both nets): each holds as many epoch evaluations.
         steps = 50
-        while child.seconds(loop, net, steps) < 0.05:
+        while child.seconds(loop, net, steps) < 0.005:
             steps *= 2
         sizes[name] = steps
     best = dict.fromkeys(runners, 0.0)
@@ -103,7 +105,7 @@ def main(baseline: str | None = None, seconds: float = 6.0,
         pg = Child(ROOT, playground.command(playground_ts, _playground_points()))
     results: dict[str, dict[str, float]] = {}
     try:
-        print(f"\nSteps/s in one run, best of ~50 ms blocks taken in turn ({os.cpu_count()} cores)")
+        print(f"\nSteps/s in one run, best of short blocks taken in turn ({os.cpu_count()} cores)")
         if base is not None:
             print(f"  baseline: {base.engine_file}")
         if pg is not None:
