@@ -276,11 +276,10 @@ class Network:
             if not isinstance(layer, Dense) or layer.a is None or layer.z is None:
                 continue
             # In float64, with plain reductions (np.mean / np.std cost several times as much).
-            a = layer.a.astype(np.float64)
-            n = max(a.size, 1)
-            mean = float(a.sum()) / n
-            a -= mean
-            std = math.sqrt(float(np.vdot(a, a)) / n)
+            n = max(layer.a.size, 1)
+            mean = float(layer.a.sum(dtype=np.float64)) / n
+            centred = np.subtract(layer.a, mean, dtype=np.float64)
+            std = math.sqrt(float(np.vdot(centred, centred)) / n)
             act = layer.activation
             dead = 0.0
             if act.rectifier:
