@@ -10,7 +10,7 @@ Trainer at ≥ 0.6× it (give a copy of its ``src/nn.ts``: ``PLAYGROUND_NN_TS=PA
 ``benchmarks/playground.py``).
 
 Every loop runs in its own child process (the same for this checkout and the baseline), and
-the children take turns running short blocks (whole epochs, at least ~5 ms): a burst of load
+the children take turns running short blocks (whole epochs, at least ~20 ms): a burst of load
 from another process hits every loop alike, and the best block of each is kept. Ratios are the
 figures to read.
 """
@@ -64,13 +64,13 @@ class Child:
 
 
 def race(runners: dict[str, tuple[Child, str]], net: str, seconds: float) -> dict[str, float]:
-    """Best steps/s of each runner (child, loop), running blocks of at least ~5 ms (whole
+    """Best steps/s of each runner (child, loop), running blocks of at least ~20 ms (whole
     epochs) in turn: on a shared machine, short blocks often run undisturbed, and the best is kept."""
     sizes: dict[str, int] = {}
     for name, (child, loop) in runners.items():
         # Blocks of whole epochs (50 steps on both nets): each holds as many epoch evaluations.
         steps = 50
-        while child.seconds(loop, net, steps) < 0.005:
+        while child.seconds(loop, net, steps) < 0.02:
             steps *= 2
         sizes[name] = steps
     best = dict.fromkeys(runners, 0.0)
