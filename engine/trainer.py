@@ -182,7 +182,6 @@ class Trainer:
         self._prev_params = np.empty_like(self.network.params)
         # The outputs of an epoch's training steps, row by row in the epoch's order.
         self._train_out = np.empty((len(self._x_train), *self.network.output_shape), self.dtype)
-        self._gathered: tuple[np.ndarray, np.ndarray] | None = None  # see _batches
         # Weight norms and update ratios of the last sampled step (see STATS_EVERY).
         self._last_weight_norms: dict[str, float] = {}
         self._last_ratios: dict[str, float] = {}
@@ -324,13 +323,8 @@ class Trainer:
             return ((x[idx], y[idx], outs[i : i + size])
                     for i, idx in zip(spans, (order[i : i + size] for i in spans), strict=True)), order
         # Small sets: gather the epoch's order once, then every batch is a slice (no copy),
-        # the same rows in the same order as gathering batch by batch. Into the same arrays
-        # every epoch: a fresh 10 MB array costs its page faults again (a step of an MNIST net).
-        if self._gathered is None:
-            self._gathered = (np.empty_like(x), np.empty_like(y))
-        xs, ys = self._gathered
-        np.take(x, order, axis=0, out=xs)
-        np.take(y, order, axis=0, out=ys)
+        # the same rows in the same order as gathering batch by batch.
+        xs, ys = x[order], y[order]
         return iter([(xs[i : i + size], ys[i : i + size], outs[i : i + size]) for i in spans]), order
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
