@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -102,7 +103,8 @@ def main(baseline: str | None = None, seconds: float = 6.0,
     pg = None
     if why_not is None:
         sys.path.insert(0, str(HERE))
-        pg = Child(ROOT, playground.command(playground_ts, _playground_points()))
+        pg_command = playground.command(playground_ts, _playground_points())
+        pg = Child(ROOT, pg_command)
     results: dict[str, dict[str, float]] = {}
     try:
         print(f"\nSteps/s in one run, best of short blocks taken in turn ({os.cpu_count()} cores)")
@@ -160,6 +162,7 @@ def main(baseline: str | None = None, seconds: float = 6.0,
             base.close()
         if pg is not None:
             pg.close()
+            shutil.rmtree(Path(pg_command[-1]).parent, ignore_errors=True)  # its temporary script
     return results
 
 
