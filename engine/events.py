@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+_set_attribute = object.__setattr__  # what a frozen dataclass's own __init__ uses
+
 
 @dataclass(frozen=True)
 class StepMetrics:
@@ -37,17 +39,18 @@ class StepMetrics:
         """The same object as ``StepMetrics(...)``, without the frozen dataclass's per-field
         ``object.__setattr__`` (the trainer makes one per step: a tenth of a tiny net's step)."""
         m = object.__new__(cls)
-        m.__dict__.update(
-            epoch=epoch,
-            step=step,
-            loss=loss,
-            lr=lr,
-            grad_norm=grad_norm,
-            layer_grad_norms=layer_grad_norms,
-            layer_bias_grad_norms=layer_bias_grad_norms,
-            layer_weight_norms=layer_weight_norms,
-            layer_update_ratios=layer_update_ratios,
-        )
+        # A whole new __dict__ in one go: a quarter cheaper than updating the empty one.
+        _set_attribute(m, "__dict__", {
+            "epoch": epoch,
+            "step": step,
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "layer_grad_norms": layer_grad_norms,
+            "layer_bias_grad_norms": layer_bias_grad_norms,
+            "layer_weight_norms": layer_weight_norms,
+            "layer_update_ratios": layer_update_ratios,
+        })
         return m
 
 
@@ -61,7 +64,10 @@ class ActivationSummary:
 
 @dataclass(frozen=True)
 class EpochMetrics:
-    """End of an epoch: losses and metrics over the whole train and validation splits."""
+    """End of an epoch. Validation: the weights after the epoch over the whole split, in eval
+    mode. Train: the epoch's own steps (the mean of their minibatch losses weighted by their
+    rows; the metric of the outputs those steps computed), except full-batch L-BFGS, whose one
+    step is measured like validation."""
 
     epoch: int
     step: int
@@ -75,6 +81,7 @@ class EpochMetrics:
     layer_grad_norms: dict[str, float]  # mean over the epoch's steps
     layer_weight_norms: dict[str, float]
     layer_update_ratios: dict[str, float]
+    # Over the validation split after the epoch (the training split when there is none).
     activations: dict[str, ActivationSummary] = field(default_factory=dict)
     # Per residual block (res1, …): mean over the epoch's steps of the share of d loss / d x
     # that came through the skip path (engine/residual.py defines it).

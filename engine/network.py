@@ -6,6 +6,7 @@ optimizer, clipping and regularisation each update all of them with one in-place
 from __future__ import annotations
 
 import copy as _copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -266,15 +267,22 @@ class Network:
         for layer in self.flat_layers:
             if not isinstance(layer, Dense) or layer.a is None or layer.z is None:
                 continue
-            a = layer.a.astype(np.float64)
+            # In float64, with plain reductions (np.mean / np.std cost several times as much).
+            n = max(layer.a.size, 1)
+            mean = float(layer.a.sum(dtype=np.float64)) / n
+            centred = np.subtract(layer.a, mean, dtype=np.float64)
+            std = math.sqrt(float(np.vdot(centred, centred)) / n)
             act = layer.activation
-            dead = float(np.mean(np.all(layer.z <= 0, axis=0))) if act.rectifier else 0.0
+            dead = 0.0
+            if act.rectifier:
+                never_positive = np.all(layer.z <= 0, axis=0)
+                dead = np.count_nonzero(never_positive) / max(never_positive.size, 1)
             sat = act.saturated(layer.a)
             stats[layer.name] = ActivationStats(
-                mean=float(a.mean()),
-                std=float(a.std()),
+                mean=mean,
+                std=std,
                 dead_fraction=dead,
-                saturated_fraction=0.0 if sat is None else float(np.mean(sat)),
+                saturated_fraction=0.0 if sat is None else np.count_nonzero(sat) / max(sat.size, 1),
             )
         return stats
 

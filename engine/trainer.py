@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from operator import add
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +184,8 @@ class Trainer:
         self._rng = np.random.default_rng(self._train_seed)
         self._stats = _LayerStats(self.network)
         self._prev_params = np.empty_like(self.network.params)
+        # The outputs of an epoch's training steps, row by row in the epoch's order.
+        self._train_out = np.empty((len(self._x_train), *self.network.output_shape), self.dtype)
         # Weight norms and update ratios of the last sampled step (see STATS_EVERY).
         self._last_weight_norms: dict[str, float] = {}
         self._last_ratios: dict[str, float] = {}
@@ -309,31 +310,39 @@ class Trainer:
         self.status = status
         return RunFinished(status, self.epoch, self.step, self.seconds, self.divergence)
 
-    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """This epoch's (x, y) minibatches in a fresh random order (one batch for LBFGS)."""
-        x, y = self._x_train, self._y_train
+    def _batches(self) -> tuple[Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], np.ndarray]:
+        """This epoch's (x, y, out) minibatches in a fresh random order, and that order.
+
+        ``out`` is the batch's slice of the buffer the training outputs are kept in, for the
+        epoch's train metric. LBFGS: one batch of the whole split in its own order."""
+        x, y, outs = self._x_train, self._y_train, self._train_out
         n = len(x)
         if self.optimizer.needs_closure:
-            return iter([(x, y)])
+            return iter([(x, y, outs)]), np.arange(n)
         size = self.spec.training.batch_size
+        # One permutation per epoch (what minibatches() draws), cut into batches.
+        order = next(iter(minibatches(n, max(n, 1), self._rng)), np.arange(0))
+        spans = range(0, n, size)
         if x.nbytes + y.nbytes > _GATHER_ONCE_BYTES:
-            return ((x[idx], y[idx]) for idx in minibatches(n, size, self._rng))
+            return ((x[idx], y[idx], outs[i : i + size])
+                    for i, idx in zip(spans, (order[i : i + size] for i in spans), strict=True)), order
         # Small sets: gather the epoch's order once, then every batch is a slice (no copy),
         # the same rows in the same order as gathering batch by batch.
-        order = next(iter(minibatches(n, max(n, 1), self._rng)), np.arange(0))
         xs, ys = x[order], y[order]
-        return ((xs[i : i + size], ys[i : i + size]) for i in range(0, n, size))
+        return iter([(xs[i : i + size], ys[i : i + size], outs[i : i + size]) for i in spans]), order
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
         opt = self.optimizer
         epoch = self.epoch + 1
         n = len(self._x_train)
-        last = 0 if opt.needs_closure else math.ceil(n / self.spec.training.batch_size) - 1
+        size = self.spec.training.batch_size
+        last = 0 if opt.needs_closure else math.ceil(n / size) - 1
         steps_per_epoch = last + 1
         stats = self._stats
         ratio_sum: dict[str, float] = {}
         n_steps = n_sampled = 0
         stop, resume = self._stop, self._resume
+        stopping, running = stop.is_set, resume.is_set
         weight_norms, ratios = self._last_weight_norms, self._last_ratios
         quiet = contextvars.Context()
         quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
@@ -343,11 +352,16 @@ class Trainer:
         constant_lr = type(self.schedule) is Constant
         lr = opt.lr
         layers, alternating, sqrt = stats.layers, stats.alternating, math.sqrt
-        grad_acc = [0.0] * len(layers)  # per-layer sums of the steps' gradient norms
-        for i, (xb, yb) in enumerate(self._batches()):
-            if stop.is_set():
+        # Each step's per-layer gradient norms and loss, summed at the epoch's end (appending
+        # costs less per step than adding up as we go).
+        grad_rows: list[list[float]] = []
+        losses: list[float] = []
+        add_grads, add_loss = grad_rows.append, losses.append
+        batches, order = self._batches()
+        for i, (xb, yb, ob) in enumerate(batches):
+            if stopping():
                 return self._finished("stopped")
-            if not resume.is_set():
+            if not running():
                 self.status = "paused"
                 while not resume.wait(0.05):
                     pass
@@ -367,19 +381,17 @@ class Trainer:
             # NumPy's warnings are silenced for the step, and never across a yield: NumPy keeps
             # its error state in a context variable, and the step runs in a context of its own
             # (one Context.run per step costs a tenth of entering and leaving np.errstate).
-            result = quiet.run(step_fn, epoch, xb, yb, True) if sample else quiet.run(hot, xb, yb)
+            result = quiet.run(step_fn, epoch, xb, yb, ob, True) if sample else quiet.run(hot, xb, yb, ob)
             if type(result) is RunFinished:
                 return result
             grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
+            add_loss(loss_value)
             if alternating:  # W, b, W, b, …: C-level loops over slices
-                roots = list(map(sqrt, grad_sums))
-                grad_values = roots[0::2]
-                grad_norms = dict(zip(layers, grad_values, strict=True))
-                bias_norms = dict(zip(layers, roots[1::2], strict=True))
+                grad_norms = dict(zip(layers, map(sqrt, grad_sums[0::2]), strict=True))
+                bias_norms = dict(zip(layers, map(sqrt, grad_sums[1::2]), strict=True))
             else:
                 grad_norms, bias_norms = norms(grad_sums)
-                grad_values = list(grad_norms.values())
-            grad_acc = list(map(add, grad_acc, grad_values))
+            add_grads(list(grad_norms.values()))
             if sample:
                 weight_norms = norms(weight_sums)[0]
                 update_norms = norms(update_sums)[0]
@@ -393,8 +405,10 @@ class Trainer:
         self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
-        grad_sum = dict(zip(layers, grad_acc, strict=True)) if n_steps else {}
-        metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms)
+        # sum() adds in step order from 0.0: the same bits as a running total.
+        grad_sum = dict(zip(layers, map(sum, zip(*grad_rows, strict=True)), strict=True)) if n_steps else {}
+        train = None if opt.needs_closure or not n_steps else (_row_weighted_mean(losses, size, n), order)
+        metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms, train)
         self.history.append(metrics.epoch, metrics)
         yield metrics
         if not math.isfinite(metrics.train_loss):
@@ -402,17 +416,20 @@ class Trainer:
             return self._finished("diverged")
         return self._early_stop(metrics.val_loss)
 
-    def _hot_step(self, epoch: int) -> Callable[[np.ndarray, np.ndarray], RunFinished | tuple]:
-        """``_step(epoch, xb, yb, sample=False)`` for minibatch optimizers, as a closure over
+    def _hot_step(self, epoch: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], RunFinished | tuple]:
+        """``_step(epoch, xb, yb, ob, sample=False)`` for minibatch optimizers, as a closure over
         everything it uses: the step most steps take, with the fewest Python look-ups."""
         net, opt, loss_fn, settings = self.network, self.optimizer, self.loss, self.settings
         forward, backward, opt_step, grads = net.forward, net.backward, opt.step, net.grads
         squared_sums, sqrt, isfinite = self._stats.squared_sums, math.sqrt, math.isfinite
 
-        def step(xb: np.ndarray, yb: np.ndarray) -> RunFinished | tuple:
-            loss_value, grad_out = loss_fn(forward(xb, True), yb)
+        def step(xb: np.ndarray, yb: np.ndarray, ob: np.ndarray) -> RunFinished | tuple:
+            ob[...] = out = forward(xb, True)
+            loss_value, grad_out = loss_fn(out, yb)
             backward(grad_out, False)
-            loss_value = float(loss_value) + self._regularize()
+            loss_value = float(loss_value)
+            if settings.l1 or settings.l2:
+                loss_value += self._regularize()
             grad_sums = squared_sums(grads)
             grad_norm = sqrt(sum(grad_sums))
             if not (isfinite(loss_value) and isfinite(grad_norm)):
@@ -424,10 +441,13 @@ class Trainer:
 
         return step
 
-    def _step(self, epoch: int, xb: np.ndarray, yb: np.ndarray, sample: bool) -> RunFinished | tuple:
+    def _step(
+        self, epoch: int, xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, sample: bool
+    ) -> RunFinished | tuple:
         """One optimizer step; the squared norms it measured, or how it diverged.
 
-        The weights' and the update's norms only on sampled steps (None otherwise)."""
+        The weights' and the update's norms only on sampled steps (None otherwise). A
+        minibatch step keeps its outputs in ``ob`` (for the epoch's train metric)."""
         net, opt, stats = self.network, self.optimizer, self._stats
         if opt.needs_closure:
             loss_value = self._full_batch_step(xb, yb)
@@ -436,7 +456,7 @@ class Trainer:
             if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
         else:
-            out = net.forward(xb, training=True)
+            ob[...] = out = net.forward(xb, training=True)
             loss_value, grad_out = self.loss(out, yb)
             net.backward(grad_out, input_grad=False)
             loss_value = float(loss_value) + self._regularize()
@@ -525,11 +545,22 @@ class Trainer:
         ratio_sum: dict[str, float],
         n_sampled: int,
         weight_norms: dict[str, float],
+        train: tuple[float, np.ndarray] | None,
     ) -> EpochMetrics:
-        # Train metrics are measured after the epoch, in eval mode, over the whole split; the
-        # same forward pass leaves the activation statistics behind.
+        # The validation split is measured after the epoch, in eval mode, in full. The train
+        # loss and metric are those of the epoch's own steps (``train``: the row-weighted mean
+        # loss and the epoch's order of rows, whose outputs _train_out holds), as Keras and
+        # Lightning report them: a second pass over the training split cost a third of the
+        # epoch. L-BFGS (one full-batch step per epoch) measures the split after its step.
         val_loss, val_metric = self.evaluate("val")
-        train_loss, train_metric = self.evaluate("train")
+        if train is None:
+            train_loss, train_metric = self.evaluate("train")
+        else:
+            train_loss, order = train
+            train_metric = self._metric(self._train_out, self.dataset.y_train[order])
+            if len(self._x_val) == 0:  # the activation statistics below need an eval forward
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    self.network.forward(self._x_train, training=False)
         activations = {
             name: ActivationSummary(s.mean, s.std, s.dead_fraction, s.saturated_fraction)
             for name, s in self.network.activation_stats().items()
@@ -560,6 +591,13 @@ class Trainer:
             return None
         self._since_best += 1
         return self._finished("early_stopped") if self._since_best >= patience else None
+
+
+def _row_weighted_mean(losses: list[float], size: int, n: int) -> float:
+    """The mean over ``n`` rows of minibatch losses (each a mean over its batch): every batch
+    has ``size`` rows but the last, which has the rest."""
+    last_rows = n - size * (len(losses) - 1)
+    return (sum(losses[:-1]) * size + losses[-1] * last_rows) / n
 
 
 def _accumulate(total: dict[str, float], values: dict[str, float]) -> None:

@@ -76,7 +76,7 @@ CHANCE_PROGRESS = 0.05
 # is not rising (a model that overfits has converged, it is not stuck): val's best in the window
 # more than VAL_RISE above its best before it counts as rising.
 PLATEAU_WINDOW = 10
-PLATEAU_IMPROVEMENT = 1e-3
+PLATEAU_IMPROVEMENT = 5e-3
 POOR_METRIC = {"accuracy": 0.9, "r2": 0.9}
 VAL_RISE = 0.01
 

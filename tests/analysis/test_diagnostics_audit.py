@@ -59,7 +59,9 @@ def test_relu_with_bias_minus_10_is_dead_and_no_learning_rate_can_help() -> None
 @pytest.mark.parametrize("activation", ["leaky_relu", "elu"])
 def test_leaky_units_with_bias_minus_10_are_stuck_not_dead_and_recover(activation: str) -> None:
     trainer, found = run(negative_bias(activation), 60)
-    assert trainer.history[-1].train_metric > 0.45  # they did recover and learn
+    # They did recover and learn: the final weights' accuracy over the training split (the
+    # history's train metric is the epoch's running one, which lags them).
+    assert trainer.evaluate("train")[1] > 0.45
     assert not of(found, "dead_relu")  # the audit's false "never recovers" error
     stuck = of(found, "stuck_negative")
     assert {d.layer for d in stuck} == {"dense1", "dense2"}

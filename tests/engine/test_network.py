@@ -247,6 +247,16 @@ def test_activation_stats_on_rank3_inputs_count_units_on_the_last_axis():
     assert net.activation_stats()["dense1"].dead_fraction == pytest.approx(0.5)
 
 
+def test_activation_stats_of_a_float32_fast_path_forward_are_float64_exact():
+    net = Network([Dense(16, "tanh"), Dense(8, "relu"), Dense(3)], (2,), np.random.default_rng(2), np.float32)
+    net.forward(np.random.default_rng(3).standard_normal((300, 2)).astype(np.float32))
+    assert net._plan is not None  # the fast path's feature-major buffers
+    for name, stats in net.activation_stats().items():
+        a = net.layer(name).a.astype(np.float64)
+        assert stats.mean == pytest.approx(a.mean(), rel=1e-12, abs=1e-15)
+        assert stats.std == pytest.approx(a.std(), rel=1e-10)
+
+
 def test_activation_stats_empty_before_any_forward():
     assert _spec_net().activation_stats() == {}
 

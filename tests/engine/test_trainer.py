@@ -273,3 +273,39 @@ def test_gathering_the_epoch_once_trains_exactly_as_batch_by_batch(monkeypatch) 
     collect(b)
     assert np.array_equal(a.network.params, b.network.params)
     assert [e.val_loss for e in a.history] == [e.val_loss for e in b.history]
+
+
+def test_train_loss_is_the_row_weighted_mean_of_the_epochs_step_losses() -> None:
+    trainer = Trainer(small_spec(training=TrainingSpec(epochs=2, batch_size=64)))
+    n = len(trainer.dataset.x_train)
+    assert n % 64  # a shorter last batch, which must weigh less
+    sizes = [64] * (n // 64) + [n % 64]
+    losses: list[float] = []
+    epochs = 0
+    for event in trainer.run():
+        if isinstance(event, StepMetrics):
+            losses.append(event.loss)
+        elif isinstance(event, EpochMetrics):
+            expected = sum(v * r for v, r in zip(losses, sizes, strict=True)) / n
+            assert event.train_loss == pytest.approx(expected, rel=1e-12)
+            assert event.train_loss != pytest.approx(sum(losses) / len(losses), rel=1e-9)
+            losses.clear()
+            epochs += 1
+    assert epochs == 2
+
+
+@pytest.mark.parametrize("source", ["spiral_multi", "multi_gaussian"])
+def test_with_weights_that_barely_move_the_running_figures_are_the_whole_splits(source: str) -> None:
+    """The train metric is computed from the outputs of the epoch's steps, every row once:
+    with a learning rate too small to move the weights it equals the whole split's."""
+    data = DataSpec(source=source, n_samples=300, n_classes=3)
+    loss = "softmax_cross_entropy" if source == "spiral_multi" else "mse"
+    trainer = Trainer(small_spec(data=data, loss={"name": loss}, optimizer={"name": "sgd", "lr": 1e-30},
+                                 training=TrainingSpec(epochs=1, batch_size=32)))
+    before = trainer.evaluate("train")
+    collect(trainer)
+    epoch = trainer.history[-1]
+    assert epoch.metric_name == ("accuracy" if source == "spiral_multi" else "r2")
+    assert epoch.train_metric == pytest.approx(before[1], rel=1e-6)
+    assert epoch.train_loss == pytest.approx(before[0], rel=1e-5)
+    assert epoch.val_loss == pytest.approx(trainer.evaluate("val")[0], rel=1e-12)

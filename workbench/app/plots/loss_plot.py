@@ -26,9 +26,10 @@ class LossPlot(PlotView):
         )
         self.add_hint("")
         self.setToolTip(
-            "Loss on each minibatch (faint) and over the whole training and validation sets after each "
-            "epoch. Validation loss rising while training loss falls means overfitting; a loss that "
-            "jumps up or goes flat at a high value often means the learning rate is too high."
+            "Loss on each minibatch (faint); per epoch, the mean over its minibatches (training) and "
+            "over the whole validation set after it. Validation loss rising while training loss falls "
+            "means overfitting; a loss that jumps up or goes flat at a high value often means the "
+            "learning rate is too high."
         )
         self._data: tuple[np.ndarray, ...] = ()
 
