@@ -435,7 +435,7 @@ def time_gradient_probe(network: Any) -> Callable[[int], TimeGradients] | None:
 
 def recurrent_layers(network: Any) -> list[Recurrent]:
     """The network's recurrent layers, in order."""
-    return [layer for layer in network.layers if isinstance(layer, Recurrent)]
+    return [layer for layer in getattr(network, "layers", ()) if isinstance(layer, Recurrent)]
 
 
 def time_gradients(network: Any) -> dict[str, np.ndarray]:

@@ -71,6 +71,17 @@ def remedy(kind: str, ctx: RunContext, layer: str | None = None) -> str:
             (ctx.schedule != "constant", "a decaying schedule (cosine)"),
             (clipping, "gradient clipping by norm"),
         ]) or "see the learning-rate finding."
+    if kind == "vanishing_through_time":  # engine/analysis/time_gradients.py tailors it to the layer
+        return _choices([
+            (False, "an LSTM or GRU layer instead of a plain RNN"),
+            (False, "shorter sequences"),
+        ])
+    if kind == "exploding_through_time":
+        return _choices([
+            (clipping, "gradient clipping by norm"),
+            (False, "truncated backpropagation through time"),
+            (False, "an LSTM or GRU layer"),
+        ])
     if kind == "loss_plateau":
         return _choices([
             (False, "check the gradient findings"),

@@ -82,6 +82,13 @@ def test_the_gradient_through_time_view_starts_over_for_a_new_experiment(qtbot: 
     view = window.views["time_gradients"]
     view.refresh(None, force=True)
     assert view.layer_box.currentText() == "rnn1" and view.store.n_rows > 0
+    # The diagnostics strip names it, with the gated-cell remedy.
+    panel = window.views["diagnostics"]
+    panel.update_diagnoses()
+    (finding,) = [d for d in panel.diagnoses if d.kind == "vanishing_through_time"]
+    assert finding.layer == "rnn1" and "LSTM or GRU" in finding.remedy
+    title = "Vanishing gradient through time (warning, happening now)"
+    assert any(t.startswith(title) for t in panel.texts())
     window.session.new(adding_spec(({"type": "gru", "units": 8},)))
     view.refresh(None, force=True)
     assert view.store.n_rows == 0 and "Train a network" in view.hint.text()

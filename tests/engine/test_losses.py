@@ -17,11 +17,12 @@ def _targets(name: str, rng: np.random.Generator, shape: tuple[int, int]):
 
 
 def test_registry_names_tasks_and_output_sizes():
-    assert LOSSES.names() == ["mse", "mae", "huber", "binary_cross_entropy", "softmax_cross_entropy"]
+    names = ["mse", "mae", "huber", "binary_cross_entropy", "softmax_cross_entropy", "masked_mse"]
+    assert LOSSES.names() == names
     tasks = {name: cls.task for name, cls in LOSSES.items()}
     assert tasks == {
         "mse": "regression", "mae": "regression", "huber": "regression",
-        "binary_cross_entropy": "binary", "softmax_cross_entropy": "multiclass",
+        "binary_cross_entropy": "binary", "softmax_cross_entropy": "multiclass", "masked_mse": "regression",
     }  # fmt: skip
     assert get_loss("mse").n_outputs(0, 3) == 3
     assert get_loss("binary_cross_entropy").n_outputs(2, 1) == 1

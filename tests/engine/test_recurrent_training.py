@@ -4,7 +4,8 @@ Budget: 4,000 sequences (3,600 for training), batch 32, Adam lr 0.01, 16 hidden 
 epochs (1,356 steps). The LSTM gets below MSE 0.01 on the validation split (it breaks through
 around epoch 9); the plain RNN, same budget and seed, stays near the trivial baseline of
 predicting the mean (MSE 1/6 ≈ 0.167), and its gradient through time vanishes: ‖∂L/∂h_1‖ is
-below 1e-3 of ‖∂L/∂h_50‖. About 30 s (LSTM) and 8 s (RNN) on one core.
+below 1e-3 of ‖∂L/∂h_50‖. Measured: 36 s (LSTM) and 10 s (RNN) in a full run on a busy 2-core
+machine.
 """
 
 from __future__ import annotations

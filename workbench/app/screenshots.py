@@ -148,6 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     shot("table-import")
     dialog.reject()
 
+    # Recurrent: the plain RNN against the LSTM on the adding problem (Run Variants), then the
+    # plain RNN's gradient through time.
+    open_example("recurrent-adding.json")
+    _trigger(window.analyze_menu, "Run Variants")
+    _until(app, lambda: not runs.job.is_running(), timeout=900)
+    shot("recurrent-runs")
+    train_epochs(3)
+    s.stop(join=True)
+    _trigger(window.analyze_menu, "Gradient Through Time")
+    shot("gradient-through-time")
+
     # View ▸ Reset Layout: exactly the designed layout, nothing else open.
     _trigger(window.view_menu, "Reset Layout")
     shot("reset-layout")

@@ -31,7 +31,9 @@ from PySide6.QtWidgets import (
 
 from engine.analysis import Diagnosis, RunContext, diagnose
 from engine.analysis.skip_paths import skip_path_summary
+from engine.analysis.time_gradients import TIME_WINDOW, diagnose_time
 from engine.events import EpochMetrics, RunFinished, StepMetrics
+from engine.recurrent import TimeGradients, recurrent_layers
 from engine.thinning import ThinnedList
 from workbench.app.plots.base import on_screen
 
@@ -49,6 +51,8 @@ KIND_TITLES = {
     "loss_plateau": "Loss plateau",
     "learning_rate": "Learning rate",
     "data": "Data",
+    "vanishing_through_time": "Vanishing gradient through time",
+    "exploding_through_time": "Exploding gradient through time",
 }
 SEVERITY_COLOURS = {"error": QColor(253, 226, 225), "warning": QColor(255, 244, 214)}
 RECOVERED_COLOUR = QColor(236, 236, 236)  # happened, then cleared for RECOVERY_EPOCHS epochs
@@ -117,6 +121,7 @@ class DiagnosticsPanel(QWidget):
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
         self.steps, self.divergence = [], None
+        self.time_records: list[TimeGradients] = []  # the last TIME_WINDOW, for recurrent layers
         try:
             self.context = RunContext.from_trainer(trainer) if trainer is not None else None
         except Exception:  # an unusual trainer: generic remedies rather than no panel
@@ -147,6 +152,9 @@ class DiagnosticsPanel(QWidget):
             norm = np.fromiter(map(attrgetter("grad_norm"), steps), float, count=n)
             bad = np.flatnonzero(~(np.isfinite(loss) & np.isfinite(norm)))
             self.steps.extend(steps[i] for i in bad if steps[i] is not self.steps[0])
+        if self.session.view_network is not None and recurrent_layers(self.session.view_network):
+            records = [e for e in events[-3 * TIME_WINDOW :] if type(e) is TimeGradients]
+            self.time_records = (self.time_records + records)[-TIME_WINDOW:]
         last = events[-1] if events else None  # a run's RunFinished is its last event
         if type(last) is RunFinished and last.divergence is not None:
             self.divergence = last.divergence
@@ -182,12 +190,26 @@ class DiagnosticsPanel(QWidget):
         order = [name for name, *_ in net.summary()] if net is not None else None
         try:
             self.diagnoses = diagnose(self.epochs, self.steps, layer_order=order, divergence=self.divergence,
-                                      context=self.context)
+                                      context=self.context) + self._time_diagnoses(net)
         except Exception as exc:  # a diagnostics bug must never take the app down
             self.diagnoses = []
             self.status.setText(f"Diagnostics failed: {exc}")
             return
         self._fill()
+
+    def _time_diagnoses(self, net: Any) -> list[Diagnosis]:
+        """Vanishing or exploding gradients through time (engine/analysis/time_gradients.py)."""
+        if net is None or not self.time_records:
+            return []
+        layers = recurrent_layers(net)
+        records = {layer.name: [r.norms[layer.name] for r in self.time_records if layer.name in r.norms]
+                   for layer in layers}
+        last = self.epochs[-1] if len(self.epochs) else None
+        return diagnose_time(
+            records, {layer.name: layer.kind for layer in layers},
+            step=self.time_records[-1].step, epoch=last.epoch if last is not None else 0,
+            clipping=self.session.spec.clipping.mode,
+            truncate={layer.name: layer.truncate for layer in layers})
 
     def _fill(self) -> None:
         self.list.clear()

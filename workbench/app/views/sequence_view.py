@@ -61,6 +61,9 @@ class SequenceView(PlotView):
         self.pca_plot = grid.addPlot(row=0, col=1)
         self.pca_plot.setLabel("bottom", "PC 1 of h_t")
         self.pca_plot.setLabel("left", "PC 2 of h_t")
+        for plot in (self.gate_plot, self.pca_plot):
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)  # no "(x0.001)" on activations
         self.path_curve = self.pca_plot.plot(pen=pg.mkPen((150, 150, 150), width=1))
         self.path_dots = pg.ScatterPlotItem(size=7, pen=None)
         self.pca_plot.addItem(self.path_dots)
@@ -144,7 +147,10 @@ class SequenceView(PlotView):
         self.path_curve.setData(self.trajectory[:, 0], self.trajectory[:, 1])
         self.path_dots.setData(self.trajectory[:, 0], self.trajectory[:, 1],
                                brush=[pg.mkBrush(cmap.map(s, mode="qcolor")) for s in shades])
-        self.hint.setText(f"{name} ({layer.kind}), validation sequence {i}: {len(hidden)} steps")
+        label = "mean gate activation" if layer.gate_names else "mean |h_t| (no gates)"
+        self.gate_plot.setLabel("left", label)
+        shown = ", ".join(self.gates)
+        self.hint.setText(f"{name} ({layer.kind}), validation sequence {i}: {len(hidden)} steps · {shown}")
 
     def table(self) -> tuple[list[str], np.ndarray]:
         names = list(self.gates)
