@@ -392,12 +392,14 @@ def _known_inputs(spec: ExperimentSpec) -> tuple[int, ...] | None:
     """Input shape where the spec alone decides it (a CSV's is known once it is read: then a
     width of 1 gives a lower bound, and None when the first layer needs images)."""
     from engine.data import DATASETS
+    from engine.data.images import spec_input_shape
 
     kind = getattr(DATASETS.get(spec.data.source), "kind", None) if spec.data.source in DATASETS else None
     if kind == "2d":
         return (len(spec.data.features),)
-    if kind == "digits":
-        return (1, 8, 8) if wants_images(spec.model) else (64,)
+    shape = spec_input_shape(spec.data, spec.model, kind)
+    if shape is not None:
+        return shape
     return None if wants_images(spec.model) else (1,)
 
 
