@@ -41,6 +41,7 @@ screenshot: $(STAMP)
 torch-check: $(STAMP)
 	test -x .venv-torch/bin/python || ($(PYTHON) -m venv .venv-torch && .venv-torch/bin/pip install --quiet torch==2.13.0 numpy pytest pytest-qt hypothesis pydantic threadpoolctl)
 	PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv-torch/bin/python -m pytest -q -p no:cacheprovider -p no:pytest-qt tests/engine/test_optimizers.py tests/engine/test_conv_torch.py
+	PYTHONPATH=. .venv-torch/bin/python -m benchmarks.conv_torch
 
 clean:
 	rm -rf $(VENV) .venv-torch build *.egg-info
