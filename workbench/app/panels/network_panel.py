@@ -28,12 +28,29 @@ from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
 
-LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
+LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm",
+               "conv2d": "Conv2D", "maxpool2d": "MaxPool", "avgpool2d": "AvgPool",
+               "global_avgpool": "GlobalAvgPool", "flatten": "Flatten"}
 NEW_LAYER = {
     "dense": {"type": "dense", "units": 8, "activation": "relu", "weight_init": "he_uniform"},
     "dropout": {"type": "dropout", "rate": 0.2},
     "batchnorm": {"type": "batchnorm"},
+    "conv2d": {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    "maxpool2d": {"type": "maxpool2d", "pool_size": 2},
+    "avgpool2d": {"type": "avgpool2d", "pool_size": 2},
+    "global_avgpool": {"type": "global_avgpool"},
+    "flatten": {"type": "flatten"},
 }
+
+
+def _image_layer_text(layer: Any) -> str:
+    """A short read-only description of an image layer's settings."""
+    if layer.type == "conv2d":
+        stride = f"/{layer.stride}" if layer.stride != 1 else ""
+        return f"{layer.filters} @ {layer.kernel_size}×{layer.kernel_size}{stride} {layer.padding}"
+    if layer.type in ("maxpool2d", "avgpool2d"):
+        return f"{layer.pool_size}×{layer.pool_size}, stride {layer.stride or layer.pool_size}"
+    return ""
 
 
 def registry_combo(registry: Any, tip: str) -> QComboBox:
@@ -270,6 +287,11 @@ class NetworkPanel(QWidget):
             self.table.setCellWidget(row, 1, rate)
             for col in (2, 3):
                 self.table.setCellWidget(row, col, _blank())
+        elif layer.type != "batchnorm":  # image layers: settings shown, edited in the file for now
+            self.table.setCellWidget(row, 1, QLabel(_image_layer_text(layer)))
+            act = getattr(layer, "activation", None)
+            self.table.setCellWidget(row, 2, QLabel(act) if act else _blank())
+            self.table.setCellWidget(row, 3, _blank())
         else:
             mom = QDoubleSpinBox()
             mom.setRange(0.01, 1.0)
@@ -288,7 +310,9 @@ class NetworkPanel(QWidget):
             self.params_label.setText("Parameters: —")
             return
         net = trainer.network
-        self.input_label.setText(f"Input: {trainer.dataset.input_shape[0]} features")
+        shape = trainer.dataset.input_shape
+        self.input_label.setText(f"Input: {'×'.join(map(str, shape))} images" if len(shape) == 3
+                                 else f"Input: {shape[0]} features")
         transform = {"binary": "sigmoid", "multiclass": "softmax"}.get(trainer.loss.task, "")
         via = f" (→ {transform} in the loss)" if transform else ""
         self.output_label.setText(f"Output: {trainer.n_outputs} units{via}")
