@@ -3,12 +3,13 @@
 import os
 import sys
 
-from benchmarks import engine_bench, loops, readers_bench, recurrent_bench, table_bench
+from benchmarks import conv_bench, engine_bench, loops, readers_bench, recurrent_bench, table_bench
 
 
 def main() -> int:
     engine_bench.main()
     recurrent_bench.main()
+    conv_bench.main()
     readers_bench.main()
     table_bench.main()
     # BENCH_BASELINE=<an older checkout> also times its engine loop and Trainer, in the same run.

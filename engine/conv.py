@@ -2,11 +2,11 @@
 
 Weights have shape (out_channels, in_channels, kh, kw) as torch and ONNX store them; the bias
 has one entry per filter. The forward copies the input's windows once into a column matrix
-``cols`` (N·Ho·Wo, C·kh·kw) and multiplies it by the (F, C·kh·kw) weight matrix: one BLAS
-product (``engine/im2col.py``). The result is laid out (N, Ho, Wo, F) in memory and handed on
-as an (N, F, Ho, Wo) view: the next layer's window view or reshape reads it through strides,
-so no transposing copy is made. The backward is two more products (dW = gᵀ·cols,
-d cols = g·W) and a col2im over the kh·kw kernel offsets.
+``cols`` (N·Ho·Wo, kh·kw·C) and multiplies it by the (F, kh·kw·C) weight matrix: one BLAS
+product (``engine/im2col.py``). The result is laid out (N, Ho, Wo, F) in memory (channels
+last) and handed on as an (N, F, Ho, Wo) view: the next layer reads it channels-last again
+through strides, so no transposing copy is made. The backward is two more products
+(dW = gᵀ·cols, d cols = g·W) and a col2im over the kh·kw kernel offsets.
 """
 
 from __future__ import annotations
@@ -16,7 +16,16 @@ from typing import Any, Literal
 import numpy as np
 
 from engine.activations import Activation, get_activation
-from engine.im2col import Pads, col2im, output_size, pad, same_pads, windows
+from engine.im2col import (
+    Pads,
+    channels_first,
+    channels_last,
+    col2im,
+    im2col,
+    output_size,
+    pad_nhwc,
+    same_pads,
+)
 from engine.initializers import INITIALIZERS, resolve_options
 from engine.layers import LAYERS, Layer
 
@@ -110,6 +119,7 @@ class Conv2D(Layer):
         self.z: np.ndarray | None = None  # last pre-activation, (N, F, Ho, Wo) view
         self.a: np.ndarray | None = None  # last output, (N, F, Ho, Wo) view
         self._cols: np.ndarray | None = None
+        self._w2 = np.zeros((0, 0))
         self._padded_shape: tuple[int, ...] = ()
         self._ones = np.ones(0)
 
@@ -153,16 +163,16 @@ class Conv2D(Layer):
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         n = x.shape[0]
         ho, wo = self.out_hw
-        xp = pad(x, self.pads)
+        xp = pad_nhwc(channels_last(x), self.pads)
         self._padded_shape = xp.shape
-        win = windows(xp, self.kernel, self.stride, self.out_hw)  # (N, C, Ho, Wo, kh, kw)
-        cols = np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * ho * wo, self.fan_in)
-        self._cols = cols
-        z = np.dot(cols, self.params["W"].reshape(self.filters, -1).T)
+        cols = self._cols = im2col(xp, self.kernel, self.stride, self.out_hw)
+        # Columns are ordered (kh, kw, C): the weights' (F, C, kh, kw) as (F, kh·kw·C).
+        w2 = self._w2 = self.params["W"].transpose(0, 2, 3, 1).reshape(self.filters, -1)
+        z = np.dot(cols, w2.T)
         z += self.params["b"]
         a = z if self._identity else self.activation.forward(z)
-        self.z = z.reshape(n, ho, wo, self.filters).transpose(0, 3, 1, 2)
-        self.a = a.reshape(n, ho, wo, self.filters).transpose(0, 3, 1, 2)
+        self.z = channels_first(z.reshape(n, ho, wo, self.filters))
+        self.a = channels_first(a.reshape(n, ho, wo, self.filters))
         return self.a
 
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
@@ -170,15 +180,20 @@ class Conv2D(Layer):
             raise RuntimeError(f"{self.name or 'conv2d'}: backward before forward")
         g = grad_y if self._identity else self.activation.backward(self.z, self.a, grad_y)
         n, f = g.shape[0], self.filters
-        gm = g.transpose(0, 2, 3, 1).reshape(-1, f)  # a view when g kept the forward's layout
-        np.dot(gm.T, self._cols, out=self.grads["W"].reshape(f, -1))
+        gm = channels_last(g).reshape(-1, f)  # a view when g kept the forward's layout
+        kh, kw = self.kernel
+        c = self.input_shape[0]
+        dw2 = np.dot(gm.T, self._cols)
+        self.grads["W"][...] = dw2.reshape(f, kh, kw, c).transpose(0, 3, 1, 2)
         ones = self._ones
         if ones.shape[0] != gm.shape[0] or ones.dtype != gm.dtype:
             ones = self._ones = np.ones(gm.shape[0], dtype=gm.dtype)
         np.dot(ones, gm, out=self.grads["b"])
         if not input_grad:
             return None
-        dcols = np.dot(gm, self.params["W"].reshape(f, -1))
         ho, wo = self.out_hw
-        dcols = dcols.reshape(n, ho, wo, self.input_shape[0], *self.kernel).transpose(0, 3, 1, 2, 4, 5)
-        return col2im(dcols, self._padded_shape, self.kernel, self.stride, self.pads)
+        # d cols = g·W, laid out offset-major (kh, kw, N·Ho·Wo, C) by one batched product, so
+        # each of col2im's adds reads one contiguous block.
+        w3 = self._w2.reshape(f, kh * kw, c).transpose(1, 0, 2)
+        dcols = np.matmul(gm, w3).reshape(kh, kw, n, ho, wo, c)
+        return channels_first(col2im(dcols, self._padded_shape, self.kernel, self.stride, self.pads))

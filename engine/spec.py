@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 FORMAT = "gradient-workbench/experiment"
 VERSION = 2
@@ -115,6 +122,19 @@ class DataSpec(Spec):
         if out.get("table", 0) is None:
             del out["table"]
         return out
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_image_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The image options appear in a file only when they differ from their defaults, so
+        # every file written before they existed is still written byte for byte the same.
+        data = handler(self)
+        for key in _IMAGE_OPTIONS:
+            if data.get(key) == DataSpec.model_fields[key].default:
+                data.pop(key, None)
+        return data
+
+
+_IMAGE_OPTIONS = ("image_size", "channels")
 
 
 class DenseSpec(Spec):

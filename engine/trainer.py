@@ -28,7 +28,7 @@ from engine.network import Network
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES, Constant
-from engine.shapes import ShapeError
+from engine.shapes import ShapeError, wants_images
 from engine.spec import MAX_PARAMETERS, ExperimentSpec, count_parameters
 from engine.thinning import ThinnedList
 
@@ -132,7 +132,8 @@ class Trainer:
         seeds = np.random.SeedSequence(spec.seed).spawn(3)
         self._data_seed, self._init_seed, self._train_seed = seeds
         self.dataset = dataset or make_dataset(
-            spec.data, np.random.default_rng(self._data_seed), base_dir, confined
+            spec.data, np.random.default_rng(self._data_seed), base_dir, confined,
+            images=wants_images(spec.model),
         )
         self.loss: Loss = LOSSES.get(spec.loss.name)(**spec.loss.options)
         self._x_train = self.dataset.x_train.astype(self.dtype)

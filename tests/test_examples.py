@@ -32,6 +32,7 @@ def test_the_examples_are_there() -> None:
         "vanishing-gradients", "exploding-gradients", "batch-size", "initialization", "digits",
         "residual-depth",
     } <= names
+    assert {"digits-cnn", "shapes-gradcam", "pooling-vs-stride", "cnn-learning-rates"} <= names
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

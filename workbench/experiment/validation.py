@@ -23,7 +23,14 @@ from pydantic import BaseModel, ValidationError
 
 from engine.registry import suggest
 from engine.shapes import ShapeError, wants_images
-from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters, named_layer_specs
+from engine.spec import (
+    MAX_PARAMETERS,
+    Conv2dSpec,
+    DenseSpec,
+    ExperimentSpec,
+    count_parameters,
+    named_layer_specs,
+)
 from workbench.experiment.errors import ExperimentError, Problem, join_path
 from workbench.experiment.sequence_checks import sequence_problems
 
@@ -68,7 +75,7 @@ def check_spec(spec: ExperimentSpec) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_data(spec)
     for at, name, layer in named_layer_specs(spec.model.layers):
-        if not isinstance(layer, DenseSpec):
+        if not isinstance(layer, DenseSpec | Conv2dSpec):
             continue
         found = _check_choice(f"{at}.activation", ACTIVATIONS, layer.activation,
                               f"{at}.activation_options", layer.activation_options)
@@ -401,6 +408,7 @@ def _known_inputs(spec: ExperimentSpec) -> tuple[int, ...] | None:
     """Input shape where the spec alone decides it (a CSV's is known once it is read: then a
     width of 1 gives a lower bound, and None when the first layer needs images)."""
     from engine.data import DATASETS
+    from engine.data.images import spec_input_shape
 
     kind = getattr(DATASETS.get(spec.data.source), "kind", None) if spec.data.source in DATASETS else None
     recurrent = any(layer.type in ("rnn", "lstm", "gru") for layer in spec.model.layers)
@@ -410,8 +418,9 @@ def _known_inputs(spec: ExperimentSpec) -> tuple[int, ...] | None:
         return None  # recurrent layers on flat data: sequence_problems says so, by name
     if kind == "2d":
         return (len(spec.data.features),)
-    if kind == "digits":
-        return (1, 8, 8) if wants_images(spec.model) else (64,)
+    shape = spec_input_shape(spec.data, spec.model, kind)
+    if shape is not None:
+        return shape
     return None if wants_images(spec.model) else (1,)
 
 

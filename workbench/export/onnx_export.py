@@ -4,7 +4,9 @@ The graph is the network in inference form: Dense → ``MatMul`` + ``Add`` and i
 a residual block → its inner layers and an ``Add`` of the block's input (through a ``MatMul``
 when the block projects it to another width),
 Dropout left out (identity at inference), BatchNorm folded into ``Mul`` + ``Add`` with its
-running statistics, and the loss's output transform (``Softmax`` / ``Sigmoid``) last, so the
+running statistics (per channel on images), the image layers as ``Conv``, ``MaxPool``,
+``AveragePool``, ``GlobalAveragePool`` + ``Flatten`` and ``Flatten`` (onnx_image_layers.py),
+and the loss's output transform (``Softmax`` / ``Sigmoid``) last, so the
 output reads as the engine's ``loss.transform(network.forward(x))``. Classification models
 name their output ``probabilities``, regression models ``predictions``; the input is
 ``input`` with shape ``(batch, *input_shape)``.
@@ -31,6 +33,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from workbench.experiment.io import atomic_write_bytes
+from workbench.export.onnx_image_layers import channel_shape, image_layer
 from workbench.export.onnx_recurrent import OPS as RECURRENT_OPS
 from workbench.export.onnx_recurrent import recurrent_nodes
 
@@ -84,8 +87,9 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
             mean = buffers[f"{layer.name}.running_mean"].astype(np.float64)
             var = buffers[f"{layer.name}.running_var"].astype(np.float64)
             scale = gamma / np.sqrt(var + layer.eps)
-            scaled = g.op("Mul", [x, g.const(f"{layer.name}.scale", scale)], f"{layer.name}/scaled")
-            shift = g.const(f"{layer.name}.shift", beta - mean * scale)
+            scale_c = channel_shape(layer, scale)
+            scaled = g.op("Mul", [x, g.const(f"{layer.name}.scale", scale_c)], f"{layer.name}/scaled")
+            shift = g.const(f"{layer.name}.shift", channel_shape(layer, beta - mean * scale))
             x = g.op("Add", [scaled, shift], f"{layer.name}/out")
         elif kind in RECURRENT_OPS:  # rnn, lstm, gru: workbench/export/onnx_recurrent.py
             x = recurrent_nodes(g, layer, x, params)
@@ -94,7 +98,10 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
         elif kind == "residual/end":
             x = _residual_add(g, layer.block, skips.pop(), x, params)
         else:
-            raise ValueError(f"cannot export a {kind!r} layer to ONNX")
+            out = image_layer(g, layer, x, params, _activation)
+            if out is None:
+                raise ValueError(f"cannot export a {kind!r} layer to ONNX")
+            x = out
 
     task = getattr(loss, "task", "regression")
     transform = _TRANSFORMS.get(task)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import DATASETS
-from engine.spec import FEATURES, MAX_SAMPLES, MAX_SEQUENCE_LENGTH
+from engine.spec import FEATURES, MAX_IMAGE_SIZE, MAX_SAMPLES, MAX_SEQUENCE_LENGTH, MIN_IMAGE_SIZE
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.plots.boundary_plot import PALETTE
 
@@ -99,6 +99,7 @@ class DataPanel(QWidget):
         self.fraction.setToolTip(TIPS["train_fraction"])
         self.fraction.editingFinished.connect(lambda: self._edit("train_fraction", self.fraction.value()))
         form.addRow("Train share", self.fraction)
+        form.addRow("Images", self._image_row())
 
         feats = QWidget()
         grid = QGridLayout(feats)
@@ -165,6 +166,25 @@ class DataPanel(QWidget):
         self.show_dataset(session.trainer)
         self.error.show_message(session.build_error)
 
+    def _image_row(self) -> QWidget:
+        """Image size (shapes and image folders) and grey/RGB (image folders)."""
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.image_size = QSpinBox()
+        self.image_size.setRange(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
+        self.image_size.setSuffix(" px")
+        self.image_size.setToolTip("Height and width of generated shapes and of imported images (resized).")
+        self.image_size.editingFinished.connect(lambda: self._edit("image_size", self.image_size.value()))
+        self.channels = QComboBox()
+        self.channels.addItem("grey", 1)
+        self.channels.addItem("RGB", 3)
+        self.channels.setToolTip("Read an image folder as grey (1 channel) or colour (3 channels).")
+        self.channels.activated.connect(lambda i: self._edit("channels", self.channels.itemData(i)))
+        box.addWidget(self.image_size, 1)
+        box.addWidget(self.channels)
+        return row
+
     # ------------------------------------------------------------------ edits
     def _edit(self, key: str, value: Any) -> None:
         if self.session.spec.data.model_dump(mode="json").get(key) == value:
@@ -176,6 +196,17 @@ class DataPanel(QWidget):
         if name == "csv" and not self.session.spec.data.path:
             if not self.import_table():
                 self.show_spec(self.session.spec)
+            return
+        if name == "image_folder" and not self.session.spec.data.path:
+            path = self.choose_folder()
+            if not path:
+                self.show_spec(self.session.spec)
+                return
+
+            def mutate(d: dict) -> None:
+                d["data"].update(source=name, path=path)
+
+            edit_spec(self.session, mutate, self.error.show_message)
             return
         self._edit("source", name)
 
@@ -206,8 +237,13 @@ class DataPanel(QWidget):
         """Show a modal dialog (a method so tests can drive it instead)."""
         return bool(dialog.exec())
 
+    def choose_folder(self) -> str:
+        """Ask for an image folder (a method so tests can replace the dialog)."""
+        return QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder per class")
+
     def _browse(self) -> None:
-        path = self.choose_csv()
+        folder = self.session.spec.data.source == "image_folder"
+        path = self.choose_folder() if folder else self.choose_csv()
         if path:
             self.csv_path.setText(path)
             self._edit("path", path)
@@ -233,7 +269,8 @@ class DataPanel(QWidget):
         data = spec.data
         entry = DATASETS.get(data.source) if data.source in DATASETS else None
         widgets = [self.dataset, self.samples, self.noise, self.classes, self.fraction, self.seed,
-                   self.standardize, self.csv_path, self.target, self.length, *self.features.values()]
+                   self.standardize, self.csv_path, self.target, self.length, self.image_size, self.channels,
+                   *self.features.values()]
         for w in widgets:
             w.blockSignals(True)
         i = self.dataset.findData(data.source)
@@ -245,6 +282,8 @@ class DataPanel(QWidget):
         self.fraction.setValue(data.train_fraction)
         self.seed.setValue(min(spec.seed, 2**31 - 1))
         self.standardize.setChecked(data.standardize)
+        self.image_size.setValue(data.image_size)
+        self.channels.setCurrentIndex(max(self.channels.findData(data.channels), 0))
         self.csv_path.setText(data.path or "")
         self.target.setText(data.target or "")
         for name, box in self.features.items():
@@ -252,10 +291,12 @@ class DataPanel(QWidget):
         for w in widgets:
             w.blockSignals(False)
         kind = getattr(entry, "kind", "2d")
-        self.csv_row.setEnabled(kind in ("csv", "csv_series"))
+        self.csv_row.setEnabled(kind in ("csv", "csv_series", "image_folder"))
         self.target.setEnabled(kind in ("csv", "csv_series"))
-        self.samples.setEnabled(kind in ("2d", "sequence"))
+        self.samples.setEnabled(kind in ("2d", "sequence", "shapes"))  # the generated sets
         self.length.setEnabled(kind in ("sequence", "csv_series"))
+        self.image_size.setEnabled(kind in ("shapes", "image_folder"))
+        self.channels.setEnabled(kind == "image_folder")
         self.noise.setEnabled(bool(getattr(entry, "uses_noise", False)))
         self.classes.setEnabled(bool(getattr(entry, "uses_n_classes", False)))
         for box in self.features.values():
@@ -273,7 +314,8 @@ class DataPanel(QWidget):
             return
         self.info.setText(
             f"{len(dataset.x_train)} training, {len(dataset.x_val)} validation examples · "
-            + (f"{dataset.input_shape[0]} steps × {dataset.input_shape[1]} inputs · "
+            + (f"{'×'.join(map(str, dataset.input_shape))} images · " if len(dataset.input_shape) == 3
+               else f"{dataset.input_shape[0]} steps × {dataset.input_shape[1]} inputs · "
                if len(dataset.input_shape) == 2 else f"{dataset.input_shape[0]} inputs · ")
             + (f"{dataset.n_classes} classes" if dataset.n_classes else "regression")
         )

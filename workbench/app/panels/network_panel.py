@@ -34,7 +34,9 @@ from workbench.app.panels.honest import honest_field, parse_int
 from workbench.model import layer_tree
 from workbench.model.layer_tree import Row, TreeEditError
 
-LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm", "residual": "Residual"}
+LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm",
+               "conv2d": "Conv2D", "maxpool2d": "MaxPool", "avgpool2d": "AvgPool",
+               "global_avgpool": "GlobalAvgPool", "flatten": "Flatten", "residual": "Residual"}
 RECURRENT_TYPES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}  # on sequence data (engine/recurrent.py)
 LAYER_TYPES.update(RECURRENT_TYPES)
 NEW_LAYER = {
@@ -46,11 +48,26 @@ NEW_LAYER = {
         {"type": "dense", "units": 8, "activation": "relu", "weight_init": "he_uniform"},
         {"type": "dense", "units": 8, "activation": "identity", "weight_init": "he_uniform"},
     ]},
+    "conv2d": {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    "maxpool2d": {"type": "maxpool2d", "pool_size": 2},
+    "avgpool2d": {"type": "avgpool2d", "pool_size": 2},
+    "global_avgpool": {"type": "global_avgpool"},
+    "flatten": {"type": "flatten"},
 }
 BLOCK_TIP = ("A residual block adds its input to what its layers compute: y = x + f(x). The gradient "
              "then has a direct path back to earlier layers, which is what lets very deep networks "
              "train. When the block's last layer changes the width, x goes through a linear "
              "projection first (extra weights, no bias).")
+
+
+def _image_layer_text(layer: Any) -> str:
+    """A short read-only description of an image layer's settings."""
+    if layer.type == "conv2d":
+        stride = f"/{layer.stride}" if layer.stride != 1 else ""
+        return f"{layer.filters} @ {layer.kernel_size}×{layer.kernel_size}{stride} {layer.padding}"
+    if layer.type in ("maxpool2d", "avgpool2d"):
+        return f"{layer.pool_size}×{layer.pool_size}, stride {layer.stride or layer.pool_size}"
+    return ""
 
 
 def registry_combo(registry: Any, tip: str) -> QComboBox:
@@ -357,6 +374,11 @@ class NetworkPanel(QWidget):
                 self.table.setCellWidget(row, col, _blank())
         elif layer.type in RECURRENT_TYPES:
             self._fill_recurrent_row(row, layer)
+        elif layer.type != "batchnorm":  # image layers: settings shown, edited in the file for now
+            self.table.setCellWidget(row, 1, QLabel(_image_layer_text(layer)))
+            act = getattr(layer, "activation", None)
+            self.table.setCellWidget(row, 2, QLabel(act) if act else _blank())
+            self.table.setCellWidget(row, 3, _blank())
         else:
             mom = QDoubleSpinBox()
             mom.setRange(0.01, 1.0)
@@ -395,7 +417,8 @@ class NetworkPanel(QWidget):
             return
         net = trainer.network
         shape = trainer.dataset.input_shape
-        self.input_label.setText(f"Input: {shape[0]} steps × {shape[1]} features" if len(shape) == 2
+        self.input_label.setText(f"Input: {'×'.join(map(str, shape))} images" if len(shape) == 3
+                                 else f"Input: {shape[0]} steps × {shape[1]} features" if len(shape) == 2
                                  else f"Input: {shape[0]} features")
         transform = {"binary": "sigmoid", "multiclass": "softmax"}.get(trainer.loss.task, "")
         via = f" (→ {transform} in the loss)" if transform else ""
