@@ -15,8 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
-    model_serializer,
     model_validator,
 )
 
@@ -113,28 +111,9 @@ class DataSpec(Spec):
         None, description="Sequence CSV: the column naming each row's sequence (else a sliding window).",
         exclude_if=lambda v: v is None,
     )
-    table: TableSpec | None = Field(None, description="CSV reading options (see TableSpec).")
-
-    @model_serializer(mode="wrap")
-    def _without_absent_table(self, handler: Any) -> dict[str, Any]:
-        # Files without table options are written as before, byte for byte.
-        out = handler(self)
-        if out.get("table", 0) is None:
-            del out["table"]
-        return out
-
-    @model_serializer(mode="wrap")
-    def _omit_unused_image_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # The image options appear in a file only when they differ from their defaults, so
-        # every file written before they existed is still written byte for byte the same.
-        data = handler(self)
-        for key in _IMAGE_OPTIONS:
-            if data.get(key) == DataSpec.model_fields[key].default:
-                data.pop(key, None)
-        return data
-
-
-_IMAGE_OPTIONS = ("image_size", "channels")
+    # Files without table options are written as before, byte for byte.
+    table: TableSpec | None = Field(None, description="CSV reading options (see TableSpec).",
+                                    exclude_if=lambda v: v is None)
 
 
 class DenseSpec(Spec):
