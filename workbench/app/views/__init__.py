@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.app.views import (
+    confusion_view,
     diagnostics_panel,
     gradcheck_dialog,
     gradient_health,
@@ -30,6 +31,7 @@ VIEW_MODULES = (
     histograms,
     neuron_maps,
     saliency_view,
+    confusion_view,
     lr_finder_view,
     landscape_view,
     runs_view,
