@@ -6,6 +6,7 @@ or let a ``Trainer`` run a whole ``ExperimentSpec``.
 """
 
 from engine.activations import ACTIVATIONS, Activation, get_activation
+from engine.conv import Conv2D
 from engine.data import DATASETS, DataError, Dataset, make_dataset, minibatches
 from engine.events import Divergence, EpochMetrics, RunFinished, StepMetrics
 from engine.gradcheck import TensorCheck, gradient_check
@@ -14,6 +15,7 @@ from engine.layers import LAYERS, BatchNorm, Dense, Dropout, Layer
 from engine.losses import LOSSES, Loss, get_loss
 from engine.network import ActivationStats, Network
 from engine.optimizers import LBFGS, OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, get_optimizer
+from engine.pooling import AvgPool2D, Flatten, GlobalAvgPool, MaxPool2D
 from engine.registry import Registry, UnknownNameError
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES, Schedule, get_schedule
@@ -35,7 +37,9 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "AvgPool2D",
     "BatchNorm",
+    "Conv2D",
     "DataError",
     "Dataset",
     "Dense",
@@ -43,8 +47,11 @@ __all__ = [
     "Dropout",
     "EpochMetrics",
     "ExperimentSpec",
+    "Flatten",
+    "GlobalAvgPool",
     "Layer",
     "Loss",
+    "MaxPool2D",
     "Network",
     "Optimizer",
     "RMSprop",

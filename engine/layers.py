@@ -49,6 +49,8 @@ class Layer:
     """Base class. Subclasses set ``kind`` and implement build/forward/backward."""
 
     kind: ClassVar[str] = ""
+    # Automatic names are prefix + count ('conv1'); empty means the kind.
+    name_prefix: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
     # Parameters that L1/L2 penalties apply to (weights, never biases or BatchNorm's gamma/beta).
     weight_keys: ClassVar[frozenset[str]] = frozenset()
@@ -278,7 +280,8 @@ class Dropout(Layer):
 
 @LAYERS.register("batchnorm")
 class BatchNorm(Layer):
-    """Batch normalisation over every axis but the last, as ``torch.nn.BatchNorm1d``.
+    """Batch normalisation over every axis but the last, as ``torch.nn.BatchNorm1d``; on
+    images (N, C, H, W) per channel over N, H and W, as ``torch.nn.BatchNorm2d``.
 
     Training normalises with the batch's biased variance and updates the running mean and
     the running (unbiased) variance with ``momentum``; evaluation uses the running values.
@@ -298,12 +301,17 @@ class BatchNorm(Layer):
     def config(self) -> dict[str, Any]:
         return {"momentum": self.momentum, "eps": self.eps}
 
+    @property
+    def channels(self) -> int:
+        """Features normalised one by one: the last axis, or an image's channel axis."""
+        return self.input_shape[0] if len(self.input_shape) == 3 else self.input_shape[-1]
+
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"gamma": (self.input_shape[-1],), "beta": (self.input_shape[-1],)}
+        return {"gamma": (self.channels,), "beta": (self.channels,)}
 
     def bind(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         super().bind(params, grads)
-        n, dtype = self.input_shape[-1], params["gamma"].dtype
+        n, dtype = self.channels, params["gamma"].dtype
         self.buffers = {"running_mean": np.zeros(n, dtype), "running_var": np.ones(n, dtype)}
 
     def initialize(self, rng: np.random.Generator) -> None:
@@ -313,6 +321,10 @@ class BatchNorm(Layer):
         self.buffers["running_var"][...] = 1.0
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if x.ndim == 4:  # channels last as rows: a view when a convolution made x
+            n, c, h, w = x.shape
+            y = self.forward(x.transpose(0, 2, 3, 1).reshape(-1, c), training)
+            return y.reshape(n, h, w, c).transpose(0, 3, 1, 2)
         shape = x.shape
         if x.ndim != 2:
             x = x.reshape(-1, shape[-1])
@@ -342,6 +354,10 @@ class BatchNorm(Layer):
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if self._cache is None:
             raise RuntimeError(f"{self.name or 'batchnorm'}: backward before forward")
+        if grad_y.ndim == 4:
+            n, c, h, w = grad_y.shape
+            gx = self.backward(grad_y.transpose(0, 2, 3, 1).reshape(-1, c), input_grad)
+            return None if gx is None else gx.reshape(n, h, w, c).transpose(0, 3, 1, 2)
         xhat, inv, training = self._cache
         shape = grad_y.shape
         g = grad_y if grad_y.ndim == 2 else grad_y.reshape(-1, shape[-1])

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.conv_layers import layer_from_spec
 from engine.fastpath import MAX_PLAN_ENTRIES, DensePlan, plannable
-from engine.layers import BatchNorm, Dense, Dropout, Layer
+from engine.layers import Dense, Dropout, Layer
+from engine.shapes import layer_shapes
 
 if TYPE_CHECKING:
     from engine.spec import ModelSpec
@@ -107,27 +109,11 @@ class Network:
         dtype: Any = np.float32,
     ) -> Network:
         """Hidden layers from ``model.layers`` (dense1, dropout1, batchnorm1, dense2, …),
-        then a Dense named 'output' with ``n_outputs`` units and ``model.output_activation``."""
-        layers: list[Layer] = []
-        for spec in model.layers:
-            if spec.type == "dense":
-                layers.append(
-                    Dense(
-                        spec.units,
-                        activation=spec.activation,
-                        activation_options=dict(spec.activation_options),
-                        weight_init=spec.weight_init,
-                        weight_init_options=dict(spec.weight_init_options),
-                        bias_init=spec.bias_init,
-                        bias_init_options=dict(spec.bias_init_options),
-                    )
-                )
-            elif spec.type == "dropout":
-                layers.append(Dropout(spec.rate))
-            elif spec.type == "batchnorm":
-                layers.append(BatchNorm(momentum=spec.momentum, eps=spec.eps))
-            else:  # pragma: no cover - the spec's discriminated union allows nothing else
-                raise ValueError(f"unknown layer type {spec.type!r}")
+        then a Dense named 'output' with ``n_outputs`` units and ``model.output_activation``.
+        The layers are those ``engine.shapes.layer_shapes`` lists (a Dense after image layers
+        gets a flatten first); a layer that does not fit its input raises ShapeError."""
+        rows = layer_shapes(model, tuple(input_shape), n_outputs)
+        layers = [layer_from_spec(row.spec) for row in rows[:-1]]
         layers.append(
             Dense(n_outputs, activation=model.output_activation, weight_init=model.output_init, name="output")
         )
@@ -308,13 +294,14 @@ def _c_order(out: np.ndarray) -> np.ndarray:
 
 
 def _name_layers(layers: list[Layer]) -> None:
-    """Give unnamed layers their kind and a 1-based count ('dense1', 'dropout1', …)."""
+    """Give unnamed layers their kind (or name prefix) and a 1-based count ('dense1', 'conv1', …)."""
     counts: dict[str, int] = {}
     seen: set[str] = set()
     for layer in layers:
-        counts[layer.kind] = counts.get(layer.kind, 0) + 1
+        prefix = layer.name_prefix or layer.kind
+        counts[prefix] = counts.get(prefix, 0) + 1
         if not layer.name:
-            layer.name = f"{layer.kind}{counts[layer.kind]}"
+            layer.name = f"{prefix}{counts[prefix]}"
         if layer.name in seen:
             raise ValueError(f"two layers are named {layer.name!r}")
         seen.add(layer.name)

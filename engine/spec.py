@@ -26,6 +26,12 @@ MAX_BATCH = 100_000
 # never make the app allocate gigabytes (20 M float64 weights, their gradients and optimizer
 # state are already about 0.6 GB).
 MAX_PARAMETERS = 20_000_000
+MIN_IMAGE_SIZE = 8
+MAX_IMAGE_SIZE = 64
+MAX_FILTERS = 512
+MAX_KERNEL = 15
+MAX_STRIDE = 8
+MAX_PADDING = 16
 
 Scalar = float | int | bool
 Options = dict[str, Scalar | list[float]]
@@ -52,6 +58,11 @@ class DataSpec(Spec):
     target: str | None = Field(None, description="CSV target column name (default: last).")
     task: Literal["auto", "classification", "regression"] = "auto"
     standardize: bool = True
+    image_size: int = Field(
+        16, ge=MIN_IMAGE_SIZE, le=MAX_IMAGE_SIZE,
+        description="Height and width of generated 'shapes' images and of imported image folders.",
+    )
+    channels: Literal[1, 3] = Field(1, description="Image folders: 1 reads grey, 3 reads RGB.")
 
 
 class DenseSpec(Spec):
@@ -76,7 +87,49 @@ class BatchNormSpec(Spec):
     eps: float = Field(1e-5, gt=0.0, le=1.0)
 
 
-LayerSpec = Annotated[DenseSpec | DropoutSpec | BatchNormSpec, Field(discriminator="type")]
+class Conv2dSpec(Spec):
+    """A 2-D convolution over (channels, height, width) inputs; see engine/conv.py."""
+
+    type: Literal["conv2d"] = "conv2d"
+    filters: int = Field(8, ge=1, le=MAX_FILTERS)
+    kernel_size: int = Field(3, ge=1, le=MAX_KERNEL)
+    stride: int = Field(1, ge=1, le=MAX_STRIDE)
+    padding: Literal["valid", "same"] | Annotated[int, Field(ge=0, le=MAX_PADDING)] = Field(
+        "valid", description="'valid' (none), 'same' (output size = input size / stride) or pixels per side."
+    )
+    activation: str = "relu"
+    activation_options: Options = Field(default_factory=dict)
+    weight_init: str = "he_uniform"
+    weight_init_options: Options = Field(default_factory=dict)
+    bias_init: str = "zeros"
+    bias_init_options: Options = Field(default_factory=dict)
+
+
+class MaxPool2dSpec(Spec):
+    type: Literal["maxpool2d"] = "maxpool2d"
+    pool_size: int = Field(2, ge=1, le=MAX_KERNEL)
+    stride: int | None = Field(None, ge=1, le=MAX_STRIDE, description="Default: the pool size.")
+
+
+class AvgPool2dSpec(Spec):
+    type: Literal["avgpool2d"] = "avgpool2d"
+    pool_size: int = Field(2, ge=1, le=MAX_KERNEL)
+    stride: int | None = Field(None, ge=1, le=MAX_STRIDE, description="Default: the pool size.")
+
+
+class GlobalAvgPoolSpec(Spec):
+    type: Literal["global_avgpool"] = "global_avgpool"
+
+
+class FlattenSpec(Spec):
+    type: Literal["flatten"] = "flatten"
+
+
+LayerSpec = Annotated[
+    DenseSpec | DropoutSpec | BatchNormSpec
+    | Conv2dSpec | MaxPool2dSpec | AvgPool2dSpec | GlobalAvgPoolSpec | FlattenSpec,
+    Field(discriminator="type"),
+]
 
 
 class ModelSpec(Spec):
@@ -177,16 +230,14 @@ class ExperimentSpec(Spec):
         raise KeyError(name)
 
 
-def count_parameters(model: ModelSpec, n_inputs: int, n_outputs: int) -> int:
-    """Trainable parameters of the network ``model`` builds for this many inputs and outputs.
+def count_parameters(model: ModelSpec, n_inputs: int | tuple[int, ...], n_outputs: int) -> int:
+    """Trainable parameters of the network ``model`` builds for these inputs and outputs.
 
-    Pure arithmetic, so a size can be refused before any array is allocated.
+    ``n_inputs`` is a feature count or an input shape ((channels, height, width) for images).
+    Pure arithmetic (``engine.shapes``), so a size can be refused before any array is
+    allocated; a layer that does not fit its input raises ``ShapeError`` naming it.
     """
-    total, width = 0, n_inputs
-    for layer in model.layers:
-        if isinstance(layer, DenseSpec):
-            total += width * layer.units + layer.units
-            width = layer.units
-        elif isinstance(layer, BatchNormSpec):
-            total += 2 * width
-    return total + width * n_outputs + n_outputs
+    from engine.shapes import layer_shapes
+
+    shape = (n_inputs,) if isinstance(n_inputs, int) else tuple(n_inputs)
+    return sum(row.parameters for row in layer_shapes(model, shape, n_outputs))

@@ -29,6 +29,7 @@ from engine.network import Network
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES, Constant
+from engine.shapes import ShapeError, wants_images
 from engine.spec import MAX_PARAMETERS, ExperimentSpec, count_parameters
 from engine.thinning import ThinnedList
 
@@ -132,7 +133,8 @@ class Trainer:
         seeds = np.random.SeedSequence(spec.seed).spawn(3)
         self._data_seed, self._init_seed, self._train_seed = seeds
         self.dataset = dataset or make_dataset(
-            spec.data, np.random.default_rng(self._data_seed), base_dir, confined
+            spec.data, np.random.default_rng(self._data_seed), base_dir, confined,
+            images=wants_images(spec.model),
         )
         self.loss: Loss = LOSSES.get(spec.loss.name)(**spec.loss.options)
         self._x_train = self.dataset.x_train.astype(self.dtype)
@@ -142,7 +144,10 @@ class Trainer:
         n_targets = self._y_train.shape[1] if self._y_train.ndim == 2 else 1
         self.n_outputs = self.loss.n_outputs(self.dataset.n_classes, n_targets)
         n_inputs = int(np.prod(self.dataset.input_shape))
-        n_parameters = count_parameters(spec.model, n_inputs, self.n_outputs)
+        try:  # layers that do not fit the data's shape are refused here, naming the layer
+            n_parameters = count_parameters(spec.model, self.dataset.input_shape, self.n_outputs)
+        except ShapeError as exc:
+            raise DataError(str(exc), [str(exc)]) from None
         if n_parameters > MAX_PARAMETERS:  # checked from the data's real width, before allocating
             raise DataError(
                 f"with {n_inputs:,} inputs from {self.dataset.name} and {self.n_outputs:,} outputs the "

@@ -1,10 +1,12 @@
-"""Analyses that explain training: diagnostics, LR range test, loss landscape, saliency, sweeps.
+"""Analyses that explain training: diagnostics, LR range test, loss landscape, saliency,
+Grad-CAM, sweeps.
 
 Qt-free; the GUI runs the long ones (range test, landscape) on a worker thread with the
 ``progress``/``cancelled`` callbacks.
 """
 
 from engine.analysis.diagnostics import Diagnosis, diagnose, diagnose_trainer
+from engine.analysis.gradcam import grad_cam, image_layers, upsample_bilinear
 from engine.analysis.landscape import (
     Cancelled,
     LandscapeResult,
@@ -27,6 +29,8 @@ __all__ = [
     "diagnose",
     "diagnose_trainer",
     "filter_normalized_direction",
+    "grad_cam",
+    "image_layers",
     "loss_landscape",
     "lr_range_test",
     "pca_directions",
@@ -34,5 +38,6 @@ __all__ = [
     "saliency_map_2d",
     "suggest_lr",
     "sweep_specs",
+    "upsample_bilinear",
     "variant_specs",
 ]

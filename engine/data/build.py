@@ -12,23 +12,33 @@ import numpy as np
 from engine.data import synthetic  # noqa: F401
 from engine.data import digits  # noqa: F401
 from engine.data import csvfile
+from engine.data import shapes  # noqa: F401
+from engine.data import imagefolder  # noqa: F401
 # isort: on
 from engine.data.dataset import DATASETS, DataError, Dataset
 from engine.data.features import DEFAULT_FEATURES, Standardizer, derive_features
+from engine.data.images import fit_channel_standardizer, identity_standardizer, pixel_names
+from engine.data.shapes import SHAPE_NAMES
 from engine.spec import DataSpec
 
 _CLASSIFICATION = ("binary", "multiclass")
 
 
 def make_dataset(
-    spec: DataSpec, rng: np.random.Generator, base_dir: Path | None = None, confined: bool = False
+    spec: DataSpec,
+    rng: np.random.Generator,
+    base_dir: Path | None = None,
+    confined: bool = False,
+    images: bool = False,
 ) -> Dataset:
     """Generate or load ``spec.source``, split it with ``rng`` and standardise on the train split.
 
     The same spec and rng seed give the same dataset. ``base_dir`` is the folder a CSV
     path is relative to (the experiment file's folder); None means the working directory.
     ``confined`` applies the shared-file rule (``csvfile.resolve_path``): the CSV must lie
-    inside ``base_dir``.
+    inside ``base_dir``. ``images``: give the digits as 1×8×8 images (the trainer sets it
+    when the network's first layer is an image layer, ``engine.shapes.wants_images``); the
+    'shapes' set and image folders are always images. Images are standardised per channel.
     """
     source = DATASETS.get(spec.source)
     kind = source.kind  # type: ignore[attr-defined]
@@ -41,6 +51,7 @@ def make_dataset(
     points: np.ndarray | None = None
     image_shape: tuple[int, int] | None = None
     class_names: tuple[str, ...] = ()
+    boxes: np.ndarray | None = None
     name = spec.source
     if kind == "2d":
         task = source.task  # type: ignore[attr-defined]
@@ -49,11 +60,24 @@ def make_dataset(
         x = derive_features(points, spec.features)
         feature_names = tuple(spec.features)
     elif kind == "digits":
-        images, y = source()
-        x = images.reshape(len(images), -1)
+        pictures, y = source()
+        x = pictures[:, None] if images else pictures.reshape(len(pictures), -1)
         task, n_classes = "multiclass", 10
-        image_shape = (int(images.shape[1]), int(images.shape[2]))
+        image_shape = (int(pictures.shape[1]), int(pictures.shape[2]))
         feature_names = tuple(f"pixel_{r}_{c}" for r in range(image_shape[0]) for c in range(image_shape[1]))
+    elif kind == "shapes":
+        x, y, boxes = source(spec.n_samples, float(spec.noise), spec.image_size, rng)
+        task, n_classes, class_names = "multiclass", len(SHAPE_NAMES), SHAPE_NAMES
+        image_shape = (spec.image_size, spec.image_size)
+        feature_names = pixel_names(x.shape[1:])
+    elif kind == "image_folder":
+        if not spec.path:
+            raise DataError("the data source is 'image_folder' but no folder path is set")
+        folder = csvfile.resolve_path(spec.path, base_dir, confined)
+        x, y, class_names = source(folder, spec.path, spec.image_size, spec.channels)
+        task, n_classes = "multiclass", len(class_names)
+        image_shape = (spec.image_size, spec.image_size)
+        feature_names = pixel_names(x.shape[1:])
     else:  # csv
         if not spec.path:
             raise DataError("the data source is 'csv' but no CSV path is set")
@@ -69,7 +93,10 @@ def make_dataset(
         class_names = tuple(str(k) for k in range(n_classes))
 
     train, val = split_indices(len(x), spec.train_fraction, rng, y if task in _CLASSIFICATION else None)
-    scaler = Standardizer.fit(x[train]) if spec.standardize else Standardizer.identity(x.shape[1])
+    if x.ndim == 4:
+        scaler = fit_channel_standardizer(x[train]) if spec.standardize else identity_standardizer(x.shape[1])
+    else:
+        scaler = Standardizer.fit(x[train]) if spec.standardize else Standardizer.identity(x.shape[1])
 
     featurize: Callable[[np.ndarray], np.ndarray] | None = None
     if points is not None:
@@ -90,12 +117,14 @@ def make_dataset(
         y_val=y[val],
         n_classes=n_classes,
         feature_names=feature_names,
-        input_shape=(x.shape[1],),
+        input_shape=tuple(int(d) for d in x.shape[1:]),
         image_shape=image_shape,
         points_train=None if points is None else points[train].copy(),
         points_val=None if points is None else points[val].copy(),
         featurize=featurize,
         class_names=class_names,
+        boxes_train=None if boxes is None else boxes[train],
+        boxes_val=None if boxes is None else boxes[val],
     )
 
 

@@ -43,6 +43,15 @@ class Dataset:
     featurize: Callable[[np.ndarray], np.ndarray] | None
     # Display names of classes in label order ('0', '1', … or a CSV's own labels); () for regression.
     class_names: tuple[str, ...] = ()
+    # Generated image sets ('shapes'): each image's object box (top, left, bottom, right),
+    # bottom/right exclusive, in pixels; None for data without boxes.
+    boxes_train: np.ndarray | None = None
+    boxes_val: np.ndarray | None = None
+
+    @property
+    def is_images(self) -> bool:
+        """Whether inputs are images (channels, height, width)."""
+        return len(self.input_shape) == 3
 
     @property
     def n_train(self) -> int:
@@ -61,7 +70,8 @@ class Dataset:
 # A source is a function with these attributes, read by the GUI to fill its lists and to
 # enable only the controls that matter for the chosen source:
 #   task: 'binary' | 'multiclass' | 'regression' | 'auto' (decided by the data, CSV)
-#   kind: '2d' (synthetic points, call as fn(n_samples, noise, n_classes, rng)), 'digits', 'csv'
+#   kind: '2d' (synthetic points, call as fn(n_samples, noise, n_classes, rng)), 'digits', 'csv',
+#         'shapes' (fn(n_samples, noise, size, rng)), 'image_folder' (fn(folder, display, size, channels))
 #   uses_noise, uses_n_classes: bool;  description: one line for tooltips.
 # Build datasets with ``make_dataset``; the functions are its building blocks.
 DATASETS: Registry[Callable[..., object]] = Registry("dataset")

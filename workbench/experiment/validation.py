@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine.registry import suggest
+from engine.shapes import ShapeError, wants_images
 from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters
 from workbench.experiment.errors import ExperimentError, Problem, join_path
 
@@ -374,23 +375,32 @@ def _suits(loss_task: str, data_task_: str) -> bool:
 
 
 def _check_size(spec: ExperimentSpec) -> list[Problem]:
-    total = count_parameters(spec.model, _known_inputs(spec), 1)
+    inputs = _known_inputs(spec)
+    if inputs is None:
+        return []
+    try:
+        total = count_parameters(spec.model, inputs, 1)
+    except ShapeError as exc:  # a layer that does not fit the data's images
+        return [Problem("model.layers", str(exc))]
     if total > MAX_PARAMETERS:
         return [Problem("model.layers", f"the network would hold at least {total:,} parameters; "
                                         f"at most {MAX_PARAMETERS:,} are allowed")]
     return []
 
 
-def _known_inputs(spec: ExperimentSpec) -> int:
-    """Input width where the spec alone decides it (a CSV's is known once it is read)."""
+def _known_inputs(spec: ExperimentSpec) -> tuple[int, ...] | None:
+    """Input shape where the spec alone decides it (a CSV's is known once it is read: then a
+    width of 1 gives a lower bound, and None when the first layer needs images)."""
     from engine.data import DATASETS
+    from engine.data.images import spec_input_shape
 
     kind = getattr(DATASETS.get(spec.data.source), "kind", None) if spec.data.source in DATASETS else None
     if kind == "2d":
-        return len(spec.data.features)
-    if kind == "digits":
-        return 64
-    return 1
+        return (len(spec.data.features),)
+    shape = spec_input_shape(spec.data, spec.model, kind)
+    if shape is not None:
+        return shape
+    return None if wants_images(spec.model) else (1,)
 
 
 # -------------------------------------------------------------------------- variants
