@@ -13,6 +13,7 @@ from engine.analysis.confusion import classify
 from tests.app.conftest import menu_action
 from tests.app_views.conftest import digits_spec, train
 from workbench.app.export import export_csv, export_png
+from workbench.app.views.colour_scales import bar_label
 
 
 def click_item(qtbot: Any, view: Any, item: Any) -> None:
@@ -123,7 +124,7 @@ def test_saliency_method_picker_matches_the_engine(qtbot: Any, window: Any) -> N
     sg = smoothgrad(net, t.loss, x, np.random.default_rng(0), n_samples=25, noise=0.15)
     np.testing.assert_allclose(view.values, np.abs(sg.values).reshape(8, 8), rtol=1e-5, atol=1e-7)
     assert view.right_bar.levels()[0] == 0.0
-    assert "|mean ∂score/∂pixel|" in view.right_bar.axis.labelText
+    assert bar_label(view.right_bar) == "|mean ∂score/∂pixel|"
 
 
 def test_two_d_mistakes_are_points_and_open_their_features(qtbot: Any, window: Any) -> None:

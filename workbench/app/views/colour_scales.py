@@ -38,3 +38,12 @@ def magnitude_levels(values: np.ndarray) -> tuple[float, float]:
 def colour_bar(label: str, cmap: pg.ColorMap = MAGNITUDE) -> pg.ColorBarItem:
     """A read-only colour bar beside a map, its label the quantity and unit shown."""
     return pg.ColorBarItem(values=(0.0, 1.0), colorMap=cmap, label=label, interactive=False, width=14)
+
+
+def set_bar_label(bar: pg.ColorBarItem, label: str) -> None:
+    """Relabel a vertical colour bar (pyqtgraph writes the label on its left axis)."""
+    bar.getAxis("left").setLabel(label)
+
+
+def bar_label(bar: pg.ColorBarItem) -> str:
+    return bar.getAxis("left").labelText

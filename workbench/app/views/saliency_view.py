@@ -30,6 +30,7 @@ from workbench.app.views.colour_scales import (
     MAGNITUDE,
     colour_bar,
     magnitude_levels,
+    set_bar_label,
     symmetric_levels,
 )
 from workbench.model.history import History
@@ -304,7 +305,7 @@ class SaliencyView(PlotView):
         self.right_bar.setColorMap(cmap)
         self.right_image.setImage(self.values.T, levels=levels)
         self.right_bar.setLevels(levels)
-        self.right_bar.axis.setLabel({"gradient": "|∂score/∂pixel|", "smoothgrad": "|mean ∂score/∂pixel|",
+        set_bar_label(self.right_bar, {"gradient": "|∂score/∂pixel|", "smoothgrad": "|mean ∂score/∂pixel|",
                                       "integrated_gradients": "attribution (score units)"}[a.method])
         for image in (self.left_image, self.right_image):
             image.setRect(QRectF(0, 0, w, h))

@@ -18,7 +18,9 @@ class TileBox(pg.ViewBox):
     """A fixed picture (no pan or zoom) that reports a left click."""
 
     def __init__(self) -> None:
-        super().__init__(lockAspect=True, invertY=True, enableMouse=False, enableMenu=False)
+        # A thin frame: a picture that is white at its edges (a zero map) still shows where it ends.
+        super().__init__(lockAspect=True, invertY=True, enableMouse=False, enableMenu=False,
+                         border=pg.mkPen((200, 200, 200)))
         self.on_click: Callable[[], None] | None = None
         self.image = pg.ImageItem(axisOrder="row-major")
         self.addItem(self.image)
@@ -50,33 +52,45 @@ class TileGrid:
     """Up to ``capacity`` tiles, ``columns`` per row, in ``layout`` (a pg.GraphicsLayout)."""
 
     def __init__(self, layout: pg.GraphicsLayout, capacity: int, columns: int,
-                 on_click: Callable[[int], None] | None = None, title_size: str = "8pt") -> None:
+                 on_click: Callable[[int], None] | None = None, title_size: str = "8pt",
+                 max_height: float = 130.0) -> None:
         self.layout = layout
         self.columns = columns
         self.title_size = title_size
         self.boxes: list[TileBox] = []
         self.titles: list[pg.LabelItem] = []
         for i in range(capacity):
-            row, col = divmod(i, columns)
             title = pg.LabelItem("", size=title_size)
+            title.setMaximumHeight(18)  # rows of pictures stay together, the spare height below
             box = TileBox()
+            box.setMaximumHeight(max_height)
             if on_click is not None:
                 box.on_click = lambda i=i: on_click(i)
-            layout.addItem(title, row=2 * row, col=col)
-            layout.addItem(box, row=2 * row + 1, col=col)
+            box.setVisible(False)
+            title.setVisible(False)
             self.titles.append(title)
             self.boxes.append(box)
         self.shown = 0
 
     def show(self, n: int) -> None:
-        """Show the first ``n`` tiles, hide the rest."""
-        self.shown = min(n, len(self.boxes))
-        for i, (box, title) in enumerate(zip(self.boxes, self.titles, strict=True)):
-            box.setVisible(i < self.shown)
-            title.setVisible(i < self.shown)
-            if i >= self.shown:
+        """Show the first ``n`` tiles. Only those are in the layout: a hidden item would still
+        take its share of a pyqtgraph layout and push the shown ones apart."""
+        n = min(n, len(self.boxes))
+        for i in range(len(self.boxes)):
+            box, title = self.boxes[i], self.titles[i]
+            if i < n and i >= self.shown:
+                row, col = divmod(i, self.columns)
+                self.layout.addItem(title, row=2 * row, col=col)
+                self.layout.addItem(box, row=2 * row + 1, col=col)
+            elif i >= n and i < self.shown:
+                self.layout.removeItem(title)
+                self.layout.removeItem(box)
+            box.setVisible(i < n)
+            title.setVisible(i < n)
+            if i >= n:
                 box.image.clear()
                 title.setText("")
+        self.shown = n
 
     def set_title(self, i: int, text: str, color: str = "#222") -> None:
         self.titles[i].setText(text, size=self.title_size, color=color)
