@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -27,6 +28,8 @@ from engine.initializers import INITIALIZERS
 from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
+from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, NEW_IMAGE_LAYER, image_layer_cells
+from workbench.model.layer_table import describe_shape, layer_sizes, network_input_shape
 
 LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
 NEW_LAYER = {
@@ -34,6 +37,9 @@ NEW_LAYER = {
     "dropout": {"type": "dropout", "rate": 0.2},
     "batchnorm": {"type": "batchnorm"},
 }
+LAYER_TYPES.update(IMAGE_LAYER_TYPES)
+NEW_LAYER.update(NEW_IMAGE_LAYER)
+SHAPE_COLUMN = 4
 
 
 def registry_combo(registry: Any, tip: str) -> QComboBox:
@@ -56,13 +62,18 @@ class NetworkPanel(QWidget):
         self.session = session
         self.setObjectName("NetworkPanel")
         self.input_label = QLabel()
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["Type", "Size", "Activation", "Init"])
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Type", "Size", "Activation", "Init", "Output · params"])
+        self.table.horizontalHeaderItem(SHAPE_COLUMN).setToolTip(
+            "Each layer's output shape (features, or channels×height×width) and its parameter count, "
+            "updated as you edit")
         self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
         # Names like "he_uniform" are never cut: those columns fit their content, Size takes the rest.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # Shown second, where a narrow editor still shows it; its logical index stays the last.
+        header.moveSection(SHAPE_COLUMN, 1)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setMinimumHeight(120)
@@ -124,6 +135,7 @@ class NetworkPanel(QWidget):
         layout.addWidget(self.error)
 
         self._shown: Any = None
+        self._sizes_from: tuple[Any, int] | None = None  # (dataset, outputs) of the last build
         self._select_after: int | None = None
         session.specChanged.connect(self.show_spec)
         session.trainerChanged.connect(self.show_sizes)
@@ -227,6 +239,7 @@ class NetworkPanel(QWidget):
         self.table.setRowCount(len(spec.model.layers))
         for row, layer in enumerate(spec.model.layers):
             self._fill_row(row, layer)
+        self._show_layer_sizes()
         if 0 <= selected < self.table.rowCount():
             self.table.selectRow(selected)
 
@@ -270,6 +283,11 @@ class NetworkPanel(QWidget):
             self.table.setCellWidget(row, 1, rate)
             for col in (2, 3):
                 self.table.setCellWidget(row, col, _blank())
+        elif layer.type in IMAGE_LAYER_TYPES:
+            cells = image_layer_cells(layer, lambda key, value, r=row: self.set_layer_field(r, key, value),
+                                      registry_combo, TIPS["activation"])
+            for col, w in zip((1, 2, 3), cells, strict=True):
+                self.table.setCellWidget(row, col, w if w is not None else _blank())
         else:
             mom = QDoubleSpinBox()
             mom.setRange(0.01, 1.0)
@@ -282,13 +300,18 @@ class NetworkPanel(QWidget):
                 self.table.setCellWidget(row, col, _blank())
 
     def show_sizes(self, trainer: Any) -> None:
+        if trainer is not None:
+            self._sizes_from = (trainer.dataset, trainer.n_outputs)
+        self._show_layer_sizes()
         if trainer is None:
             self.input_label.setText("Input: —")
             self.output_label.setText("Output: —")
             self.params_label.setText("Parameters: —")
             return
         net = trainer.network
-        self.input_label.setText(f"Input: {trainer.dataset.input_shape[0]} features")
+        shape = tuple(net.input_shape)
+        self.input_label.setText(f"Input: {shape[0]} features" if len(shape) == 1 else
+                                 f"Input: {describe_shape(shape)} images (channels×height×width)")
         transform = {"binary": "sigmoid", "multiclass": "softmax"}.get(trainer.loss.task, "")
         via = f" (→ {transform} in the loss)" if transform else ""
         self.output_label.setText(f"Output: {trainer.n_outputs} units{via}")
@@ -296,6 +319,25 @@ class NetworkPanel(QWidget):
         self.params_label.setToolTip(
             "\n".join(f"{name}: {kind} {shape} · {n:,} parameters" for name, kind, shape, n in net.summary())
         )
+
+
+    def _show_layer_sizes(self) -> None:
+        """The Output column, from the spec by arithmetic: right even when the network cannot build."""
+        if self._sizes_from is None:
+            return
+        dataset, n_outputs = self._sizes_from
+        model = self.session.spec.model
+        try:
+            sizes = layer_sizes(model, network_input_shape(dataset, model), n_outputs)
+        except Exception:  # a data set that has just failed to load: keep the column as it is
+            return
+        for row, size in enumerate(sizes[: self.table.rowCount()]):
+            item = QTableWidgetItem(size.text)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip(size.tip)
+            if not size.ok:
+                item.setForeground(Qt.GlobalColor.red)
+            self.table.setItem(row, SHAPE_COLUMN, item)
 
 
 def _blank() -> QWidget:
