@@ -16,6 +16,7 @@ from engine.analysis.gradcam import grad_cam
 from tests.app.conftest import menu_action
 from tests.app_views.conftest import train
 from workbench.app.panels.network_panel import SHAPE_COLUMN
+from workbench.app.panels.row_notes import NOTE_ROLE
 
 
 def choose(combo: Any, data: Any) -> None:
@@ -27,7 +28,9 @@ def choose(combo: Any, data: Any) -> None:
 
 
 def shape_texts(panel: Any) -> list[str]:
-    return [panel.table.item(r, SHAPE_COLUMN).text() for r in range(panel.table.rowCount())]
+    """The note under each row of the editor, without its "→ output" and "parameters" words."""
+    notes = [panel.table.item(r, SHAPE_COLUMN).data(NOTE_ROLE) for r in range(panel.table.rowCount())]
+    return [n.removeprefix("→ output ").removesuffix(" parameters") for n in notes]
 
 
 def build_cnn(qtbot: Any, window: Any) -> Any:
@@ -60,7 +63,10 @@ def test_build_train_and_explain_a_cnn_on_shapes(qtbot: Any, window: Any, dialog
     assert [(name, shape, n) for name, _kind, shape, n in net.summary()][:4] == [
         ("conv1", (8, 16, 16), 80), ("maxpool1", (8, 8, 8), 0), ("conv2", (8, 8, 8), 584),
         ("global_avgpool1", (8,), 0)]
-    panel.set_layer_field(0, "padding", "valid")
+    # The first conv's own form: valid padding instead of same.
+    button = panel.table.cellWidget(0, 1)
+    assert button.text() == "8 × 3×3"
+    choose(button.padding, "valid")
     qtbot.waitUntil(lambda: shape_texts(panel)[0] == "8×14×14 · 80")
     assert shape_texts(panel)[2] == "8×7×7 · 584"
     # A window larger than its input is marked on its row, with the engine's message naming the

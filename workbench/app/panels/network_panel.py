@@ -29,6 +29,7 @@ from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
 from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, NEW_IMAGE_LAYER, image_layer_cells
+from workbench.app.panels.row_notes import NOTE_COLOUR_ROLE, NOTE_ROLE, RowNoteDelegate, cap_widgets
 from workbench.model.layer_table import describe_shape, layer_sizes, network_input_shape
 
 LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
@@ -39,7 +40,8 @@ NEW_LAYER = {
 }
 LAYER_TYPES.update(IMAGE_LAYER_TYPES)
 NEW_LAYER.update(NEW_IMAGE_LAYER)
-SHAPE_COLUMN = 4
+SHAPE_COLUMN = 1  # each layer's output shape is noted from its Size cell on, under the controls
+ROW_HEIGHT = 42  # a 26 px line of controls, and the output shape below it
 
 
 def registry_combo(registry: Any, tip: str) -> QComboBox:
@@ -62,18 +64,17 @@ class NetworkPanel(QWidget):
         self.session = session
         self.setObjectName("NetworkPanel")
         self.input_label = QLabel()
-        self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["Type", "Size", "Activation", "Init", "Output · params"])
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Type", "Size", "Activation", "Init"])
         self.table.horizontalHeaderItem(SHAPE_COLUMN).setToolTip(
-            "Each layer's output shape (features, or channels×height×width) and its parameter count, "
-            "updated as you edit")
-        self.table.verticalHeader().setDefaultSectionSize(26)
+            "Size: units, rate, filters or window. Under it, → the layer's output shape (features, or "
+            "channels×height×width) · its parameter count, updated as you edit")
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.table.setItemDelegate(RowNoteDelegate(self.table, SHAPE_COLUMN))
         header = self.table.horizontalHeader()
         # Names like "he_uniform" are never cut: those columns fit their content, Size takes the rest.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        # Shown second, where a narrow editor still shows it; its logical index stays the last.
-        header.moveSection(SHAPE_COLUMN, 1)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setMinimumHeight(120)
@@ -285,7 +286,7 @@ class NetworkPanel(QWidget):
                 self.table.setCellWidget(row, col, _blank())
         elif layer.type in IMAGE_LAYER_TYPES:
             cells = image_layer_cells(layer, lambda key, value, r=row: self.set_layer_field(r, key, value),
-                                      registry_combo, TIPS["activation"])
+                                      registry_combo, TIPS["activation"], TIPS["weight_init"])
             for col, w in zip((1, 2, 3), cells, strict=True):
                 self.table.setCellWidget(row, col, w if w is not None else _blank())
         else:
@@ -322,22 +323,25 @@ class NetworkPanel(QWidget):
 
 
     def _show_layer_sizes(self) -> None:
-        """The Output column, from the spec by arithmetic: right even when the network cannot build."""
+        """"→ output shape · parameters" under each row's controls, from the spec by arithmetic:
+        right for every layer type, and even when the network cannot build (the misfit is named)."""
+        cap_widgets(self.table, ROW_HEIGHT)
         if self._sizes_from is None:
             return
         dataset, n_outputs = self._sizes_from
         model = self.session.spec.model
         try:
             sizes = layer_sizes(model, network_input_shape(dataset, model), n_outputs)
-        except Exception:  # a data set that has just failed to load: keep the column as it is
+        except Exception:  # a data set that has just failed to load: keep the texts as they are
             return
         for row, size in enumerate(sizes[: self.table.rowCount()]):
-            item = QTableWidgetItem(size.text)
+            item = QTableWidgetItem()
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             item.setToolTip(size.tip)
-            if not size.ok:
-                item.setForeground(Qt.GlobalColor.red)
+            item.setData(NOTE_ROLE, f"→ output {size.text}" + (" parameters" if size.ok else ""))
+            item.setData(NOTE_COLOUR_ROLE, "#c00" if not size.ok else "#555")
             self.table.setItem(row, SHAPE_COLUMN, item)
+        self.table.viewport().update()
 
 
 def _blank() -> QWidget:
