@@ -36,10 +36,12 @@ screenshot: $(STAMP)
 	HOME=$$(mktemp -d) QT_QPA_PLATFORM=xcb xvfb-run -a -s "-screen 0 1280x720x24" $(BIN)/python -m workbench.app.screenshots docs/screens
 
 # Optional, not in CI: the optimizer tests that compare trajectories with torch.optim itself
+# and the image layers (conv, pools, BatchNorm2d) against torch.nn
 # run in a separate venv holding PyTorch (never a dependency of the product).
 torch-check: $(STAMP)
 	test -x .venv-torch/bin/python || ($(PYTHON) -m venv .venv-torch && .venv-torch/bin/pip install --quiet torch==2.13.0 numpy pytest pytest-qt hypothesis pydantic threadpoolctl)
-	PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv-torch/bin/python -m pytest -q -p no:cacheprovider -p no:pytest-qt tests/engine/test_optimizers.py
+	PYTHONPATH=. QT_QPA_PLATFORM=offscreen .venv-torch/bin/python -m pytest -q -p no:cacheprovider -p no:pytest-qt tests/engine/test_optimizers.py tests/engine/test_conv_torch.py
+	PYTHONPATH=. .venv-torch/bin/python -m benchmarks.conv_torch
 
 clean:
 	rm -rf $(VENV) .venv-torch build *.egg-info

@@ -3,11 +3,12 @@
 import os
 import sys
 
-from benchmarks import engine_bench, loops, readers_bench
+from benchmarks import conv_bench, engine_bench, loops, readers_bench
 
 
 def main() -> int:
     engine_bench.main()
+    conv_bench.main()
     readers_bench.main()
     # BENCH_BASELINE=<an older checkout> also times its engine loop and Trainer, in the same run.
     loops.main(os.environ.get("BENCH_BASELINE") or None)

@@ -73,8 +73,13 @@ class MaxPool2D(_Pool2D):
     def __init__(self, pool_size: int = 2, stride: int | None = None, name: str = "") -> None:
         super().__init__(pool_size, stride, name)
         self._argmax: np.ndarray | None = None
+        self._tiles: np.ndarray | None = None  # non-overlapping windows: (N, Ho, p, Wo, p, C)
+        self._out: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if self.stride == self.pool_size:
+            return self._forward_tiles(x)
+        self._tiles = None
         xh = channels_last(x)
         self._n = n = x.shape[0]
         ho, wo = self.out_hw
@@ -88,11 +93,51 @@ class MaxPool2D(_Pool2D):
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         if not input_grad:
             return None
+        if self._tiles is not None:
+            return self._backward_tiles(grad_y)
         if self._argmax is None:
             raise RuntimeError(f"{self.name or self.kind}: backward before forward")
         idx, p, gh = self._argmax, self.pool_size, channels_last(grad_y)
         zero = grad_y.dtype.type(0)
         return self._scatter(grad_y.dtype, lambda i, j: np.where(idx == i * p + j, gh, zero))
+
+
+    # Windows that tile the image (stride = pool size, the usual case) are a reshape of the
+    # input, not a copy, and each input entry belongs to one window: a max over two axes and a
+    # backward of p·p masked writes, with no scatter-add.
+    def _forward_tiles(self, x: np.ndarray) -> np.ndarray:
+        n, c = x.shape[:2]
+        (ho, wo), p = self.out_hw, self.pool_size
+        self._n = n
+        tiles = channels_last(x)[:, : ho * p, : wo * p].reshape(n, ho, p, wo, p, c)
+        out = tiles[:, :, 0, :, 0].copy()  # p·p elementwise maxima beat a reduction over two axes
+        for i in range(p):
+            for j in range(p):
+                if i or j:
+                    np.maximum(out, tiles[:, :, i, :, j], out=out)
+        self._tiles, self._out = tiles, out
+        return channels_first(out)
+
+    def _backward_tiles(self, grad_y: np.ndarray) -> np.ndarray:
+        tiles, out = self._tiles, self._out
+        assert tiles is not None and out is not None
+        n, ho, p, wo, _, c = tiles.shape
+        _, h, w = self.input_shape
+        gh = channels_last(grad_y)
+        dx = np.zeros((n, h, w, c), dtype=grad_y.dtype)
+        cropped = (h, w) != (ho * p, wo * p)
+        dt = np.zeros((n, ho, p, wo, p, c), dtype=grad_y.dtype) if cropped else dx.reshape(tiles.shape)
+        taken = np.zeros(out.shape, dtype=bool)
+        for i in range(p):
+            for j in range(p):
+                # The first largest entry of each window in row-major order, as torch picks.
+                hit = tiles[:, :, i, :, j] == out
+                hit &= ~taken
+                taken |= hit
+                np.multiply(gh, hit, out=dt[:, :, i, :, j])
+        if cropped:
+            dx[:, : ho * p, : wo * p] = dt.reshape(n, ho * p, wo * p, c)
+        return channels_first(dx)
 
 
 @LAYERS.register("avgpool2d")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 FORMAT = "gradient-workbench/experiment"
 VERSION = 2
@@ -63,6 +63,19 @@ class DataSpec(Spec):
         description="Height and width of generated 'shapes' images and of imported image folders.",
     )
     channels: Literal[1, 3] = Field(1, description="Image folders: 1 reads grey, 3 reads RGB.")
+
+    @model_serializer(mode="wrap")
+    def _omit_unused_image_options(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The image options appear in a file only when they differ from their defaults, so
+        # every file written before they existed is still written byte for byte the same.
+        data = handler(self)
+        for key in _IMAGE_OPTIONS:
+            if data.get(key) == DataSpec.model_fields[key].default:
+                data.pop(key, None)
+        return data
+
+
+_IMAGE_OPTIONS = ("image_size", "channels")
 
 
 class DenseSpec(Spec):

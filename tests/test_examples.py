@@ -31,6 +31,7 @@ def test_the_examples_are_there() -> None:
         "default-spiral", "activations", "learning-rates", "optimizers", "regularization",
         "vanishing-gradients", "exploding-gradients", "batch-size", "initialization", "digits",
     } <= names
+    assert {"digits-cnn", "shapes-gradcam", "pooling-vs-stride", "cnn-learning-rates"} <= names
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)

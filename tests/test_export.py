@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from engine.losses import LOSSES
@@ -135,3 +136,52 @@ def test_onnx_model_is_valid_and_describes_itself(tmp_path: Path) -> None:
     props = {p.key: p.value for p in model.metadata_props}
     assert props["loss"] == "softmax_cross_entropy" and json.loads(props["classes"]) == ["a"]
     assert model.graph.input[0].type.tensor_type.shape.dim[1].dim_value == 5
+
+
+# ---------------------------------------------------------------------------- image layers
+def _cnn(seed: int = 0, head: str = "implicit flatten") -> Network:
+    from engine.spec import AvgPool2dSpec, Conv2dSpec, FlattenSpec, GlobalAvgPoolSpec, MaxPool2dSpec
+
+    layers: list = [
+        Conv2dSpec(filters=4, kernel_size=3, padding="same", activation="relu"),
+        BatchNormSpec(),
+        MaxPool2dSpec(pool_size=2),
+        Conv2dSpec(filters=6, kernel_size=2, stride=2, padding="same", activation="tanh"),  # odd 'same' split
+        AvgPool2dSpec(pool_size=2, stride=1),
+        Conv2dSpec(filters=5, kernel_size=1, padding=1, activation="elu"),
+    ]
+    layers += {"implicit flatten": [DenseSpec(units=7)], "flatten": [FlattenSpec()],
+               "global_avgpool": [GlobalAvgPoolSpec()]}[head]
+    return Network.from_spec(ModelSpec(layers=layers), (2, 13, 11), 3, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("head", ["implicit flatten", "flatten", "global_avgpool"])
+def test_onnx_matches_the_engine_for_image_layers(tmp_path: Path, head: str) -> None:
+    net = _cnn(head=head)
+    rng = np.random.default_rng(3)
+    for _ in range(3):  # BatchNorm running statistics away from 0 / 1
+        net.forward(rng.normal(0.5, 2.0, (16, 2, 13, 11)).astype(np.float32), training=True)
+    loss = LOSSES.get("softmax_cross_entropy")()
+    path = tmp_path / "cnn.onnx"
+    export_onnx(net, loss, path)
+    x = rng.normal(size=(9, 2, 13, 11)).astype(np.float32)
+    got = _onnx_outputs(path, x)["probabilities"]
+    np.testing.assert_allclose(got, loss.transform(net.forward(x)), atol=1e-5)
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"Conv", "MaxPool", "AveragePool", "Flatten"} <= ops
+    assert ("GlobalAveragePool" in ops) == (head == "global_avgpool")
+
+
+def test_npz_round_trip_of_a_cnn(tmp_path: Path) -> None:
+    net = _cnn()
+    net.forward(np.random.default_rng(1).normal(size=(8, 2, 13, 11)).astype(np.float32), training=True)
+    path = tmp_path / "cnn.npz"
+    save_weights(net, path)
+    arch = read_architecture(path)
+    assert arch["parameters"]["conv1.W"] == [4, 2, 3, 3]
+    assert arch["input_shape"] == [2, 13, 11]
+    other = _cnn(seed=5)
+    x = np.random.default_rng(2).normal(size=(4, 2, 13, 11)).astype(np.float32)
+    assert not np.allclose(other.forward(x), net.forward(x))
+    load_weights(other, path)
+    np.testing.assert_array_equal(other.forward(x), net.forward(x))

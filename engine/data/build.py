@@ -11,8 +11,8 @@ import numpy as np
 # Importing the sources registers them; this order is the order menus list them in.
 from engine.data import synthetic  # noqa: F401
 from engine.data import digits  # noqa: F401
-from engine.data import csvfile
 from engine.data import shapes  # noqa: F401
+from engine.data import csvfile
 from engine.data import imagefolder  # noqa: F401
 # isort: on
 from engine.data.dataset import DATASETS, DataError, Dataset

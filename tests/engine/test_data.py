@@ -35,7 +35,7 @@ def all_points(d) -> np.ndarray:
 
 
 def test_registry_lists_every_source_in_menu_order_with_its_traits() -> None:
-    assert DATASETS.names() == [*TWO_D, "digits", "csv"]
+    assert DATASETS.names() == [*TWO_D, "digits", "shapes", "csv", "image_folder"]
     tasks = {name: DATASETS.get(name).task for name in DATASETS.names()}
     assert tasks["spiral"] == "binary" and tasks["blobs"] == "multiclass"
     assert tasks["plane"] == "regression" and tasks["digits"] == "multiclass" and tasks["csv"] == "auto"

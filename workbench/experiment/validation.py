@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from engine.registry import suggest
 from engine.shapes import ShapeError, wants_images
-from engine.spec import MAX_PARAMETERS, DenseSpec, ExperimentSpec, count_parameters
+from engine.spec import MAX_PARAMETERS, Conv2dSpec, DenseSpec, ExperimentSpec, count_parameters
 from workbench.experiment.errors import ExperimentError, Problem, join_path
 
 # Networks beyond MAX_PARAMETERS are refused: 64 layers of 4096 units pass the per-field
@@ -67,7 +67,7 @@ def check_spec(spec: ExperimentSpec) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_data(spec)
     for i, layer in enumerate(spec.model.layers):
-        if not isinstance(layer, DenseSpec):
+        if not isinstance(layer, DenseSpec | Conv2dSpec):
             continue
         at = f"model.layers[{i}]"
         problems += _check_choice(f"{at}.activation", ACTIVATIONS, layer.activation,

@@ -2,7 +2,9 @@
 
 The graph is the network in inference form: Dense → ``MatMul`` + ``Add`` and its activation,
 Dropout left out (identity at inference), BatchNorm folded into ``Mul`` + ``Add`` with its
-running statistics, and the loss's output transform (``Softmax`` / ``Sigmoid``) last, so the
+running statistics (per channel on images), the image layers as ``Conv``, ``MaxPool``,
+``AveragePool``, ``GlobalAveragePool`` + ``Flatten`` and ``Flatten`` (onnx_image_layers.py),
+and the loss's output transform (``Softmax`` / ``Sigmoid``) last, so the
 output reads as the engine's ``loss.transform(network.forward(x))``. Classification models
 name their output ``probabilities``, regression models ``predictions``; the input is
 ``input`` with shape ``(batch, *input_shape)`` — the network's inputs, i.e. after the
@@ -22,6 +24,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from workbench.experiment.io import atomic_write_bytes
+from workbench.export.onnx_image_layers import channel_shape, image_layer
 
 OPSET = 17
 IR_VERSION = 8  # the oldest IR that carries opset 17: the widest range of runtimes loads it
@@ -68,11 +71,15 @@ def to_onnx(network: Any, loss: Any, *, name: str = "gradient-workbench", metada
             mean = buffers[f"{layer.name}.running_mean"].astype(np.float64)
             var = buffers[f"{layer.name}.running_var"].astype(np.float64)
             scale = gamma / np.sqrt(var + layer.eps)
-            scaled = g.op("Mul", [x, g.const(f"{layer.name}.scale", scale)], f"{layer.name}/scaled")
-            shift = g.const(f"{layer.name}.shift", beta - mean * scale)
+            scale_c = channel_shape(layer, scale)
+            scaled = g.op("Mul", [x, g.const(f"{layer.name}.scale", scale_c)], f"{layer.name}/scaled")
+            shift = g.const(f"{layer.name}.shift", channel_shape(layer, beta - mean * scale))
             x = g.op("Add", [scaled, shift], f"{layer.name}/out")
         else:
-            raise ValueError(f"cannot export a {kind!r} layer to ONNX")
+            out = image_layer(g, layer, x, params, _activation)
+            if out is None:
+                raise ValueError(f"cannot export a {kind!r} layer to ONNX")
+            x = out
 
     task = getattr(loss, "task", "regression")
     transform = _TRANSFORMS.get(task)

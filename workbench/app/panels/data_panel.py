@@ -223,7 +223,7 @@ class DataPanel(QWidget):
         kind = getattr(entry, "kind", "2d")
         self.csv_row.setEnabled(kind == "csv")
         self.target.setEnabled(kind == "csv")
-        self.samples.setEnabled(kind == "2d")
+        self.samples.setEnabled(kind in ("2d", "shapes"))  # the generated sets
         self.noise.setEnabled(bool(getattr(entry, "uses_noise", False)))
         self.classes.setEnabled(bool(getattr(entry, "uses_n_classes", False)))
         for box in self.features.values():
@@ -237,7 +237,8 @@ class DataPanel(QWidget):
             return
         self.info.setText(
             f"{len(dataset.x_train)} training, {len(dataset.x_val)} validation examples · "
-            f"{dataset.input_shape[0]} inputs · "
+            + (f"{'×'.join(map(str, dataset.input_shape))} images · " if len(dataset.input_shape) == 3
+               else f"{dataset.input_shape[0]} inputs · ")
             + (f"{dataset.n_classes} classes" if dataset.n_classes else "regression")
         )
         pts = dataset.points_train
