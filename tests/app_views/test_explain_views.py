@@ -65,13 +65,13 @@ def test_digits_confusion_matrix_counts_and_the_gallery_open_saliency(qtbot: Any
     ticks = view.matrix_plot.getAxis("bottom")._tickLevels[0]
     assert [name for _, name in ticks] == list(t.dataset.class_names)
 
-    # The gallery: the most confident mistakes, each titled "true → predicted (confidence)".
+    # The gallery: the most confident mistakes, each titled "true→predicted confidence%".
     top = expected.mistakes(16)
     np.testing.assert_array_equal(view.shown, top)
     first = int(top[0])
     names = t.dataset.class_names
-    assert view.tiles.titles[0].text.startswith(f"{names[expected.labels[first]]} → "
-                                               f"{names[expected.predicted[first]]} (")
+    assert view.tiles.titles[0].text.startswith(f"{names[expected.labels[first]]}→"
+                                               f"{names[expected.predicted[first]]} ")
     assert [box.isVisible() for box in view.tiles.boxes] == [k < len(top) for k in range(16)]
 
     # Clicking a cell keeps that cell's mistakes.

@@ -75,7 +75,7 @@ class ConfusionView(PlotView):
         # The same preferred width on both sides: the stretch factors alone share the page out.
         self.matrix_plot.setPreferredWidth(200)
         self.gallery_layout.setPreferredWidth(200)
-        ci.layout.setColumnStretchFactor(0, 5)
+        ci.layout.setColumnStretchFactor(0, 4)
         ci.layout.setColumnStretchFactor(2, 6)
         self.cell_texts: list[pg.TextItem] = []
 
@@ -259,8 +259,8 @@ class ConfusionView(PlotView):
             else:
                 box.show_picture(_feature_strip(ds.x_val[index]), levels=(-3.0, 3.0),
                                  lut=_diverging_lut())
-            self.tiles.set_title(slot, f"{names[r.labels[index]]} → {names[r.predicted[index]]} "
-                                       f"({100 * r.confidence[index]:.0f}%)")
+            self.tiles.set_title(slot, f"{names[r.labels[index]]}→{names[r.predicted[index]]} "
+                                       f"{100 * r.confidence[index]:.0f}%")
             box.setToolTip(f"validation sample {index}: true {names[r.labels[index]]}, predicted "
                            f"{names[r.predicted[index]]} with {100 * r.confidence[index]:.1f}% · "
                            "click to explain")

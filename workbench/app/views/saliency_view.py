@@ -215,6 +215,8 @@ class SaliencyView(PlotView):
             self.right.setLabel("bottom", "column")
             self.left_image.setColorMap(pg.colormap.get("CET-L1"))  # grey: ink dark on light paper
             self.left.setTitle("image")
+            self.left.setToolTip("The chosen validation image as the network sees it (standardised, "
+                                 "shown over its own mean ± 2 standard deviations)")
         else:
             self.left_image.setColorMap(MAGNITUDE)
             self.left.setTitle("|∂score/∂x| over the input plane" if self.mode == "2d" else "")
@@ -311,7 +313,7 @@ class SaliencyView(PlotView):
             image.setRect(QRectF(0, 0, w, h))
         names = ds.class_names
         shown_label = names[int(label)] if ds.task != "regression" and int(label) < len(names) else label
-        self.left.setTitle(f"sample {i}: label {shown_label}, {self._prediction(x)} (standardised input)")
+        self.left.setTitle(f"sample {i}: label {shown_label}, {self._prediction(x)}", size="9pt")
         self.right.setTitle(self._method_title(a), size="9pt")
         self.hint.setText("")
 
