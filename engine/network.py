@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.conv import Conv2D
 from engine.conv_layers import layer_from_spec
 from engine.fastpath import MAX_PLAN_ENTRIES, DensePlan, plannable
 from engine.layers import Dense, Dropout, Layer
@@ -255,14 +256,17 @@ class Network:
     # -- inspection -----------------------------------------------------------------------
 
     def activation_stats(self) -> dict[str, ActivationStats]:
-        """Per Dense layer, statistics of its activations in the last forward pass."""
+        """Per Dense or Conv2D layer, statistics of its activations in the last forward pass.
+        A convolution's unit is a filter: it is dead when no sample has a positive
+        pre-activation anywhere in its map."""
         stats: dict[str, ActivationStats] = {}
         for layer in self.layers:
-            if not isinstance(layer, Dense) or layer.a is None or layer.z is None:
+            if not isinstance(layer, Dense | Conv2D) or layer.a is None or layer.z is None:
                 continue
             a = layer.a.astype(np.float64)
             act = layer.activation
-            dead = float(np.mean(np.all(layer.z <= 0, axis=0))) if act.rectifier else 0.0
+            unit_axes = (0, 2, 3) if isinstance(layer, Conv2D) else 0
+            dead = float(np.mean(np.all(layer.z <= 0, axis=unit_axes))) if act.rectifier else 0.0
             sat = act.saturated(layer.a)
             stats[layer.name] = ActivationStats(
                 mean=float(a.mean()),

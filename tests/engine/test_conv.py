@@ -190,3 +190,13 @@ def test_a_float32_network_trains_images_in_float32():
     assert out.dtype == np.float32
     net.backward(np.ones_like(out), input_grad=False)
     assert net.grads.dtype == np.float32 and np.any(net.grads != 0)
+
+
+def test_activation_stats_count_a_convolution_filter_dead_when_its_whole_map_is():
+    net = _net([Conv2dSpec(filters=3, kernel_size=3, activation="relu")], input_shape=(1, 5, 5))
+    conv = net.layer("conv1")
+    conv.params["W"][...] = 0.1
+    conv.params["b"][...] = [0.0, -100.0, 0.0]  # filter 2 can never be positive on inputs in [0, 1]
+    net.forward(np.random.default_rng(0).random((4, 1, 5, 5)), training=True)
+    stats = net.activation_stats()["conv1"]
+    assert stats.dead_fraction == pytest.approx(1 / 3)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import DATASETS
-from engine.spec import FEATURES, MAX_SAMPLES
+from engine.spec import FEATURES, MAX_IMAGE_SIZE, MAX_SAMPLES, MIN_IMAGE_SIZE
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.plots.boundary_plot import PALETTE
 
@@ -88,6 +88,7 @@ class DataPanel(QWidget):
         self.fraction.setToolTip(TIPS["train_fraction"])
         self.fraction.editingFinished.connect(lambda: self._edit("train_fraction", self.fraction.value()))
         form.addRow("Train share", self.fraction)
+        form.addRow("Images", self._image_row())
 
         feats = QWidget()
         grid = QGridLayout(feats)
@@ -148,6 +149,25 @@ class DataPanel(QWidget):
         self.show_dataset(session.trainer)
         self.error.show_message(session.build_error)
 
+    def _image_row(self) -> QWidget:
+        """Image size (shapes and image folders) and grey/RGB (image folders)."""
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.image_size = QSpinBox()
+        self.image_size.setRange(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE)
+        self.image_size.setSuffix(" px")
+        self.image_size.setToolTip("Height and width of generated shapes and of imported images (resized).")
+        self.image_size.editingFinished.connect(lambda: self._edit("image_size", self.image_size.value()))
+        self.channels = QComboBox()
+        self.channels.addItem("grey", 1)
+        self.channels.addItem("RGB", 3)
+        self.channels.setToolTip("Read an image folder as grey (1 channel) or colour (3 channels).")
+        self.channels.activated.connect(lambda i: self._edit("channels", self.channels.itemData(i)))
+        box.addWidget(self.image_size, 1)
+        box.addWidget(self.channels)
+        return row
+
     # ------------------------------------------------------------------ edits
     def _edit(self, key: str, value: Any) -> None:
         if self.session.spec.data.model_dump(mode="json").get(key) == value:
@@ -156,14 +176,14 @@ class DataPanel(QWidget):
 
     def _dataset_chosen(self, index: int) -> None:
         name = self.dataset.itemData(index)
-        if name == "csv" and not self.session.spec.data.path:
-            path = self.choose_csv()
+        if name in ("csv", "image_folder") and not self.session.spec.data.path:
+            path = self.choose_csv() if name == "csv" else self.choose_folder()
             if not path:
                 self.show_spec(self.session.spec)
                 return
 
             def mutate(d: dict) -> None:
-                d["data"].update(source="csv", path=path)
+                d["data"].update(source=name, path=path)
 
             edit_spec(self.session, mutate, self.error.show_message)
             return
@@ -176,8 +196,13 @@ class DataPanel(QWidget):
         )
         return path
 
+    def choose_folder(self) -> str:
+        """Ask for an image folder (a method so tests can replace the dialog)."""
+        return QFileDialog.getExistingDirectory(self, "Choose a folder with one sub-folder per class")
+
     def _browse(self) -> None:
-        path = self.choose_csv()
+        folder = self.session.spec.data.source == "image_folder"
+        path = self.choose_folder() if folder else self.choose_csv()
         if path:
             self.csv_path.setText(path)
             self._edit("path", path)
@@ -203,7 +228,8 @@ class DataPanel(QWidget):
         data = spec.data
         entry = DATASETS.get(data.source) if data.source in DATASETS else None
         widgets = [self.dataset, self.samples, self.noise, self.classes, self.fraction, self.seed,
-                   self.standardize, self.csv_path, self.target, *self.features.values()]
+                   self.standardize, self.csv_path, self.target, self.image_size, self.channels,
+                   *self.features.values()]
         for w in widgets:
             w.blockSignals(True)
         i = self.dataset.findData(data.source)
@@ -214,6 +240,8 @@ class DataPanel(QWidget):
         self.fraction.setValue(data.train_fraction)
         self.seed.setValue(min(spec.seed, 2**31 - 1))
         self.standardize.setChecked(data.standardize)
+        self.image_size.setValue(data.image_size)
+        self.channels.setCurrentIndex(max(self.channels.findData(data.channels), 0))
         self.csv_path.setText(data.path or "")
         self.target.setText(data.target or "")
         for name, box in self.features.items():
@@ -221,7 +249,9 @@ class DataPanel(QWidget):
         for w in widgets:
             w.blockSignals(False)
         kind = getattr(entry, "kind", "2d")
-        self.csv_row.setEnabled(kind == "csv")
+        self.csv_row.setEnabled(kind in ("csv", "image_folder"))
+        self.image_size.setEnabled(kind in ("shapes", "image_folder"))
+        self.channels.setEnabled(kind == "image_folder")
         self.target.setEnabled(kind == "csv")
         self.samples.setEnabled(kind in ("2d", "shapes"))  # the generated sets
         self.noise.setEnabled(bool(getattr(entry, "uses_noise", False)))

@@ -27,13 +27,6 @@ from engine.spec import MAX_FILTERS, MAX_KERNEL, MAX_STRIDE
 
 IMAGE_LAYER_TYPES = {"conv2d": "Conv2D", "maxpool2d": "MaxPool2D", "avgpool2d": "AvgPool2D",
                      "global_avgpool": "GlobalAvgPool", "flatten": "Flatten"}
-NEW_IMAGE_LAYER: dict[str, dict] = {
-    "conv2d": {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
-    "maxpool2d": {"type": "maxpool2d", "pool_size": 2},
-    "avgpool2d": {"type": "avgpool2d", "pool_size": 2},
-    "global_avgpool": {"type": "global_avgpool"},
-    "flatten": {"type": "flatten"},
-}
 PADDINGS = {"same": "same", "valid": "valid"}
 
 Setter = Callable[[str, Any], None]

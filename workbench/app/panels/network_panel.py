@@ -28,18 +28,23 @@ from engine.initializers import INITIALIZERS
 from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
-from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, NEW_IMAGE_LAYER, image_layer_cells
+from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, image_layer_cells
 from workbench.app.panels.row_notes import NOTE_COLOUR_ROLE, NOTE_ROLE, RowNoteDelegate, cap_widgets
 from workbench.model.layer_table import describe_shape, layer_sizes, network_input_shape
 
-LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
+LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm",
+               "conv2d": "Conv2D", "maxpool2d": "MaxPool", "avgpool2d": "AvgPool",
+               "global_avgpool": "GlobalAvgPool", "flatten": "Flatten"}
 NEW_LAYER = {
     "dense": {"type": "dense", "units": 8, "activation": "relu", "weight_init": "he_uniform"},
     "dropout": {"type": "dropout", "rate": 0.2},
     "batchnorm": {"type": "batchnorm"},
+    "conv2d": {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    "maxpool2d": {"type": "maxpool2d", "pool_size": 2},
+    "avgpool2d": {"type": "avgpool2d", "pool_size": 2},
+    "global_avgpool": {"type": "global_avgpool"},
+    "flatten": {"type": "flatten"},
 }
-LAYER_TYPES.update(IMAGE_LAYER_TYPES)
-NEW_LAYER.update(NEW_IMAGE_LAYER)
 SHAPE_COLUMN = 1  # each layer's output shape is noted from its Size cell on, under the controls
 ROW_HEIGHT = 42  # a 26 px line of controls, and the output shape below it
 
