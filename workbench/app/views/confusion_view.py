@@ -64,6 +64,9 @@ class ConfusionView(PlotView):
         self.tile_layout = self.gallery_layout.addLayout(row=1, col=0, colspan=COLUMNS)
         self.tiles = TileGrid(self.tile_layout, GALLERY, COLUMNS, on_click=self._tile_clicked)
         self.points_plot = pg.PlotItem()
+        for plot in (self.matrix_plot, self.points_plot):
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
         self.points_plot.setLabel("bottom", "x₁")
         self.points_plot.setLabel("left", "x₂")
         self.background_points = pg.ScatterPlotItem(size=5, pen=None)

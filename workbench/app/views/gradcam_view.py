@@ -42,6 +42,9 @@ class GradCamView(PlotView):
             p.setLabel("bottom", "column")
             p.setLabel("left", "row")
             p.setMouseEnabled(False, False)
+            for side in ("left", "bottom"):
+                p.getAxis(side).enableAutoSIPrefix(False)  # "column (x0.001)" helps nobody
+            p.setRange(xRange=(0, 16), yRange=(0, 16), padding=0.02)
             self.add_export_actions(p)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image_plot.addItem(self.image)
