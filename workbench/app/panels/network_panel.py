@@ -339,7 +339,13 @@ class NetworkPanel(QWidget):
             sizes = layer_sizes(model, network_input_shape(dataset, model), n_outputs)
         except Exception:  # a data set that has just failed to load: keep the texts as they are
             return
-        for row, size in enumerate(sizes[: self.table.rowCount()]):
+        # One size per top-level layer; with nested rows (a block's layers, when the editor shows
+        # them), a layer's note goes on the row whose path is (its index,).
+        paths = [getattr(r, "path", None) for r in getattr(self, "_rows", [])]
+        for i, size in enumerate(sizes):
+            row = paths.index((i,)) if (i,) in paths else (i if not paths else -1)
+            if not 0 <= row < self.table.rowCount():
+                continue
             item = QTableWidgetItem()
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             item.setToolTip(size.tip)
