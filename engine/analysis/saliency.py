@@ -24,6 +24,19 @@ class SaliencyMap:
     classes: np.ndarray  # (res, res) int: the output whose score was differentiated
 
 
+def chosen_outputs(flat: np.ndarray, loss: Any, target_class: int | None) -> np.ndarray:
+    """The output whose score is explained, per row of ``flat`` (batch, outputs): ``target_class``,
+    else the predicted class of a multi-class loss, else the (first) output."""
+    n_out = flat.shape[1]
+    if target_class is not None:
+        if not 0 <= target_class < n_out:
+            raise ValueError(f"target_class must be in [0, {n_out}), got {target_class}")
+        return np.full(len(flat), target_class, dtype=np.int64)
+    if n_out > 1 and getattr(loss, "task", "") == "multiclass":
+        return np.argmax(flat, axis=1)  # the predicted class
+    return np.zeros(len(flat), dtype=np.int64)  # binary / regression: the (first) output
+
+
 def _score_gradient(
     network: Any, loss: Any, x: np.ndarray, target_class: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -33,15 +46,7 @@ def _score_gradient(
     x = x.astype(net.params.dtype, copy=False)
     out = net.forward(x, training=False)
     flat = out.reshape(len(out), -1)
-    n_out = flat.shape[1]
-    if target_class is not None:
-        if not 0 <= target_class < n_out:
-            raise ValueError(f"target_class must be in [0, {n_out}), got {target_class}")
-        chosen = np.full(len(flat), target_class)
-    elif n_out > 1 and getattr(loss, "task", "") == "multiclass":
-        chosen = np.argmax(flat, axis=1)  # the predicted class
-    else:
-        chosen = np.zeros(len(flat), dtype=np.int64)  # binary / regression: the (first) output
+    chosen = chosen_outputs(flat, loss, target_class)
     seed = np.zeros_like(flat)
     seed[np.arange(len(flat)), chosen] = 1.0
     # Eval mode keeps samples independent (BatchNorm uses running stats), so one backward pass

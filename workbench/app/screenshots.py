@@ -159,6 +159,19 @@ def main(argv: list[str] | None = None) -> int:
     _trigger(window.analyze_menu, "Gradient Through Time")
     shot("gradient-through-time")
 
+    # A CNN on the shapes set: its feature maps and Grad-CAM, and what the classifier confuses.
+    open_example("shapes-gradcam.json")
+    train_epochs(8)
+    s.stop(join=True)
+    _trigger(window.analyze_menu, "Feature Maps and Filters")
+    window.views["feature_maps"].sample_box.setValue(2)
+    shot("feature-maps")
+    _trigger(window.analyze_menu, "Grad-CAM")
+    window.views["gradcam"].sample_box.setValue(2)
+    shot("gradcam")
+    _trigger(window.analyze_menu, "Confusion Matrix and Mistakes")
+    shot("confusion")
+
     # View ▸ Reset Layout: exactly the designed layout, nothing else open.
     _trigger(window.view_menu, "Reset Layout")
     shot("reset-layout")

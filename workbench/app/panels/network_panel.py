@@ -31,7 +31,10 @@ from engine.initializers import INITIALIZERS
 from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
+from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, image_layer_cells
+from workbench.app.panels.row_notes import NOTE_COLOUR_ROLE, NOTE_ROLE, RowNoteDelegate, cap_widgets
 from workbench.model import layer_tree
+from workbench.model.layer_table import layer_sizes, network_input_shape
 from workbench.model.layer_tree import Row, TreeEditError
 
 LAYER_TYPES = {"dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm",
@@ -59,15 +62,8 @@ BLOCK_TIP = ("A residual block adds its input to what its layers compute: y = x 
              "train. When the block's last layer changes the width, x goes through a linear "
              "projection first (extra weights, no bias).")
 
-
-def _image_layer_text(layer: Any) -> str:
-    """A short read-only description of an image layer's settings."""
-    if layer.type == "conv2d":
-        stride = f"/{layer.stride}" if layer.stride != 1 else ""
-        return f"{layer.filters} @ {layer.kernel_size}×{layer.kernel_size}{stride} {layer.padding}"
-    if layer.type in ("maxpool2d", "avgpool2d"):
-        return f"{layer.pool_size}×{layer.pool_size}, stride {layer.stride or layer.pool_size}"
-    return ""
+SHAPE_COLUMN = 1  # each layer's output shape is noted from its Size cell on, under the controls
+ROW_HEIGHT = 42  # a 26 px line of controls, and the output shape below it
 
 
 def registry_combo(registry: Any, tip: str) -> QComboBox:
@@ -92,7 +88,11 @@ class NetworkPanel(QWidget):
         self.input_label = QLabel()
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Type", "Size", "Activation", "Init"])
-        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.horizontalHeaderItem(SHAPE_COLUMN).setToolTip(
+            "Size: units, rate, filters or window. Under it, → the layer's output shape (features, or "
+            "channels×height×width) · its parameter count, updated as you edit")
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.table.setItemDelegate(RowNoteDelegate(self.table, SHAPE_COLUMN))
         header = self.table.horizontalHeader()
         # Names like "he_uniform" are never cut: those columns fit their content, Size takes the rest.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -167,6 +167,7 @@ class NetworkPanel(QWidget):
         layout.addWidget(self.error)
 
         self._shown: Any = None
+        self._sizes_from: tuple[Any, int] | None = None  # (dataset, outputs) of the last build
         self._select_after: int | None = None
         self._rows: list[Row] = []  # what each table row shows, in order
         self.table.itemSelectionChanged.connect(self._update_block_button)
@@ -308,6 +309,7 @@ class NetworkPanel(QWidget):
         self.table.setRowCount(len(self._rows))
         for row, entry in enumerate(self._rows):
             self._fill_row(row, _spec_at(spec.model.layers, entry.path), entry)
+        self._show_layer_sizes()
         if 0 <= selected < self.table.rowCount():
             self.table.selectRow(selected)
         self._update_block_button()
@@ -374,11 +376,11 @@ class NetworkPanel(QWidget):
                 self.table.setCellWidget(row, col, _blank())
         elif layer.type in RECURRENT_TYPES:
             self._fill_recurrent_row(row, layer)
-        elif layer.type != "batchnorm":  # image layers: settings shown, edited in the file for now
-            self.table.setCellWidget(row, 1, QLabel(_image_layer_text(layer)))
-            act = getattr(layer, "activation", None)
-            self.table.setCellWidget(row, 2, QLabel(act) if act else _blank())
-            self.table.setCellWidget(row, 3, _blank())
+        elif layer.type in IMAGE_LAYER_TYPES:
+            cells = image_layer_cells(layer, lambda key, value, r=row: self.set_layer_field(r, key, value),
+                                      registry_combo, TIPS["activation"], TIPS["weight_init"])
+            for col, w in zip((1, 2, 3), cells, strict=True):
+                self.table.setCellWidget(row, col, w if w is not None else _blank())
         else:
             mom = QDoubleSpinBox()
             mom.setRange(0.01, 1.0)
@@ -410,6 +412,9 @@ class NetworkPanel(QWidget):
             self.table.setCellWidget(row, col, w)
 
     def show_sizes(self, trainer: Any) -> None:
+        if trainer is not None:
+            self._sizes_from = (trainer.dataset, trainer.n_outputs)
+        self._show_layer_sizes()
         if trainer is None:
             self.input_label.setText("Input: —")
             self.output_label.setText("Output: —")
@@ -427,6 +432,34 @@ class NetworkPanel(QWidget):
         self.params_label.setToolTip(
             "\n".join(f"{name}: {kind} {shape} · {n:,} parameters" for name, kind, shape, n in net.summary())
         )
+
+
+    def _show_layer_sizes(self) -> None:
+        """"→ output shape · parameters" under each row's controls, from the spec by arithmetic:
+        right for every layer type, and even when the network cannot build (the misfit is named)."""
+        cap_widgets(self.table, ROW_HEIGHT)
+        if self._sizes_from is None:
+            return
+        dataset, n_outputs = self._sizes_from
+        model = self.session.spec.model
+        try:
+            sizes = layer_sizes(model, network_input_shape(dataset, model), n_outputs)
+        except Exception:  # a data set that has just failed to load: keep the texts as they are
+            return
+        # One size per top-level layer; with nested rows (a block's layers, when the editor shows
+        # them), a layer's note goes on the row whose path is (its index,).
+        paths = [getattr(r, "path", None) for r in getattr(self, "_rows", [])]
+        for i, size in enumerate(sizes):
+            row = paths.index((i,)) if (i,) in paths else (i if not paths else -1)
+            if not 0 <= row < self.table.rowCount():
+                continue
+            item = QTableWidgetItem()
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setToolTip(size.tip)
+            item.setData(NOTE_ROLE, f"→ output {size.text}" + (" parameters" if size.ok else ""))
+            item.setData(NOTE_COLOUR_ROLE, "#c00" if not size.ok else "#555")
+            self.table.setItem(row, SHAPE_COLUMN, item)
+        self.table.viewport().update()
 
 
 def _spec_at(layers: Any, path: tuple[int, ...]) -> Any:

@@ -10,7 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from workbench.app.views import (
+    confusion_view,
     diagnostics_panel,
+    feature_maps_view,
+    gradcam_view,
     gradcheck_dialog,
     gradient_health,
     histograms,
@@ -32,6 +35,9 @@ VIEW_MODULES = (
     histograms,
     neuron_maps,
     saliency_view,
+    confusion_view,
+    feature_maps_view,
+    gradcam_view,
     lr_finder_view,
     landscape_view,
     runs_view,
