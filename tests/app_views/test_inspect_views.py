@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from engine.analysis import saliency, saliency_map_2d
-from tests.app.conftest import menu_texts
+from tests.app.conftest import menu_texts, small_spec
 from tests.app_views.conftest import digits_spec, train
 from workbench.app.export import export_csv, export_png
 
@@ -175,3 +175,18 @@ def test_digit_saliency_is_shown_beside_the_chosen_image(qtbot: Any, window: Any
     np.testing.assert_allclose(view.right_image.image, view.values.T, rtol=1e-6)
     label = int(t.dataset.y_val[7])
     assert view.left.titleLabel.text.startswith(f"sample 7: label {label}, predicted ")
+
+
+def test_the_boundary_pane_names_the_views_for_data_without_a_plane(qtbot: Any, window: Any) -> None:
+    """Digits have no 2-D plane: the pane shows no empty axes, and a note centred in view that
+    names where this data's pictures are."""
+    window.session.new(digits_spec())
+    plot = window.boundary_plot
+    text = plot.message.toPlainText()
+    assert "No 2-D plane" in text and "Confusion Matrix and Mistakes" in text and "Saliency Map" in text
+    assert not plot.plot_item.getAxis("left").isVisible()
+    (x0, x1), (y0, y1) = plot.plot_item.vb.viewRange()
+    pos = plot.message.pos()
+    assert x0 < pos.x() < x1 and y0 < pos.y() < y1
+    window.session.new(small_spec())  # back to a 2-D set: axes again, no note
+    assert plot.message.toPlainText() == "" and plot.plot_item.getAxis("left").isVisible()

@@ -35,7 +35,9 @@ class BoundaryPlot(PlotView):
         self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen(40, 40, 40, 160))
         self.plot_item.addItem(self.points)
         self.message = pg.TextItem("", color=(90, 90, 90), anchor=(0.5, 0.5))
-        self.plot_item.addItem(self.message)
+        self.plot_item.addItem(self.message, ignoreBounds=True)
+        # The note stays centred whatever range the view is later given (a reset sets its own).
+        self.plot_item.vb.sigRangeChanged.connect(lambda *_a: self._centre_message())
         self.split = QComboBox()
         self.split.addItems(["training points", "validation points"])
         self.split.setToolTip(
@@ -67,16 +69,21 @@ class BoundaryPlot(PlotView):
         dataset = getattr(trainer, "dataset", None)
         usable = dataset is not None and dataset.points_train is not None and dataset.featurize is not None
         self.split.setEnabled(usable)
+        # Without a 2-D plane there is nothing to draw: no empty axes, a note centred in the pane
+        # that names where this data's pictures are.
+        for side in ("left", "bottom"):
+            self.plot_item.showAxis(side, usable)
         if not usable:
             self.image.clear()
             self.points.clear()
             self.message.setText(
-                "The decision boundary is drawn\nfor 2-D data sets: see Analyze ▸\n"
-                "Saliency Map for images." if trainer is not None else
+                "No 2-D plane to draw for this data.\n\nSee Analyze ▸\n"
+                "Confusion Matrix and Mistakes,\nSaliency Map"
+                + (",\nGrad-CAM" if _has_images(trainer) else "") + "." if trainer is not None else
                 "Fix the experiment to see\nthe decision boundary."
             )
-            self.message.setPos(0.5, 0.5)
-            self.plot_item.setRange(xRange=(0, 1), yRange=(0, 1))
+            self.plot_item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+            self._centre_message()
             return
         self.message.setText("")
         pts = np.concatenate([dataset.points_train, dataset.points_val])
@@ -88,6 +95,10 @@ class BoundaryPlot(PlotView):
         self._rect = QRectF(lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1])
         self.plot_item.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0)
         self.update_points()
+
+    def _centre_message(self) -> None:
+        (x0, x1), (y0, y1) = self.plot_item.vb.viewRange()
+        self.message.setPos((x0 + x1) / 2, (y0 + y1) / 2)
 
     def set_network(self, network: Any) -> None:
         self.network = network
@@ -155,3 +166,7 @@ def _colours(out: np.ndarray, task: str) -> np.ndarray:
         k = out.shape[1]
         rgb = out @ PALETTE[np.arange(k) % len(PALETTE)]
     return 0.55 * rgb + 0.45 * 255
+
+
+def _has_images(trainer: Any) -> bool:
+    return len(getattr(getattr(trainer, "dataset", None), "input_shape", ())) == 3
