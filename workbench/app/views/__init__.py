@@ -17,8 +17,10 @@ from workbench.app.views import (
     landscape_view,
     lr_finder_view,
     neuron_maps,
+    race_view,
     runs_view,
     saliency_view,
+    step_through_view,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ VIEW_MODULES = (
     landscape_view,
     runs_view,
     gradcheck_dialog,
+    step_through_view,
+    race_view,
 )
 
 
