@@ -150,7 +150,7 @@ def _forward(net: Network, loss: Loss, x: np.ndarray, y: np.ndarray, r: StepThro
     r.units["x"] = window(x.shape[1])
     lo, hi = r.units["x"]
     steps.append(Step("forward", "x", None, "Input x", "x = the sample's features",
-                      f"x = {_row(x[0], lo, hi)}", x[0].copy(), "the sample the walk-through follows"))
+                      f"x = {_row(x[0], lo, hi)}", x[0].copy()))
     prev = "x"
     h = x
     for layer in net.layers:
@@ -198,7 +198,8 @@ def _forward(net: Network, loss: Loss, x: np.ndarray, y: np.ndarray, r: StepThro
     r.loss_value = float(value)
     r.grads["output"] = np.array(grad_out)
     shown_pred = loss.transform(out.copy())
-    target = np.asarray(y).reshape(out.shape[0], -1)[0]
+    r.values["target"] = np.asarray(y, dtype=np.float64).reshape(out.shape[0], -1)
+    target = r.values["target"][0]
     steps.append(Step(
         "loss", "loss", ("output", "loss"), f"Loss ({loss.name})",
         f"L = {loss.name}(output, target)" + ("" if r.batch == 1 else f", mean over {r.batch} samples"),
@@ -216,8 +217,9 @@ def _backward(net: Network, loss: Loss, y: np.ndarray, r: StepThrough, window: A
     last_node = f"{net.layers[-1].name}.a"
     r.grads[last_node] = g.copy()
     steps.append(Step("backward", last_node, ("loss", last_node), "∂L/∂output",
-                      f"∂L/∂output from the loss ({loss.name})", f"∂L/∂output = {_row(g[0], lo, hi)}",
-                      g[0].copy(), "where backpropagation starts"))
+                      f"∂L/∂output from the loss ({loss.name}): backpropagation starts here",
+                      f"∂L/∂output = {_row(g[0], lo, hi)}",
+                      g[0].copy()))
     inputs = ["x"] + [f"{layer.name}.a" for layer in net.layers[:-1]]
     for index in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[index]

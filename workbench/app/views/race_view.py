@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -133,7 +134,6 @@ class RaceView(PlotView):
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "f(x, y)")
         self.loss_plot.setLogMode(y=True)
-        self.legend = self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get("viridis"))
         self.image.setOpacity(0.55)
@@ -185,12 +185,18 @@ class RaceView(PlotView):
         self.save_button.setToolTip("Store this race in the experiment file (Ctrl+Z undoes it)")
         self.gif_button = QPushButton("Export GIF…")
         self.gif_button.setToolTip("Write the race as an animated GIF")
-        for label, widget in (("", self.surface_box), ("", self.formula), ("racers", self.racers_edit),
-                              ("steps", self.steps), ("tol", self.tolerance), ("", self.pace),
-                              ("", self.race_button), ("", self.save_button), ("", self.gif_button)):
+        for label, widget in (("", self.surface_box), ("", self.formula), ("steps", self.steps),
+                              ("tolerance", self.tolerance), ("", self.pace), ("", self.race_button),
+                              ("", self.save_button), ("", self.gif_button)):
             if label:
                 self.controls.addWidget(QLabel(label))
-            self.controls.addWidget(widget, 1 if widget is self.racers_edit else 0)
+            self.controls.addWidget(widget, 1 if widget is self.formula else 0)
+        # The racers get a row of their own: they are the longest thing a person types here.
+        racers_row = QHBoxLayout()
+        racers_row.setContentsMargins(4, 0, 4, 0)
+        racers_row.addWidget(QLabel("racers"))
+        racers_row.addWidget(self.racers_edit, 1)
+        self.layout().insertLayout(1, racers_row)
         self.hint = status_label(self, "Choose a surface, click a start point, press Race ▶.")
         self.hint.setTextFormat(pg.QtCore.Qt.TextFormat.RichText)
         self.setToolTip(TIP)
@@ -361,7 +367,6 @@ class RaceView(PlotView):
             self.contour.removeItem(item)
         for item in self.loss_items:
             self.loss_plot.removeItem(item)
-        self.legend.clear()
         self.path_items, self.head_items, self.loss_items = [], [], []
 
     def _make_items(self) -> None:
@@ -378,6 +383,7 @@ class RaceView(PlotView):
             self.path_items.append(line)
             self.head_items.append(head)
             self.loss_items.append(loss)
+        self.sync_legend()  # above the plots, in the racers' colours (never on the data)
 
     def _draw_paths(self) -> None:
         k = int(self.shown)

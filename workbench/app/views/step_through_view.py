@@ -37,6 +37,7 @@ TIP = (
 )
 HIGHLIGHT = (255, 127, 14)
 GRAD_COLOUR = (200, 30, 30)
+SPACING = 1.6  # between units: room for a value above and a gradient below each node
 
 
 class StepThroughView(PlotView):
@@ -204,7 +205,7 @@ class StepThroughView(PlotView):
     def _pos(self, col: int, unit: int) -> tuple[float, float]:
         node = self.columns[col]
         lo = self.walk.units.get(node, (0, 1))[0] if node != "loss" else 0
-        return 2.0 * col, -1.2 * (unit - lo)
+        return 2.0 * col, -SPACING * (unit - lo)
 
     def _units(self, node: str) -> range:
         if node == "loss":
@@ -256,6 +257,8 @@ class StepThroughView(PlotView):
                     if "loss" in forward:
                         self._text(f"{walk.loss_value:.4g}", px, py + 0.35, (0, 0, 0), small,
                                    anchor=(0.5, 1.0))
+                        target = ", ".join(f"{t:g}" for t in walk.values["target"][0][:4])
+                        self._text(f"target {target}", px, py - 0.35, (0, 0, 0), small, anchor=(0.5, 0.0))
                     continue
                 if (node in forward or (node == "x" and self.position > 0)) and node in walk.values:
                     value = walk.values[node][0, u]
@@ -266,7 +269,7 @@ class StepThroughView(PlotView):
         self._highlight()
         self.plot_item.setXRange(-1.0, 2.0 * (len(self.columns) - 1) + 1.0, padding=0.02)
         tallest = max(len(self._units(n)) for n in self.columns)
-        self.plot_item.setYRange(-1.2 * (tallest - 1) - 1.0, 1.6, padding=0.02)
+        self.plot_item.setYRange(-SPACING * (tallest - 1) - 1.0, 1.6, padding=0.02)
         self._panel()
 
     def _text(self, text: str, x: float, y: float, colour: tuple, font: QFont,
