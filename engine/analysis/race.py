@@ -13,6 +13,7 @@ Racers on the noisy bowl draw their gradient noise from their own child of the i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,18 +55,37 @@ class RacePath:
         return float(self.points[-1, 0]), float(self.points[-1, 1])
 
 
+class RaceCancelled(Exception):
+    """``cancelled()`` answered True: the race stopped before its end."""
+
+
 def run_race(surface: Surface, racers: list[Racer], start: tuple[float, float], steps: int,
-             tolerance: float, rng: np.random.Generator) -> list[RacePath]:
-    """Every racer for ``steps`` steps from ``start``; the paths in racer order."""
+             tolerance: float, rng: np.random.Generator,
+             progress: Callable[[float], None] | None = None,
+             cancelled: Callable[[], bool] | None = None) -> list[RacePath]:
+    """Every racer for ``steps`` steps from ``start``; the paths in racer order.
+
+    ``progress`` gets the finished share (0–1) now and then; when ``cancelled()`` is True the
+    race stops with ``RaceCancelled``.
+    """
     if not 1 <= steps <= MAX_STEPS:
         raise ValueError(f"a race runs 1 to {MAX_STEPS} steps, got {steps}")
     children = rng.spawn(len(racers)) if racers else []
-    return [_run_one(surface, racer, start, steps, tolerance, child)
-            for racer, child in zip(racers, children, strict=True)]
+    paths = []
+    for i, (racer, child) in enumerate(zip(racers, children, strict=True)):
+        def tick(k: int, i: int = i) -> None:
+            if cancelled is not None and cancelled():
+                raise RaceCancelled
+            if progress is not None:
+                progress((i + k / steps) / len(racers))
+
+        paths.append(_run_one(surface, racer, start, steps, tolerance, child, tick))
+    return paths
 
 
 def _run_one(surface: Surface, racer: Racer, start: tuple[float, float], steps: int,
-             tolerance: float, rng: np.random.Generator) -> RacePath:
+             tolerance: float, rng: np.random.Generator,
+             tick: Callable[[int], None] = lambda _k: None) -> RacePath:
     if racer.optimizer not in OPTIMIZERS:
         OPTIMIZERS.get(racer.optimizer)  # raises UnknownNameError with a did-you-mean
     params = np.array(start, dtype=np.float64)
@@ -83,6 +103,8 @@ def _run_one(surface: Surface, racer: Racer, start: tuple[float, float], steps: 
         return float(surface.value(params[0], params[1])), np.array([gx, gy])
 
     for k in range(1, steps + 1):
+        if k % 500 == 0:
+            tick(k)
         with np.errstate(all="ignore"):
             if opt.needs_closure:
                 opt.step(None, closure=closure)

@@ -113,7 +113,8 @@ def test_race_click_a_start_point_race_save_and_export(window: Any, qtbot: Any, 
     view.steps.setValue(200)
     view.pace.setCurrentIndex(view.pace.findData(1000.0))
     qtbot.mouseClick(view.race_button, Qt.MouseButton.LeftButton)
-    assert view.running
+    qtbot.waitUntil(lambda: bool(view.paths), timeout=10_000)  # computed off the GUI thread
+    assert view.running  # then drawn at the chosen pace
     qtbot.waitUntil(lambda: not view.running, timeout=5000)
     names = [p.racer.name for p in view.paths]
     assert names == ["sgd lr 0.015", "sgd lr 0.015 (momentum 0.9)", "adam lr 0.1"]
@@ -156,7 +157,9 @@ def test_race_refuses_a_hostile_formula_and_bad_racers(window: Any, qtbot: Any) 
     assert not view.race() and "adam" in view.hint.text()
     view.racers_edit.setText("adam lr=0.1")
     view.pace.setCurrentIndex(view.pace.findData(None))
-    assert view.race() and not view.running
+    assert view.race()
+    qtbot.waitUntil(lambda: bool(view.paths), timeout=10_000)
+    assert not view.running and view.shown == view.steps.value()  # full speed: the whole race at once
     assert view.paths[0].final == pytest.approx((1.0, -0.5), abs=0.05)
 
 
@@ -169,3 +172,25 @@ def test_race_examples_load_their_race(qtbot: Any, tmp_path: Path, dialogs: Any)
         view = window.views["race"]
         assert view.race_spec().racers == spec.race.racers
         assert view.start_point == pytest.approx(spec.race.start)
+
+
+def test_a_long_race_runs_off_the_gui_thread_and_can_be_cancelled(window: Any, qtbot: Any) -> None:
+    _trigger(window, "Optimizer Race")
+    view = window.views["race"]
+    view.racers_edit.setText("; ".join(["adam lr=0.01"] * 12))
+    view.steps.setValue(20_000)
+    assert view.race()
+    assert view.job.is_running() and view.cancel_button.isEnabled() and not view.race_button.isEnabled()
+    qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not view.job.is_running(), timeout=10_000)
+    assert view.paths == [] and "cancelled" in view.hint.text()
+    assert view.race_button.isEnabled()
+
+
+def test_step_through_follows_a_new_experiment(window: Any, qtbot: Any) -> None:
+    _trigger(window, "Step Through Backprop")
+    view = window.views["step_through"]
+    qtbot.waitUntil(lambda: view.walk is not None)
+    window.session.new(load_experiment(example_path("saturated-sigmoid")))
+    qtbot.waitUntil(lambda: view.walk is not None and view.walk.dense == ["dense1", "dense2", "output"])
+    assert view.columns[0] == "x" and view.columns[-1] == "loss"

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     shot("runs")
 
     # Backprop step by step where a saturated sigmoid collapses the product, and an optimizer race.
-    algorithm_states(window, open_example, shot)
+    algorithm_states(window, open_example, shot, lambda done: _until(app, done))
 
     # View ▸ Reset Layout: exactly the designed layout, nothing else open.
     _trigger(window.view_menu, "Reset Layout")
@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def algorithm_states(window: Any, open_example: Callable[[str], None], shot: Callable[[str], None]) -> None:
+def algorithm_states(window: Any, open_example: Callable[[str], None], shot: Callable[[str], None],
+                     until: Callable[[Callable[[], bool]], None]) -> None:
     open_example("saturated-sigmoid.json")
     _trigger(window.analyze_menu, "Step Through Backprop")
     walk = window.views["step_through"]
@@ -160,6 +161,7 @@ def algorithm_states(window: Any, open_example: Callable[[str], None], shot: Cal
     _trigger(window.analyze_menu, "Optimizer Race")
     race = window.views["race"]
     race.race()
+    until(lambda: bool(race.paths))
     race.finish()
     shot("optimizer-race")
 

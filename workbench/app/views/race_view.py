@@ -35,15 +35,16 @@ from PySide6.QtWidgets import (
 )
 
 from engine.analysis.formula import FormulaError
-from engine.analysis.race import RacePath, Racer, run_race
+from engine.analysis.race import RaceCancelled, RacePath, Racer, run_race
 from engine.analysis.surfaces import SURFACES, Surface, make_surface
 from engine.optimizers import OPTIMIZERS
 from engine.spec import RacerSpec, RaceSpec
-from workbench.app.jobs import status_label
+from workbench.app.jobs import BackgroundJob, progress_row, status_label
 from workbench.app.panels.common import edit_spec
 from workbench.app.plots.base import PlotView, columns
 from workbench.model.history import History
 from workbench.model.pace import DEFAULT_PACE, PACES, pace_label
+from workbench.model.tasks import TaskState
 
 if TYPE_CHECKING:
     from workbench.app.host import ViewHost
@@ -179,23 +180,27 @@ class RaceView(PlotView):
             self.pace.addItem(pace_label(rate), rate)
         self.pace.setCurrentIndex(PACES.index(DEFAULT_PACE))
         self.pace.setToolTip("How fast the paths are drawn (steps per second)")
-        self.race_button = QPushButton("Race ▶")
-        self.race_button.setToolTip("Run every racer from the start point and draw their paths")
         self.save_button = QPushButton("Save to experiment")
         self.save_button.setToolTip("Store this race in the experiment file (Ctrl+Z undoes it)")
         self.gif_button = QPushButton("Export GIF…")
         self.gif_button.setToolTip("Write the race as an animated GIF")
         for label, widget in (("", self.surface_box), ("", self.formula), ("steps", self.steps),
-                              ("tolerance", self.tolerance), ("", self.pace), ("", self.race_button),
-                              ("", self.save_button), ("", self.gif_button)):
+                              ("tolerance", self.tolerance), ("", self.pace)):
             if label:
                 self.controls.addWidget(QLabel(label))
             self.controls.addWidget(widget, 1 if widget is self.formula else 0)
+        # Long races (up to 12 racers × 20,000 steps) run off the GUI thread, with Cancel.
+        self.job = BackgroundJob(self)
+        self.race_button, self.cancel_button, self.progress = progress_row(
+            self, "Race ▶", "Run every racer from the start point and draw their paths")
+        self.progress.setMaximumWidth(70)
         # The racers get a row of their own: they are the longest thing a person types here.
         racers_row = QHBoxLayout()
         racers_row.setContentsMargins(4, 0, 4, 0)
         racers_row.addWidget(QLabel("racers"))
         racers_row.addWidget(self.racers_edit, 1)
+        racers_row.addWidget(self.save_button)
+        racers_row.addWidget(self.gif_button)
         self.layout().insertLayout(1, racers_row)
         self.hint = status_label(self, "Choose a surface, click a start point, press Race ▶.")
         self.hint.setTextFormat(pg.QtCore.Qt.TextFormat.RichText)
@@ -208,6 +213,13 @@ class RaceView(PlotView):
         self.surface_box.currentIndexChanged.connect(lambda _i: self._surface_changed())
         self.formula.editingFinished.connect(self._surface_changed)
         self.race_button.clicked.connect(self.race)
+        self.cancel_button.clicked.connect(lambda: self.job.cancel())
+        self.cancel_button.setEnabled(False)
+        self.job.progress.connect(lambda v: self.progress.setValue(round(v * 100)))
+        self.job.finished.connect(self._on_result)
+        self.job.failed.connect(lambda message, _details: self._refuse(message))
+        self.job.cancelled.connect(lambda: self.hint.setText("Race cancelled."))
+        self.job.runningChanged.connect(self._running_changed)
         self.save_button.clicked.connect(self.save_to_experiment)
         self.gif_button.clicked.connect(self._ask_gif)
         self.contour.scene().sigMouseClicked.connect(self._clicked)
@@ -314,12 +326,22 @@ class RaceView(PlotView):
         self.hint.setText(f"Start point ({x:.3g}, {y:.3g}). Press Race ▶.")
 
     # -- racing ---------------------------------------------------------------------------------
+    def _refuse(self, message: str) -> None:
+        self.error = message
+        self.hint.setText(f"<span style='color:#c81e1e'>{_html(message)}</span>")
+
+    def _running_changed(self, running: bool) -> None:
+        self.race_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if not running:
+            self.progress.setValue(0)
+
     def race(self) -> bool:
+        """Start the race on a worker thread; the animation begins when it is computed."""
         try:
             spec = self.race_spec()
         except ValueError as exc:
-            self.error = str(exc).splitlines()[0]
-            self.hint.setText(f"<span style='color:#c81e1e'>{self.error}</span>")
+            self._refuse(str(exc).splitlines()[0])
             return False
         if self.surface is None or self.formula_error:
             self.hint.setText("<span style='color:#c81e1e'>The formula is refused: "
@@ -327,20 +349,30 @@ class RaceView(PlotView):
             return False
         racers = [Racer(r.name, r.lr, r.options, r.label) for r in spec.racers]
         rng = np.random.default_rng(self.session.spec.seed)
-        try:
-            self.paths = run_race(self.surface, racers, spec.start, spec.steps, spec.tolerance, rng)
-        except (ValueError, TypeError) as exc:
-            self.error = str(exc)
-            self.hint.setText(f"<span style='color:#c81e1e'>{exc}</span>")
-            return False
+        surface = self.surface
+        self.error = ""
+        self._clear_paths()
+
+        def work(state: TaskState) -> object:
+            try:
+                return run_race(surface, racers, spec.start, spec.steps, spec.tolerance, rng,
+                                progress=state.set_progress_value, cancelled=state.is_interruption_requested)
+            except RaceCancelled:
+                state.raise_if_cancelled()
+                raise
+
+        self.hint.setText(f"Racing {len(racers)} optimizers for {spec.steps:,} steps…")
+        return self.job.start(work, "optimizer-race")
+
+    def _on_result(self, paths: object) -> None:
+        assert isinstance(paths, list)
+        self.paths = paths
         self._make_items()
         self.shown = 0.0
         if self.pace.currentData() is None:
-            self.shown = float(spec.steps)
-            self._draw_paths()
+            self.finish()
         else:
             self.timer.start()
-        return True
 
     def _tick(self) -> None:
         rate = self.pace.currentData()
@@ -432,8 +464,8 @@ class RaceView(PlotView):
         """The race as an animated GIF of ``frames`` frames (the whole race, evenly spaced)."""
         from workbench.export.gif import write_gif
 
-        if not self.paths and not self.race():
-            raise ValueError(self.error or "nothing to export: the race did not run")
+        if not self.paths:
+            raise ValueError("nothing to export: press Race ▶ first")
         self.timer.stop()
         total = max(len(p.points) - 1 for p in self.paths)
         images = []
@@ -442,6 +474,7 @@ class RaceView(PlotView):
             self._draw_paths()
             images.append(_rgb(self.plot_widget.grab().toImage()))
         written = write_gif(images, path)
+        self.finish()
         self.hint.setText(f"Wrote {written.name} ({len(images)} frames).")
         return written
 
@@ -463,6 +496,10 @@ class RaceView(PlotView):
             header += [f"{p.racer.name} x", f"{p.racer.name} y", f"{p.racer.name} f"]
             cols += [p.points[:, 0], p.points[:, 1], p.losses]
         return header, columns(*cols)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _rgb(image: QImage) -> np.ndarray:

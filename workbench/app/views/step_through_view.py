@@ -99,7 +99,7 @@ class StepThroughView(PlotView):
                 shortcut.activated.connect(slot)
         for box in (self.sample, self.batch, self.first_layer, self.first_unit):
             box.valueChanged.connect(lambda _v: self.rebuild())
-        session.trainerChanged.connect(lambda _t: self.rebuild() if self.isVisible() else None)
+        session.trainerChanged.connect(lambda _t: self._trainer_changed())
         session.networkUpdated.connect(lambda _n: self._weights_changed())
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
@@ -158,6 +158,17 @@ class StepThroughView(PlotView):
         self._layout_graph()
         self.go_to(min(self.position, len(self.walk.steps)))
         return True
+
+    def _trainer_changed(self) -> None:
+        # Another network: the old walk no longer fits it. Rebuilt now if shown, else when shown.
+        self.walk = None
+        if self.isVisible():
+            self.rebuild()
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.walk is None and self.session.trainer is not None:
+            self.rebuild()
 
     def _weights_changed(self) -> None:
         if self.walk is not None and self.isVisible() and not self.session.is_running:
