@@ -160,6 +160,7 @@ class RaceView(PlotView):
         self.formula.setPlaceholderText("f(x, y), e.g. x**2 + 3*sin(y)")
         self.formula.setToolTip("Numbers, x, y, pi, e, + - * / **, and sin cos tan exp log sqrt abs tanh "
                                 "sinh cosh atan. Gradients are exact (forward-mode differentiation).")
+        self.formula.setMinimumWidth(220)
         self.formula.setVisible(False)
         self.racers_edit = QLineEdit("sgd lr=0.001; sgd lr=0.001 momentum=0.9; adam lr=0.01")
         self.racers_edit.setToolTip("Racers separated by ';': an optimizer name, lr=…, and its options, e.g. "
@@ -401,10 +402,17 @@ class RaceView(PlotView):
             self.loss_plot.removeItem(item)
         self.path_items, self.head_items, self.loss_items = [], [], []
 
+    @property
+    def log_loss(self) -> bool:
+        """A log loss axis where values stay positive (minimum 0); a saddle or formula can go negative."""
+        s = self.surface
+        return s is not None and bool(s.minima) and s.name != "formula"
+
     def _make_items(self) -> None:
         paths = self.paths
         self._clear_paths()
         self.paths = paths
+        self.loss_plot.setLogMode(y=self.log_loss)
         for i, path in enumerate(paths):
             colour = COLOURS[i % len(COLOURS)]
             line = pg.PlotDataItem(pen=pg.mkPen(colour, width=2))
@@ -423,15 +431,30 @@ class RaceView(PlotView):
         for path, line, head, loss in zip(self.paths, self.path_items, self.head_items, self.loss_items,
                                           strict=True):
             n = min(k, len(path.points) - 1) + 1
-            pts = path.points[:n]
+            pts = self._on_screen(path.points[:n])
             line.setData(pts[:, 0], pts[:, 1])
             head.setData([pts[-1, 0]], [pts[-1, 1]])
+            head.setSymbol("x" if len(pts) < n or (path.diverged_at is not None and path.diverged_at < n)
+                           else "o")
             values = path.losses[:n]
-            positive = values - min(0.0, float(np.nanmin(path.losses))) + 1e-12
-            loss.setData(np.arange(n), positive if self.surface and self.surface.name in ("saddle", "formula")
-                         else np.maximum(values, 1e-12))
+            loss.setData(np.arange(n), np.maximum(values, 1e-300) if self.log_loss else values,
+                         connect="finite")
             lines.append(self._status(path, n - 1))
         self.hint.setText(f"Step {k:,}: " + " · ".join(lines))
+
+    def _on_screen(self, pts: np.ndarray) -> np.ndarray:
+        """The path up to where it leaves the plotted region (a diverging racer's later points lie
+        millions of units away: drawn, they would paint the plot over), ending on the border."""
+        if self.surface is None:
+            return pts
+        x0, x1, y0, y1 = self.surface.region
+        outside = (pts[:, 0] < x0) | (pts[:, 0] > x1) | (pts[:, 1] < y0) | (pts[:, 1] > y1)
+        if not outside.any():
+            return pts
+        first = int(np.argmax(outside))
+        kept = pts[: first + 1].copy()
+        kept[-1] = np.clip(kept[-1], [x0, y0], [x1, y1])
+        return kept
 
     def _status(self, path: RacePath, step: int) -> str:
         r, g, b = COLOURS[self.paths.index(path) % len(COLOURS)]

@@ -37,7 +37,9 @@ TIP = (
 )
 HIGHLIGHT = (255, 127, 14)
 GRAD_COLOUR = (200, 30, 30)
-SPACING = 1.6  # between units: room for a value above and a gradient below each node
+SPACING = 1.6  # between units
+LABEL_DX = 0.16  # labels start just right of their node
+LABEL_DY = 0.14  # and clear of the edge leaving it
 
 
 class StepThroughView(PlotView):
@@ -57,7 +59,7 @@ class StepThroughView(PlotView):
         p.hideButtons()
         self.edges = pg.PlotDataItem(pen=pg.mkPen(200, 200, 200, 160, width=1), connect="pairs")
         self.hot = pg.PlotDataItem(pen=pg.mkPen(*HIGHLIGHT, width=4), connect="pairs")
-        self.nodes = pg.ScatterPlotItem(size=26, pen=pg.mkPen(80, 80, 80), brush=pg.mkBrush(245, 245, 245))
+        self.nodes = pg.ScatterPlotItem(size=18, pen=pg.mkPen(80, 80, 80), brush=pg.mkBrush(245, 245, 245))
         for item in (self.edges, self.hot, self.nodes):
             p.addItem(item)
         self.texts: list[pg.TextItem] = []
@@ -264,29 +266,31 @@ class StepThroughView(PlotView):
             self._text(header, 2.0 * c, top, (0, 0, 0), bold, anchor=(0.5, 1.0))
             for u in self._units(node):
                 px, py = self._pos(c, u)
+                above, below = (px + LABEL_DX, py + LABEL_DY), (px + LABEL_DX, py - LABEL_DY)
                 if node == "loss":
                     if "loss" in forward:
-                        self._text(f"{walk.loss_value:.4g}", px, py + 0.35, (0, 0, 0), small,
-                                   anchor=(0.5, 1.0))
+                        self._text(f"L = {walk.loss_value:.4g}", *above, (0, 0, 0), small, anchor=(0.0, 1.0))
                         target = ", ".join(f"{t:g}" for t in walk.values["target"][0][:4])
-                        self._text(f"target {target}", px, py - 0.35, (0, 0, 0), small, anchor=(0.5, 0.0))
+                        self._text(f"target {target}", *below, (0, 0, 0), small, anchor=(0.0, 0.0))
                     continue
+                # Beside the node, value above and gradient below: readable even 8 units high.
                 if (node in forward or (node == "x" and self.position > 0)) and node in walk.values:
                     value = walk.values[node][0, u]
-                    self._text(f"{value:.3g}", px, py + 0.35, (0, 0, 0), small, anchor=(0.5, 1.0))
+                    self._text(f"{value:.3g}", *above, (0, 0, 0), small, anchor=(0.0, 1.0))
                 if node in backward and node in walk.grads:
-                    self._text(f"∂ {walk.grads[node][0, u]:.3g}", px, py - 0.35, GRAD_COLOUR, small,
-                               anchor=(0.5, 0.0))
+                    grad = walk.grads[node][0, u]
+                    self._text(f"∂ {grad:.3g}", *below, GRAD_COLOUR, small, anchor=(0.0, 0.0))
         self._highlight()
-        self.plot_item.setXRange(-1.0, 2.0 * (len(self.columns) - 1) + 1.0, padding=0.02)
+        self.plot_item.setXRange(-0.6, 2.0 * (len(self.columns) - 1) + 1.6, padding=0.02)
         tallest = max(len(self._units(n)) for n in self.columns)
         self.plot_item.setYRange(-SPACING * (tallest - 1) - 1.0, 1.6, padding=0.02)
         self._panel()
 
     def _text(self, text: str, x: float, y: float, colour: tuple, font: QFont,
               anchor: tuple[float, float]) -> None:
-        item = pg.TextItem(text, color=colour, anchor=anchor)
+        item = pg.TextItem(text, color=colour, anchor=anchor, fill=(255, 255, 255, 190))
         item.setFont(font)
+        item.setZValue(10)  # over the edges
         item.setPos(x, y)
         self.plot_item.addItem(item)
         self.texts.append(item)
@@ -329,6 +333,9 @@ class StepThroughView(PlotView):
                                "(or the Right arrow) to run the forward pass node by node.")
             return
         numbers = _html(step.numbers).replace("\n", "<br>")
+        if self.walk.batch > 1 and step.phase in ("forward", "backward"):
+            numbers += (f"<br><span style='color:#555'>(the first of {self.walk.batch} samples; ∂L/∂node "
+                        "is of the batch-mean loss, so each sample's share carries 1/B)</span>")
         note = f"<br><span style='color:#c81e1e'><b>{_html(step.note)}</b></span>" if step.note else ""
         self.panel.setText(
             f"<b>{self.position}/{len(self.walk.steps)} · {step.phase}</b> — {_html(step.title)}<br>"
