@@ -227,6 +227,8 @@ def _backward(net: Network, loss: Loss, y: np.ndarray, r: StepThrough, window: A
         if not isinstance(layer, Dense):
             g = layer.backward(g)
             r.grads[below] = np.array(g)
+            for key, value in layer.grads.items():  # BatchNorm's gamma and beta
+                r.grads[f"{layer.name}.{key}"] = np.array(value)
             steps.append(Step("backward", below, (f"{layer.name}.a", below), f"∂L/∂{below}",
                               f"through {layer.kind} (evaluation)",
                               f"∂L/∂{below} = {_row(g[0], *r.units[below])}",

@@ -90,7 +90,8 @@ def test_every_displayed_gradient_is_the_engines_and_a_finite_difference(activat
     engine = net.copy()
     out = engine.forward(x, training=True)
     _, g = loss(out, y)
-    engine.backward(g)
+    dx = engine.backward(g)
+    np.testing.assert_allclose(walk.grads["x"], dx, rtol=1e-12, atol=1e-15)
     fd = _fd_params(net.copy(), loss, x, y)
     for key, sl in net.slices().items():
         np.testing.assert_allclose(walk.grads[key], engine.grads[sl].reshape(walk.grads[key].shape),
@@ -261,3 +262,26 @@ def test_the_callers_network_is_untouched_and_bad_input_is_refused() -> None:
         step_through(net, get_loss("mse"), np.zeros((33, 2)), np.zeros((33, 1)))
     with pytest.raises(ValueError, match="batch, features"):
         step_through(net, get_loss("mse"), np.zeros(2), np.zeros(1))
+
+
+def test_dropout_and_batchnorm_layers_are_walked_in_evaluation_mode() -> None:
+    from engine.layers import BatchNorm, Dropout
+
+    rng = np.random.default_rng(5)
+    layers = [Dense(4, activation="elu"), BatchNorm(), Dropout(0.5), Dense(2, name="output")]
+    net = Network(layers, (3,), rng, np.float64)
+    net.buffers()["batchnorm1.running_mean"][...] = rng.normal(size=4)
+    net.buffers()["batchnorm1.running_var"][...] = rng.uniform(0.5, 2.0, size=4)
+    x, y = rng.normal(size=(2, 3)), rng.normal(size=(2, 2))
+    loss = get_loss("huber")
+    walk = step_through(net, loss, x, y)
+    engine = net.copy()
+    _, g = loss(engine.forward(x, training=False), y)
+    engine.backward(g)
+    fd = _fd_params(net.copy(), loss, x, y)
+    for key, sl in net.slices().items():
+        np.testing.assert_allclose(walk.grads[key].ravel(), engine.grads[sl], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(walk.grads[key].ravel(), fd[sl], rtol=1e-5, atol=1e-7)
+    nodes = [s.node for s in walk.steps if s.phase == "forward"]
+    assert nodes == ["x", "dense1.z", "dense1.a", "batchnorm1.a", "dropout1.a", "output.z", "output.a"]
+    np.testing.assert_array_equal(walk.values["dropout1.a"], walk.values["batchnorm1.a"])  # identity in eval

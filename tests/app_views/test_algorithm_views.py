@@ -194,3 +194,56 @@ def test_step_through_follows_a_new_experiment(window: Any, qtbot: Any) -> None:
     window.session.new(load_experiment(example_path("saturated-sigmoid")))
     qtbot.waitUntil(lambda: view.walk is not None and view.walk.dense == ["dense1", "dense2", "output"])
     assert view.columns[0] == "x" and view.columns[-1] == "loss"
+
+
+def test_racers_are_typed_as_text_and_bad_text_is_named() -> None:
+    from workbench.app.views.race_view import format_racers, parse_racers
+
+    racers = parse_racers("sgd lr=0.01 momentum=0.9 nesterov=true; adam lr=0.05 beta1=0.8")
+    assert [(r.name, r.lr, r.options) for r in racers] == [
+        ("sgd", 0.01, {"momentum": 0.9, "nesterov": True}), ("adam", 0.05, {"beta1": 0.8})]
+    assert parse_racers(format_racers(racers)) == racers
+    assert parse_racers("rmsprop")[0].lr == 0.01  # the optimizer's default lr
+    for text, message in (("sgd lr", "key=value"), ("sgd lr=fast", "not a number"), ("sgd lr=nan", "finite"),
+                          ("sgd momentun=0.9", "no option 'momentun'"), ("adma", "adam"), ("", "no racers"),
+                          ("; ".join(["sgd"] * 13), "at most 12")):
+        with pytest.raises(ValueError, match=message):
+            parse_racers(text)
+
+
+def test_a_diverging_racer_is_drawn_to_the_plots_edge(qtbot: Any, tmp_path: Path, dialogs: Any) -> None:
+    from tests.app.conftest import open_window
+
+    spec = load_experiment(example_path("race-lr-too-high"))
+    for window in open_window(qtbot, tmp_path, dialogs, spec):
+        _trigger(window, "Optimizer Race")
+        view = window.views["race"]
+        view.pace.setCurrentIndex(view.pace.findData(None))
+        assert view.race()
+        qtbot.waitUntil(lambda: bool(view.paths), timeout=10_000)  # noqa: B023
+        fast = view.paths[2]
+        assert fast.diverged_at is not None and f"diverged at step {fast.diverged_at}" in view.hint.text()
+        xs, ys = view.path_items[2].getData()
+        _, _, y0, y1 = view.surface.region
+        assert len(xs) < len(fast.points) and ys.min() >= y0 and ys.max() <= y1
+        assert view.paths[0].reached_at is not None and view.paths[0].diverged_at is None
+
+
+def test_step_through_draws_dropout_and_batchnorm_unit_by_unit(qtbot: Any, tmp_path: Path,
+                                                                dialogs: Any) -> None:
+    from engine.spec import BatchNormSpec, DenseSpec, DropoutSpec
+    from tests.app.conftest import open_window
+    from tests.app_views.conftest import spiral_spec
+
+    spec = spiral_spec().model_copy(update={"model": spiral_spec().model.model_copy(update={"layers": (
+        DenseSpec(units=3, activation="relu"), BatchNormSpec(), DropoutSpec(rate=0.3))})})
+    for window in open_window(qtbot, tmp_path, dialogs, spec):
+        _trigger(window, "Step Through Backprop")
+        view = window.views["step_through"]
+        qtbot.waitUntil(lambda: view.walk is not None)  # noqa: B023
+        assert view.columns == ["x", "dense1.z", "dense1.a", "batchnorm1.a", "dropout1.a", "output.z",
+                                "output.a", "loss"]
+        step = next(i for i, s in enumerate(view.walk.steps) if s.node == "batchnorm1.a")
+        view.go_to(step + 1)
+        assert len(view.hot.getData()[0]) == 2 * 3  # one edge per unit, not 3 × 3
+        assert "batchnorm" in view.panel_text()

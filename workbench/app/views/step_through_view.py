@@ -247,9 +247,8 @@ class StepThroughView(PlotView):
                 ys.append(py)
             if c > 0:
                 prev = self.columns[c - 1]
-                one_to_one = (node.endswith(".a") and prev.endswith(".z")) or node == "loss"
                 for u in self._units(node):
-                    sources = [u] if one_to_one and node != "loss" else list(self._units(prev))
+                    sources = list(self._units(prev)) if _all_to_all(node) else [u]
                     for v in sources:
                         a, b = self._pos(c - 1, v), self._pos(c, u)
                         edge_x += [a[0], b[0]]
@@ -312,8 +311,7 @@ class StepThroughView(PlotView):
                 if hi_c - lo_c == 1:
                     left, right = self.columns[lo_c], self.columns[hi_c]
                     for u in self._units(right):
-                        one = right.endswith(".a") and left.endswith(".z")
-                        sources = [u] if one else list(self._units(left))
+                        sources = list(self._units(left)) if _all_to_all(right) else [u]
                         if step.phase == "update" and self.walk is not None:
                             _, wi, wj = self.walk.weight
                             sources = [wi] if u == wj else []
@@ -375,6 +373,12 @@ class StepThroughView(PlotView):
                              grad[0, u] if grad is not None else np.nan])
         data = np.array(rows, dtype=float)
         return header, columns(*data.T)
+
+
+def _all_to_all(node: str) -> bool:
+    """Every unit feeds every unit of ``node`` (a weighted sum, or the loss); an activation,
+    dropout or batch normalisation acts unit by unit."""
+    return node == "loss" or node.endswith(".z")
 
 
 def _html(text: str) -> str:
