@@ -491,11 +491,13 @@ class RaceView(PlotView):
             raise ValueError("nothing to export: press Race ▶ first")
         self.timer.stop()
         total = max(len(p.points) - 1 for p in self.paths)
+        # The legend (a label above the plots) and the plots: which colour is which racer.
+        area = self.legend_label.geometry().united(self.plot_widget.geometry())
         images = []
         for k in np.unique(np.linspace(0, total, frames).round().astype(int)):
             self.shown = float(k)
             self._draw_paths()
-            images.append(_rgb(self.plot_widget.grab().toImage()))
+            images.append(_rgb(self.grab(area).toImage()))
         written = write_gif(images, path)
         self.finish()
         self.hint.setText(f"Wrote {written.name} ({len(images)} frames).")
