@@ -356,7 +356,9 @@ def _update(net: Network, r: StepThrough, name: str, options: dict[str, Any],
                  f"= {_fmt(w_new)}")
     r.steps.append(Step("update", f"{wl}.W", (f"{wl}.W", f"{wl}.W"),
                         f"Update of {wl}.W[{wi},{wj}] ({name}, step {t})",
-                        "W_new = W − lr · direction", "\n".join(lines),
+                        "W_new = W − lr · direction" + ("" if state is not None else
+                                                        "  (a fresh optimizer: its first step)"),
+                        "\n".join(lines),
                         np.array([w_old, w_new])))
 
 

@@ -57,6 +57,9 @@ TIP = (
 COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14),
            (23, 190, 207), (227, 119, 194), (127, 127, 127), (188, 189, 34), (140, 86, 75),
            (0, 0, 0), (255, 187, 120)]
+SURFACE_LABELS = {"rosenbrock": "Rosenbrock", "beale": "Beale", "himmelblau": "Himmelblau",
+                  "saddle": "Saddle x² − y²", "ill_conditioned": "Ill-conditioned",
+                  "noisy_bowl": "Noisy bowl"}
 FRAME_MS = 33
 GRID = 160
 
@@ -152,8 +155,7 @@ class RaceView(PlotView):
 
         self.surface_box = QComboBox()
         for name in SURFACES.names():
-            self.surface_box.addItem(make_surface(name).title.split(" ")[0] if name != "ill_conditioned"
-                                     else "Ill-conditioned", name)
+            self.surface_box.addItem(SURFACE_LABELS.get(name, name), name)
         self.surface_box.addItem("Formula…", "formula")
         self.surface_box.setToolTip("The surface the optimizers race on")
         self.formula = QLineEdit()
