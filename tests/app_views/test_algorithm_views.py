@@ -197,7 +197,7 @@ def test_step_through_follows_a_new_experiment(window: Any, qtbot: Any) -> None:
 
 
 def test_racers_are_typed_as_text_and_bad_text_is_named() -> None:
-    from workbench.app.views.race_view import format_racers, parse_racers
+    from workbench.model.race_text import format_racers, parse_racers
 
     racers = parse_racers("sgd lr=0.01 momentum=0.9 nesterov=true; adam lr=0.05 beta1=0.8")
     assert [(r.name, r.lr, r.options) for r in racers] == [

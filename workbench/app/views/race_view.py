@@ -14,7 +14,6 @@ the plots export as PNG/SVG/CSV like every plot, and "Export GIF…" writes the 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +37,13 @@ from engine.analysis.formula import FormulaError
 from engine.analysis.race import RaceCancelled, RacePath, Racer, run_race
 from engine.analysis.surfaces import SURFACES, Surface, make_surface
 from engine.optimizers import OPTIMIZERS
-from engine.spec import RacerSpec, RaceSpec
+from engine.spec import RaceSpec
 from workbench.app.jobs import BackgroundJob, progress_row, status_label
 from workbench.app.panels.common import edit_spec
 from workbench.app.plots.base import PlotView, columns
 from workbench.model.history import History
 from workbench.model.pace import DEFAULT_PACE, PACES, pace_label
+from workbench.model.race_text import format_racers, parse_racers
 from workbench.model.tasks import TaskState
 
 if TYPE_CHECKING:
@@ -62,52 +62,6 @@ SURFACE_LABELS = {"rosenbrock": "Rosenbrock", "beale": "Beale", "himmelblau": "H
                   "noisy_bowl": "Noisy bowl"}
 FRAME_MS = 33
 GRID = 160
-
-
-def parse_racers(text: str) -> list[RacerSpec]:
-    """``"sgd lr=0.01 momentum=0.9; adam lr=0.05"`` → racer specs; ValueError names the problem."""
-    racers = []
-    for part in [p.strip() for p in text.split(";") if p.strip()]:
-        name, *pairs = part.split()
-        options: dict[str, Any] = {}
-        for pair in pairs:
-            key, sep, raw = pair.partition("=")
-            if not sep:
-                raise ValueError(f"{pair!r}: options are written key=value (e.g. lr=0.01)")
-            low = raw.lower()
-            options[key] = True if low == "true" else False if low == "false" else _number(raw, key)
-        if name not in OPTIMIZERS:
-            OPTIMIZERS.get(name)  # UnknownNameError (a ValueError) with a did-you-mean
-        defaults = OPTIMIZERS.get(name).defaults
-        unknown = [k for k in options if k not in defaults and k != "label"]
-        if unknown:
-            raise ValueError(f"{name} has no option {unknown[0]!r} (options: {', '.join(defaults)})")
-        lr = options.pop("lr", defaults["lr"])
-        racers.append(RacerSpec(name=name, lr=lr, **options))
-    if not racers:
-        raise ValueError("no racers: type at least one optimizer, e.g. adam lr=0.05")
-    if len(racers) > 12:
-        raise ValueError("at most 12 racers")
-    return racers
-
-
-def _number(raw: str, key: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{key}={raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{key} must be finite")
-    return value
-
-
-def format_racers(racers: tuple[RacerSpec, ...] | list[RacerSpec]) -> str:
-    parts = []
-    for r in racers:
-        opts = " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else f'{v:g}'}"
-                        for k, v in r.options.items())
-        parts.append(f"{r.name} lr={r.lr:g}" + (f" {opts}" if opts else ""))
-    return "; ".join(parts)
 
 
 class RaceView(PlotView):
@@ -288,16 +242,7 @@ class RaceView(PlotView):
         s = self.surface
         assert s is not None
         x0, x1, y0, y1 = s.region
-        xs, ys = np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID)
-        gx, gy = np.meshgrid(xs, ys)
-        with np.errstate(all="ignore"):
-            z = np.asarray(s.value(gx, gy), dtype=float)
-        finite = np.isfinite(z)
-        if not finite.any():
-            z = np.zeros_like(gx)
-            finite = np.ones_like(z, dtype=bool)
-        z = np.where(finite, z, np.nanmax(np.where(finite, z, -np.inf)))
-        shown = np.log10(z - z.min() + 1e-3) if s.log_levels else z
+        shown = surface_grid(s)
         self.image.setImage(shown)
         self.image.setRect(pg.QtCore.QRectF(x0, y0, x1 - x0, y1 - y0))
         for item in self.isocurves:
@@ -433,7 +378,9 @@ class RaceView(PlotView):
         for path, line, head, loss in zip(self.paths, self.path_items, self.head_items, self.loss_items,
                                           strict=True):
             n = min(k, len(path.points) - 1) + 1
-            pts = self._on_screen(path.points[:n])
+            pts = path.points[:n]
+            if self.surface is not None:
+                pts = clip_to_region(pts, self.surface.region)
             line.setData(pts[:, 0], pts[:, 1])
             head.setData([pts[-1, 0]], [pts[-1, 1]])
             head.setSymbol("x" if len(pts) < n or (path.diverged_at is not None and path.diverged_at < n)
@@ -443,20 +390,6 @@ class RaceView(PlotView):
                          connect="finite")
             lines.append(self._status(path, n - 1))
         self.hint.setText(f"Step {k:,}: " + " · ".join(lines))
-
-    def _on_screen(self, pts: np.ndarray) -> np.ndarray:
-        """The path up to where it leaves the plotted region (a diverging racer's later points lie
-        millions of units away: drawn, they would paint the plot over), ending on the border."""
-        if self.surface is None:
-            return pts
-        x0, x1, y0, y1 = self.surface.region
-        outside = (pts[:, 0] < x0) | (pts[:, 0] > x1) | (pts[:, 1] < y0) | (pts[:, 1] > y1)
-        if not outside.any():
-            return pts
-        first = int(np.argmax(outside))
-        kept = pts[: first + 1].copy()
-        kept[-1] = np.clip(kept[-1], [x0, y0], [x1, y1])
-        return kept
 
     def _status(self, path: RacePath, step: int) -> str:
         r, g, b = COLOURS[self.paths.index(path) % len(COLOURS)]
@@ -523,6 +456,33 @@ class RaceView(PlotView):
             header += [f"{p.racer.name} x", f"{p.racer.name} y", f"{p.racer.name} f"]
             cols += [p.points[:, 0], p.points[:, 1], p.losses]
         return header, columns(*cols)
+
+
+def clip_to_region(pts: np.ndarray, region: tuple[float, float, float, float]) -> np.ndarray:
+    """The path up to where it leaves the plotted region (a diverging racer's later points lie
+    millions of units away: drawn, they would paint the plot over), ending on the border."""
+    x0, x1, y0, y1 = region
+    outside = (pts[:, 0] < x0) | (pts[:, 0] > x1) | (pts[:, 1] < y0) | (pts[:, 1] > y1)
+    if not outside.any():
+        return pts
+    first = int(np.argmax(outside))
+    kept = pts[: first + 1].copy()
+    kept[-1] = np.clip(kept[-1], [x0, y0], [x1, y1])
+    return kept
+
+
+def surface_grid(surface: Surface) -> np.ndarray:
+    """The surface's values on a GRID × GRID grid over its region (rows are y), as drawn:
+    log-spaced above the minimum for steep valleys; points off the surface get the highest value."""
+    x0, x1, y0, y1 = surface.region
+    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+    with np.errstate(all="ignore"):
+        z = np.asarray(surface.value(gx, gy), dtype=float)
+    finite = np.isfinite(z)
+    if not finite.any():
+        return np.zeros_like(gx)
+    z = np.where(finite, z, z[finite].max())
+    return np.log10(z - z.min() + 1e-3) if surface.log_levels else z
 
 
 def _html(text: str) -> str:
