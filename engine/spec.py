@@ -321,6 +321,37 @@ class VariantSpec(Spec):
     overrides: dict[str, Any] = Field(default_factory=dict)
 
 
+class RacerSpec(Spec):
+    """One optimizer in a race: a name from the optimizer registry, its lr and options."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    name: str = "sgd"
+    lr: float = Field(0.01, gt=0.0, le=100.0)
+    label: str = Field("", max_length=80)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class RaceSpec(Spec):
+    """An optimizer race on a 2-D surface (Analyze ▸ Optimizer Race); optional, omitted when unset."""
+
+    surface: str = Field("rosenbrock", description="A surface name, or 'formula' for the formula below.")
+    formula: str = Field("", max_length=200, description="f(x, y) when surface is 'formula'.")
+    start: tuple[float, float] = Field((-1.5, 2.0), description="Start point (x, y) of every racer.")
+    steps: int = Field(500, ge=1, le=20_000)
+    tolerance: float = Field(0.05, gt=0.0, le=100.0,
+                             description="Distance to a minimum that counts as reached.")
+    noise: float = Field(0.5, ge=0.0, le=100.0, description="Gradient noise of the noisy bowl.")
+    racers: tuple[RacerSpec, ...] = Field((RacerSpec(),), min_length=1, max_length=12)
+
+
+# Optional sections written to a file only when set (an unset one would add "key": null to
+# every file, and old files would no longer be in canonical form).
+OMIT_WHEN_NONE: tuple[str, ...] = ("race",)
+
+
 class ExperimentSpec(Spec):
     format: Literal["gradient-workbench/experiment"] = FORMAT
     version: Literal[2] = VERSION
@@ -336,6 +367,7 @@ class ExperimentSpec(Spec):
     clipping: ClippingSpec = Field(default_factory=ClippingSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     variants: tuple[VariantSpec, ...] = Field((), max_length=64)
+    race: RaceSpec | None = Field(None, description="An optimizer race (optional).")
 
     def with_overrides(self, overrides: dict[str, Any]) -> ExperimentSpec:
         """A copy with dotted-path overrides applied and validated again."""

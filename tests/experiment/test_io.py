@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.spec import VERSION, BatchNormSpec, DenseSpec, DropoutSpec, ExperimentSpec
+from engine.spec import OMIT_WHEN_NONE, VERSION, BatchNormSpec, DenseSpec, DropoutSpec, ExperimentSpec
 from workbench.experiment import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -79,7 +79,7 @@ def test_dumps_is_byte_stable_keeps_field_order_and_ends_with_newline() -> None:
     assert text.endswith("}\n")
     assert text.startswith('{\n  "format": "gradient-workbench/experiment",\n  "version": 2,\n  "name"')
     keys = list(json.loads(text))
-    assert keys == list(ExperimentSpec.model_fields)
+    assert keys == [k for k in ExperimentSpec.model_fields if k not in OMIT_WHEN_NONE]  # unset: omitted
 
 
 def test_header_names_format_and_version() -> None:

@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     _trigger(window.analyze_menu, "Confusion Matrix and Mistakes")
     shot("confusion")
 
+    # Backprop step by step where a saturated sigmoid collapses the product, and an optimizer race.
+    algorithm_states(window, open_example, shot, lambda done: _until(app, done))
+
     # View ▸ Reset Layout: exactly the designed layout, nothing else open.
     _trigger(window.view_menu, "Reset Layout")
     shot("reset-layout")
@@ -181,6 +184,22 @@ def main(argv: list[str] | None = None) -> int:
     settings.setValue("pace", "full")
     window.close()
     return 0
+
+
+def algorithm_states(window: Any, open_example: Callable[[str], None], shot: Callable[[str], None],
+                     until: Callable[[Callable[[], bool]], None]) -> None:
+    open_example("saturated-sigmoid.json")
+    _trigger(window.analyze_menu, "Step Through Backprop")
+    walk = window.views["step_through"]
+    walk.go_to(next(i + 1 for i, step in enumerate(walk.walk.steps) if step.note))
+    shot("step-through")
+    open_example("race-momentum-adam-sgd.json")
+    _trigger(window.analyze_menu, "Optimizer Race")
+    race = window.views["race"]
+    race.race()
+    until(lambda: bool(race.paths))
+    race.finish()
+    shot("optimizer-race")
 
 
 if __name__ == "__main__":

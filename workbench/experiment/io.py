@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.safe_io import FileRefused, read_capped
-from engine.spec import FORMAT, ExperimentSpec
+from engine.spec import FORMAT, OMIT_WHEN_NONE, ExperimentSpec
 from workbench.experiment.errors import ExperimentError, Problem
 from workbench.experiment.migrations import migrate
 from workbench.experiment.validation import validate_data
@@ -171,7 +171,9 @@ def dumps(spec: ExperimentSpec) -> str:
 
     Byte-stable: the same spec always gives the same text, so files diff cleanly.
     """
-    return json.dumps(spec.model_dump(mode="json"), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    unset = {key for key in OMIT_WHEN_NONE if getattr(spec, key) is None}
+    data = spec.model_dump(mode="json", exclude=unset or None)
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def save_experiment(spec: ExperimentSpec, path: str | os.PathLike[str]) -> None:

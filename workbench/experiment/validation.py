@@ -98,6 +98,33 @@ def check_spec(spec: ExperimentSpec) -> list[Problem]:
     problems += _check_task(spec, LOSSES)
     problems += _check_size(spec)
     problems += sequence_problems(spec)
+    problems += _check_race(spec, OPTIMIZERS)
+    return problems
+
+
+def _check_race(spec: ExperimentSpec, optimizers: Any) -> list[Problem]:
+    """The optional race: a known surface (or a formula the safe parser accepts) and racers
+    that are registered optimizers with valid options."""
+    race = spec.race
+    if race is None:
+        return []
+    from engine.analysis.formula import FormulaError, parse_formula
+    from engine.analysis.surfaces import SURFACES
+
+    problems: list[Problem] = []
+    if race.surface == "formula":
+        try:
+            parse_formula(race.formula)
+        except FormulaError as exc:
+            problems.append(Problem("race.formula", str(exc)))
+    elif race.surface not in SURFACES:
+        names = [*SURFACES.names(), "formula"]
+        hint = _did_you_mean(race.surface, names)
+        problems.append(Problem("race.surface", f"{race.surface!r} is not a surface{hint} "
+                                                f"(choose from {', '.join(names)})"))
+    for i, racer in enumerate(race.racers):
+        problems += _check_choice(f"race.racers[{i}].name", optimizers, racer.name, f"race.racers[{i}]",
+                                  racer.options, skip=("lr",))
     return problems
 
 

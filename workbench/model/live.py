@@ -8,7 +8,7 @@ from engine.live import LIVE_PATHS
 from engine.spec import ExperimentSpec
 
 # Edits that change nothing the trainer uses.
-COSMETIC = ("name", "description", "variants")
+COSMETIC = ("name", "description", "variants", "race")
 NEVER_RESET = ("training.epochs",)  # more or fewer epochs continue the same run
 
 

@@ -20,9 +20,11 @@ from workbench.app.views import (
     landscape_view,
     lr_finder_view,
     neuron_maps,
+    race_view,
     runs_view,
     saliency_view,
     sequence_view,
+    step_through_view,
     time_gradients,
 )
 
@@ -44,6 +46,8 @@ VIEW_MODULES = (
     gradcheck_dialog,
     time_gradients,
     sequence_view,
+    step_through_view,
+    race_view,
 )
 
 
