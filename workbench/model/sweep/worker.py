@@ -20,6 +20,8 @@ from typing import Any
 from engine.events import EpochMetrics, RunFinished, StepMetrics
 from engine.spec import ExperimentSpec
 
+MAX_STEP_ROWS = 2_000
+
 
 def ignore_sigint() -> None:
     """Process-pool initializer: Ctrl-C in a terminal reaches every process of the group; the
@@ -53,8 +55,10 @@ def _train(spec: ExperimentSpec, base_dir: str | None, confined: bool) -> dict[s
     trainer = Trainer(spec, base_dir=Path(base_dir) if base_dir else None, confined=confined)
     finished: RunFinished | None = None
     kept: list[StepMetrics] = []  # the first step and non-finite ones, as the CLI keeps
+    steps: list[tuple[int, int, float, float, float]] = []
     for event in trainer.run():
         if isinstance(event, StepMetrics):
+            steps.append((event.step, event.epoch, event.loss, event.lr, event.grad_norm))
             if not kept or not (math.isfinite(event.loss) and math.isfinite(event.grad_norm)):
                 kept.append(event)
         elif isinstance(event, RunFinished):
@@ -68,6 +72,8 @@ def _train(spec: ExperimentSpec, base_dir: str | None, confined: bool) -> dict[s
         "seconds": finished.seconds,
         "divergence": dataclasses.asdict(finished.divergence) if finished.divergence else None,
         "history": [epoch_row(e) for e in trainer.history],
+        # Evenly spaced steps for the comparison curves (a remembered run keeps no more).
+        "step_rows": [list(row) for row in steps[:: max(1, -(-len(steps) // MAX_STEP_ROWS))]],
         "weights": network.state_dict(),
         "input_shape": list(trainer.dataset.input_shape),
         "n_outputs": int(trainer.n_outputs),
@@ -87,3 +93,9 @@ def epoch_row(e: EpochMetrics) -> dict[str, Any]:
 
 def history_of(record: dict[str, Any]) -> list[EpochMetrics]:
     return [EpochMetrics(**row) for row in record.get("history", ())]
+
+
+def steps_of(record: dict[str, Any]) -> list[StepMetrics]:
+    """The kept steps as ``StepMetrics`` (loss, learning rate, gradient norm; no per-layer data)."""
+    return [StepMetrics.unchecked(int(epoch), int(step), float(loss), float(lr), float(grad), {}, {}, {}, {})
+            for step, epoch, loss, lr, grad in record.get("step_rows", ())]
