@@ -67,6 +67,7 @@ from workbench.model.runs import (
     sweep_configs,
     variant_configs,
 )
+from workbench.model.sweep.executor import DEFAULT_CONNECT_TIMEOUT
 from workbench.model.sweep.job import sweep_job
 from workbench.model.sweep.plan import Axis, Config
 from workbench.model.sweep.results import SWEEP_CSV, SweepFileError, SweepWriter, csv_text, read_sweep
@@ -190,6 +191,7 @@ class RunsView(QWidget):
         self.ask_sweep: Callable[[], SweepChoice | None] = self._ask_sweep_dialog
         self.ask_sweep_folder: Callable[[], str | None] = self._ask_folder
         self.ask_csv_path: Callable[[], str | None] = self._ask_csv_path
+        self.connect_timeout = DEFAULT_CONNECT_TIMEOUT  # seconds before a scheduler counts as unreachable
 
         self.sweep_button = QPushButton("Sweep…")
         self.sweep_button.setToolTip("Train the experiment once per value of one hyperparameter, in "
@@ -486,7 +488,8 @@ class RunsView(QWidget):
         self.hint.setText(f"{what}: starting workers…")
         self.progress.setValue(0)
         work = sweep_job(configs, workers=workers, scheduler=scheduler,
-                         base_dir=str(base_dir) if base_dir is not None else None, writer=writer)
+                         base_dir=str(base_dir) if base_dir is not None else None, writer=writer,
+                         connect_timeout=self.connect_timeout)
         return self.job.start(work, "sweep")
 
     @Slot(object)
