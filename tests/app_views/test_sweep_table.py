@@ -105,7 +105,7 @@ def test_a_sweep_from_the_dialog_fills_a_sortable_filterable_table(qtbot: Any, w
     assert sorted(scatter.x) == [0.03, 0.03, 0.3, 0.3]
     best = max(view.records, key=lambda r: r.last("val_metric"))
     assert scatter.best_record.last("val_metric") == best.last("val_metric")
-    bx, by = scatter.best.getData()
+    bx, by = scatter.best.getOriginalDataset()
     assert (bx[0], by[0]) == (best.spec.optimizer.lr, best.last("val_metric"))
     assert scatter.best_text.toPlainText().startswith("best: ")
     scatter.y_choice.setCurrentIndex(scatter.y_choice.findData("val_loss"))

@@ -64,7 +64,7 @@ class SweepDialog(QDialog):
             self.where.addButton(button)
         self.local.setChecked(True)
         self.out = QLineEdit()
-        self.out.setPlaceholderText("optional: keep the runs only in the app")
+        self.out.setPlaceholderText("optional: a new folder")
         self.out.setToolTip("A new folder: one run folder per run and sweep.csv, as "
                             "`gradient-workbench sweep` writes (Analyze ▸ Open Sweep Folder… reads it back).")
         browse = QPushButton("Choose…")

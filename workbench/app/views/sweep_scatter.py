@@ -44,9 +44,10 @@ class SweepScatterPlot(PlotView):
         self.controls.addWidget(self.y_choice, 1)
         self.setToolTip("One point per run: the swept setting against its result, in the run's colour. "
                         "The star marks the best run (highest accuracy or R², lowest loss).")
-        self.points = pg.ScatterPlotItem(size=9, pen=pg.mkPen(60, 60, 60, 160))
-        self.best = pg.ScatterPlotItem(size=22, symbol="star", pen=pg.mkPen(0, 0, 0, width=1.5),
-                                       brush=pg.mkBrush(255, 215, 0))
+        # Data items (not bare scatter items) so that a log x axis transforms them too.
+        self.points = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolPen=pg.mkPen(60, 60, 60, 160))
+        star = {"symbol": "star", "symbolSize": 22, "symbolBrush": pg.mkBrush(255, 215, 0)}
+        self.best = pg.PlotDataItem(pen=None, symbolPen=pg.mkPen(0, 0, 0, width=1.5), **star)
         self.best_text = pg.TextItem(anchor=(0, 1), color=(40, 40, 40))
         for item in (self.points, self.best, self.best_text):
             self.plot_item.addItem(item)
@@ -98,9 +99,8 @@ class SweepScatterPlot(PlotView):
         self.plot_item.setLabel("left", label)
         finite = np.isfinite(y)
         self.x, self.y, self.shown = x, y, runs
-        self.points.setData(x=x[finite], y=y[finite],
-                            brush=[pg.mkBrush(*r.colour) for r, ok in zip(runs, finite, strict=True) if ok],
-                            data=[r.name for r, ok in zip(runs, finite, strict=True) if ok])
+        brushes = [pg.mkBrush(*r.colour) for r, ok in zip(runs, finite, strict=True) if ok]
+        self.points.setData(x=x[finite], y=y[finite], symbolBrush=brushes)
         self.best_record = None
         if finite.any():
             i = int(np.nanargmax(y) if higher else np.nanargmin(y))
@@ -108,6 +108,10 @@ class SweepScatterPlot(PlotView):
             bx = math.log10(x[i]) if log else x[i]
             self.best.setData(x=[x[i]], y=[y[i]])
             self.best_text.setText(f"best: {runs[i].name} ({y[i]:.4g})")
+            # The label reads away from the nearer edge, so it is never cut off.
+            xs = np.log10(x[finite]) if log else x[finite]
+            right = xs.max() > xs.min() and bx > (xs.min() + xs.max()) / 2
+            self.best_text.setAnchor((1.05, 1) if right else (-0.05, 1))
             self.best_text.setPos(bx, y[i])
         else:
             self.best.setData(x=[], y=[])
