@@ -3,7 +3,7 @@
 import os
 import sys
 
-from benchmarks import engine_bench, loops, readers_bench
+from benchmarks import engine_bench, loops, readers_bench, sweep_bench
 
 
 def main() -> int:
@@ -11,6 +11,7 @@ def main() -> int:
     readers_bench.main()
     # BENCH_BASELINE=<an older checkout> also times its engine loop and Trainer, in the same run.
     loops.main(os.environ.get("BENCH_BASELINE") or None)
+    sweep_bench.main()
     try:
         from benchmarks import gui_bench
     except ImportError as exc:  # the GUI benchmark needs the desktop app
