@@ -143,6 +143,8 @@ def _sweep(args: argparse.Namespace, guard: _SweepGuard, out: TextIO, err: TextI
 
     def done(result: Any, progress: Any) -> None:
         folder, problem = writer.add(result)  # whole or nothing, even when a signal aborts it
+        if result.record is not None:  # written: a long sweep need not hold every network
+            result.record.pop("weights", None)
         counts["error"] += result.status == "error"
         counts["not_saved"] += bool(problem)
         print(_line(result, progress, folder), file=out, flush=True)

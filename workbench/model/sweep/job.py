@@ -27,6 +27,8 @@ def sweep_job(configs: list[Config], *, workers: int | None = None, scheduler: s
 
         def done(result: RunResult, progress: Any) -> None:
             folder, problem = writer.add(result) if writer is not None else (None, "")
+            if result.record is not None:  # the table keeps curves, not networks
+                result.record.pop("weights", None)
             state.set_partial_result(("done", result.config.index, result, folder, problem))
             state.set_progress_value(progress.done / max(progress.total, 1))
 
