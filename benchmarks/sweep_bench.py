@@ -20,7 +20,7 @@ from workbench.model.sweep.plan import build_configs, parse_set
 from workbench.model.sweep.runner import SweepRunner
 
 RUNS = 16
-EPOCHS = 100
+EPOCHS = 800  # about 2 s a run on an idle core: process start-up is a small part
 
 
 def _configs() -> list:
