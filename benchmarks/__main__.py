@@ -3,7 +3,15 @@
 import os
 import sys
 
-from benchmarks import conv_bench, engine_bench, loops, readers_bench, recurrent_bench, table_bench
+from benchmarks import (
+    conv_bench,
+    engine_bench,
+    loops,
+    readers_bench,
+    recurrent_bench,
+    sweep_bench,
+    table_bench,
+)
 
 
 def main() -> int:
@@ -14,6 +22,7 @@ def main() -> int:
     table_bench.main()
     # BENCH_BASELINE=<an older checkout> also times its engine loop and Trainer, in the same run.
     loops.main(os.environ.get("BENCH_BASELINE") or None)
+    sweep_bench.main()
     try:
         from benchmarks import gui_bench
     except ImportError as exc:  # the GUI benchmark needs the desktop app

@@ -4,6 +4,8 @@
                                            [--allow-data-outside]
     gradient-workbench validate [--allow-data-outside] FILE...
     gradient-workbench lr-find EXPERIMENT.json [--steps N] [--variant NAME]
+    gradient-workbench sweep EXPERIMENT.json --set PATH=VALUES... [--seeds N] [--random N]
+                             [--workers N] [--scheduler ADDRESS] [--out DIR]   # workbench/model/sweep
     gradient-workbench [EXPERIMENT.json]        # opens the desktop app
 
 Exit codes: 0 done, 1 the run diverged, 2 invalid input or an unusable --out (one line per
@@ -40,7 +42,7 @@ EXIT_SAVED_ELSEWHERE = 3
 EXIT_NOT_SAVED = 4
 EXIT_INTERRUPTED = 130  # SIGINT; SIGTERM gives 143 and SIGHUP 129 (128 + the signal's number)
 
-COMMANDS = ("run", "validate", "lr-find")
+COMMANDS = ("run", "validate", "lr-find", "sweep")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="steps of the test (default 100; more resolves smaller drops)")
     lr_find.add_argument("--variant", help="test this variant instead of the base experiment")
     lr_find.set_defaults(handler=_cmd_lr_find)
+    from workbench.model.sweep.command import add_sweep_parser
+
+    add_sweep_parser(sub, _int_in)
     return parser
 
 

@@ -123,6 +123,7 @@ def test_every_menu_action_keeps_the_layout_readable(qtbot: Any, tmp_path: Path,
     window = new_window(qtbot, ini, size, dialogs)
     window.session.new(small_spec(epochs=1))
     window.views["runs"].ask_sweep = lambda: SweepChoice("lr", (0.01,), 1)
+    window.views["runs"].ask_sweep_folder = lambda: None  # Open Sweep Folder…: the user cancels
     # A run of another experiment with a long name: the Runs table grows wide.
     with qtbot.waitSignal(window.session.runFinished, timeout=20_000):
         window.session.start()

@@ -96,7 +96,7 @@ def test_a_new_experiment_starts_from_a_clean_slate(qtbot: Any, window: Any) -> 
     assert all(health.plot_item.getViewBox().state["autoRange"]), "the new run's heatmap will fit"
     # The old run stays listed under its own experiment, never compared with the new one.
     assert runs.shown_records() == []
-    row = [runs.table_widget.item(0, c).text() for c in range(2)]
+    row = [runs.cell(0, c) for c in range(2)]
     assert row == ["Session run 1", "other experiment: Plane"]
 
 

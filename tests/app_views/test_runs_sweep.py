@@ -13,6 +13,7 @@ from tests.app.conftest import menu_action
 from workbench.app.views import runs_view
 from workbench.app.views.runs_view import SweepChoice, SweepDialog, build_sweep, parse_values, spec_diff
 from workbench.experiment import save_experiment
+from workbench.model.sweep.executor import default_workers
 
 from .conftest import spiral_spec, train
 
@@ -28,7 +29,7 @@ def wait_job(qtbot: Any, view: Any, start: Any, timeout: int = 30_000) -> None:
 
 
 def cell(view: Any, row: int, col: int) -> str:
-    return view.table_widget.item(row, col).text()
+    return view.cell(row, col)
 
 
 def test_a_finished_session_run_is_listed_with_its_history(qtbot: Any, window: Any) -> None:
@@ -88,9 +89,11 @@ def test_sweep_of_three_learning_rates_overlays_three_runs(qtbot: Any, window: A
     assert session.spec == before and session.trainer is trainer and trainer.epoch == 0
 
     # Three overlaid runs on each comparison plot, one colour per run, data = each run's history.
-    for plot in view.plots:
+    for plot in (view.loss_plot, view.metric_plot, view.grad_plot):
         names = [name for name, which, _ in plot.curves if which in ("train", "grad")]
         assert names == ["lr=1", "lr=0.03", "lr=0.0001"]
+    # The gradient curves come from the workers' step rows.
+    assert all(r.history.n_steps > 0 for r in view.records)
     colours = {r.name: r.colour for r in view.records}
     assert len(set(colours.values())) == 3
     for name, which, curve in view.loss_plot.curves:
@@ -159,7 +162,9 @@ def test_sweep_dialog_defaults_and_validation(qtbot: Any) -> None:
     spec = spiral_spec()
     dialog = SweepDialog(spec)
     qtbot.addWidget(dialog)
-    assert dialog.choice() == SweepChoice("lr", (1.0, 0.03, 1e-4), spec.training.epochs)
+    # This machine, one worker per core, the experiment's seed only, nothing written: the defaults.
+    assert dialog.choice() == SweepChoice("lr", (1.0, 0.03, 1e-4), spec.training.epochs, seeds=1,
+                                          workers=default_workers(), scheduler="", out="")
     dialog.set_param("optimizer")
     assert dialog.choice().values == ("sgd", "momentum", "adam", "rmsprop", "adagrad")
     dialog.set_param("activation")
@@ -208,4 +213,4 @@ def test_only_the_latest_session_runs_are_kept(qtbot: Any, window: Any, monkeypa
         train(qtbot, window)
         window.session.reset_weights()
     assert [r.name for r in view.records] == ["Session run 2", "Session run 3"]
-    assert view.table_widget.rowCount() == 2
+    assert view.proxy.rowCount() == 2

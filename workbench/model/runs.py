@@ -1,5 +1,6 @@
-"""The runs list and sweeps, without Qt: what a run record holds, how runs differ, how sweeps are built
-and trained. The Runs view draws these; a headless sweep can use them as they are."""
+"""The runs list and sweeps, without Qt: what a run record holds, how runs differ, how the app's
+sweeps are built (as ``workbench.model.sweep`` configurations, trained like the CLI's). The Runs
+view draws these."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.activations import ACTIVATIONS
-from engine.analysis import Cancelled, sweep_specs
-from engine.events import EpochMetrics, RunFinished
+from engine.analysis import sweep_specs, variant_specs
 from engine.initializers import INITIALIZERS
 from engine.optimizers import OPTIMIZERS
 from engine.spec import ExperimentSpec, named_layer_specs
 from workbench.model.history import History
-from workbench.model.tasks import TaskState
+from workbench.model.sweep.plan import Config
 
 # tab10: distinct, colour-blind-tolerant, and the same order matplotlib users know.
 RUN_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -58,6 +58,10 @@ class SweepChoice:
     param: str  # a key of SWEEP_PARAMS
     values: tuple[Any, ...]
     epochs: int
+    seeds: int = 1  # each value with this many seeds: the experiment's, then the next ones
+    workers: int = 0  # worker processes on this machine; 0: one per core
+    scheduler: str = ""  # a Dask scheduler's address: run there instead of on this machine
+    out: str = ""  # a folder for the run folders and sweep.csv; "": the runs stay in the app only
 
 
 def parse_values(param: str, text: str) -> list[Any]:
@@ -117,6 +121,28 @@ def build_sweep(spec: ExperimentSpec, param: str, values: list[Any]) -> list[tup
     return sweep_specs(base, p.path, values)
 
 
+def sweep_configs(spec: ExperimentSpec, choice: SweepChoice) -> list[Config]:
+    """The runs of a sweep chosen in the app, as the CLI's ``Config`` (values keyed by path)."""
+    path = SWEEP_PARAMS[choice.param].path
+    configs: list[Config] = []
+    for value, (label, run) in zip(choice.values, build_sweep(spec, choice.param, list(choice.values)),
+                                   strict=True):
+        name = run.name
+        run = run.with_overrides({"training.epochs": choice.epochs})
+        for k in range(choice.seeds):
+            seed = (spec.seed + k) % 2**32
+            text = label if choice.seeds == 1 else f"{label} seed={seed}"
+            seeded = run.with_overrides({"seed": seed}) if seed != run.seed else run
+            seeded = seeded.model_copy(update={"name": name if choice.seeds == 1 else f"{name} seed={seed}"})
+            configs.append(Config(len(configs), text, {path: value}, seed, seeded))
+    return configs
+
+
+def variant_configs(spec: ExperimentSpec) -> list[Config]:
+    """The base and each variant of an experiment file, as sweep configurations."""
+    return [Config(i, label, {}, run.seed, run) for i, (label, run) in enumerate(variant_specs(spec))]
+
+
 # ----------------------------------------------------------------------------- records
 @dataclass
 class RunRecord:
@@ -127,7 +153,7 @@ class RunRecord:
     # pending | queued | running | cancelled | error, or a RunFinished status
     status: str = "pending"
     history: History | None = None
-    source: str = "session"  # session | sweep | variant
+    source: str = "session"  # session | sweep | variant | opened (read from a sweep folder)
     message: str = ""
     experiment: str = ""  # the experiment the run belongs to: runs are compared within one only
     extra: dict[str, Any] = field(default_factory=dict)
@@ -212,52 +238,3 @@ KEPT_SESSION_RUNS = 20
 
 def copy_history(history: History) -> History:
     return history.thinned(KEPT_STEPS)
-
-
-# ----------------------------------------------------------------------------- comparison plots
-def run_specs(jobs: list[tuple[int, ExperimentSpec]], epochs: int | None, base: ExperimentSpec,
-              dataset: Any, base_dir: Any, state: TaskState) -> int:
-    """Train each spec in turn with a plain Trainer (on the calling, worker thread).
-
-    Reports ``("start", i)`` and ``("done", i, history, status, error)`` as partial results;
-    a spec that cannot be built is an error row, not the end of the sweep. Raises Cancelled.
-    """
-    from engine.trainer import Trainer
-
-    n = len(jobs)
-    for k, (index, spec) in enumerate(jobs):
-        if state.is_interruption_requested():
-            raise Cancelled("sweep cancelled")
-        state.set_partial_result(("start", index))
-        history = History()
-        status, error = "error", ""
-        try:
-            same_data = dataset is not None and spec.data == base.data and spec.seed == base.seed
-            trainer = Trainer(spec, base_dir=base_dir, dataset=dataset if same_data else None)
-        except Exception as exc:
-            state.set_partial_result(("done", index, history, "error", f"{type(exc).__name__}: {exc}"))
-            continue
-        total = epochs if epochs is not None else spec.training.epochs
-        events = trainer.run(total)
-        buffer: list[object] = []
-        try:
-            for event in events:
-                if state.is_interruption_requested():
-                    raise Cancelled("sweep cancelled")
-                buffer.append(event)
-                if isinstance(event, EpochMetrics):
-                    history.extend(buffer)
-                    buffer = []
-                    state.set_progress_value((k + event.epoch / max(total, 1)) / n)
-                elif isinstance(event, RunFinished):
-                    status = event.status
-        except Cancelled:
-            raise
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        finally:
-            events.close()
-        history.extend(buffer)
-        state.set_partial_result(("done", index, history, status, error))
-        state.set_progress_value((k + 1) / n)
-    return n

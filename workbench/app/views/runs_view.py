@@ -1,52 +1,56 @@
-"""Runs: every finished run of the session, sweeps and an experiment's variants, side by side.
+"""Runs: every finished run of the session, sweeps and an experiment's variants, in one table.
 
-Each finished, stopped or diverged run of the session lands in the Runs list with its History
-(name, what differs from the base experiment, final losses and metric, status). Selecting
-several rows overlays their loss, metric and gradient-norm curves, one colour per run.
+Each finished, stopped or diverged run of the session lands in the Runs table with its History
+(name, what differs from the base experiment, final and best metrics, status, seed, time). The
+table sorts by any column (numbers as numbers) and filters on any text; selecting rows overlays
+their loss, metric and gradient-norm curves, one colour per run, and the scatter plots each
+run's swept value against its result with the best run starred. Export CSV writes the table as
+shown.
 
 Analyze ▸ Sweep… trains one hyperparameter over a list of values (learning rate, activation of
-all hidden layers, optimizer, batch size, initialization) one run after another on a worker
-thread (a plain ``Trainer`` per spec from ``engine.analysis.sweep_specs``, same seed), with
-progress and Cancel; the session's own run is never touched. Experiment files with variants
-open as such a comparison: the base and its variants are listed, and "Run Variants" trains
-``engine.analysis.variant_specs(spec)`` the same way. Runs are sequential (no process pool).
+all hidden layers, optimizer, batch size, initialization), with one or more seeds, in worker
+processes on this machine or on a Dask cluster (``workbench.model.sweep``: the CLI's sweep
+machinery), with live rows, progress and Cancel; the session's own run is never touched. With
+a folder given, the runs are written as ``gradient-workbench sweep`` writes them, and Open
+Sweep… reads such a folder back into the table. Experiment files with variants open as a
+comparison: the base and its variants are listed, and "Run Variants" trains them the same way.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QItemSelectionModel, Qt, Slot
-from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QDialog,
-    QDialogButtonBox,
-    QFormLayout,
+    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.analysis import variant_specs
 from engine.events import RunFinished
 from engine.spec import ExperimentSpec
 from workbench.app.jobs import BackgroundJob
 from workbench.app.plots.base import PlotView, columns
+from workbench.app.views.runs_table import SORT_ROLE, RunsFilterModel, RunsTableModel
+from workbench.app.views.sweep_dialog import SweepDialog
+from workbench.app.views.sweep_scatter import SweepScatterPlot
+from workbench.experiment import atomic_write_bytes
 from workbench.model.history import History
 from workbench.model.runs import (
     FINAL_STATES,
@@ -59,83 +63,28 @@ from workbench.model.runs import (
     copy_history,
     experiment_label,
     parse_values,
-    run_specs,
     spec_diff,
+    sweep_configs,
+    variant_configs,
 )
-from workbench.model.tasks import TaskState
+from workbench.model.sweep.executor import DEFAULT_CONNECT_TIMEOUT
+from workbench.model.sweep.job import sweep_job
+from workbench.model.sweep.plan import Axis, Config
+from workbench.model.sweep.results import SWEEP_CSV, SweepFileError, SweepWriter, csv_text, read_sweep
+from workbench.model.sweep.runner import RunResult
+from workbench.model.sweep.worker import history_of, steps_of
 
 if TYPE_CHECKING:
     from workbench.app.host import ViewHost
 
+__all__ = ["RunsView", "SweepChoice", "SweepDialog", "build_sweep", "parse_values", "spec_diff"]
+
 RUNS_TIP = (
-    "Every finished, stopped or diverged run, with what differs from the base experiment. Select several "
-    "rows (Ctrl/Shift+click) to overlay their curves; with nothing selected all runs are shown. Sweeps "
-    "and an experiment file's variants train one run after another with the same seed, so the only "
-    "difference is the setting you changed."
+    "Every finished, stopped or diverged run, with what differs from the base experiment. Click a "
+    "header to sort, type in Filter to keep matching rows. Select several rows (Ctrl/Shift+click) to "
+    "overlay their curves; with nothing selected all runs of this experiment are shown. Sweeps and "
+    "variants are seeded: the only difference is the setting you changed (and the seed, if swept)."
 )
-
-
-class SweepDialog(QDialog):
-    """Pick one hyperparameter, its values and the epochs per run."""
-
-    def __init__(self, spec: ExperimentSpec, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Sweep a hyperparameter")
-        self.spec = spec
-        self.param = QComboBox()
-        for key, p in SWEEP_PARAMS.items():
-            self.param.addItem(p.title, key)
-        self.param.setToolTip("The one setting that differs between the runs; everything else, the seed "
-                              "included, stays as in the experiment.")
-        self.values = QLineEdit()
-        self.epochs = QSpinBox()
-        self.epochs.setRange(1, 100_000)
-        self.epochs.setValue(spec.training.epochs)
-        self.epochs.setToolTip("Epochs per run.")
-        self.explain = QLabel()
-        self.explain.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setWordWrap(True)
-        form = QFormLayout()
-        form.addRow("Hyperparameter", self.param)
-        form.addRow("Values", self.values)
-        form.addRow("Epochs per run", self.epochs)
-        sb = QDialogButtonBox.StandardButton
-        buttons = QDialogButtonBox(sb.Ok | sb.Cancel)
-        buttons.button(sb.Ok).setText("Run Sweep")
-        buttons.accepted.connect(self._accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.explain)
-        layout.addWidget(self.error)
-        layout.addWidget(buttons)
-        self.param.currentIndexChanged.connect(self._param_changed)
-        self._param_changed()
-
-    def _param_changed(self, *_args: object) -> None:
-        p = SWEEP_PARAMS[self.param.currentData()]
-        self.values.setText(p.defaults)
-        self.values.setToolTip(f"Comma-separated values. {p.tip}")
-        self.explain.setText(p.tip)
-        self.error.setText("")
-
-    def set_param(self, key: str) -> None:
-        self.param.setCurrentIndex(list(SWEEP_PARAMS).index(key))
-
-    def choice(self) -> SweepChoice:
-        """What the dialog describes; ValueError when the values do not parse."""
-        key = self.param.currentData()
-        return SweepChoice(key, tuple(parse_values(key, self.values.text())), self.epochs.value())
-
-    def _accept(self) -> None:
-        try:
-            self.choice()
-        except ValueError as exc:
-            self.error.setText(str(exc))
-            return
-        self.accept()
 
 
 class RunComparisonPlot(PlotView):
@@ -224,9 +173,6 @@ def _grad_series(h: History) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- the runs view
-COLUMNS = ("Run", "Differs from base", "Status", "Train loss", "Val loss", "Train metric", "Val metric")
-
-
 class RunsView(QWidget):
     title = "Runs"
 
@@ -238,61 +184,89 @@ class RunsView(QWidget):
         self.base_spec: ExperimentSpec = session.spec
         self._colours = itertools.cycle(RUN_COLOURS)
         self._session_runs = 0
-        self._batch: list[RunRecord] = []  # the records the running job fills, in order
+        self._batch: list[RunRecord] = []  # the records the running job fills, by config index
         self.job = BackgroundJob(self)
-        # Replaced in tests: returns the user's sweep choice, or None when cancelled.
+        # Replaced in tests: the user's sweep choice (None when cancelled), a sweep folder to
+        # open and where to export the table (None: cancelled).
         self.ask_sweep: Callable[[], SweepChoice | None] = self._ask_sweep_dialog
+        self.ask_sweep_folder: Callable[[], str | None] = self._ask_folder
+        self.ask_csv_path: Callable[[], str | None] = self._ask_csv_path
+        self.connect_timeout = DEFAULT_CONNECT_TIMEOUT  # seconds before a scheduler counts as unreachable
 
         self.sweep_button = QPushButton("Sweep…")
-        self.sweep_button.setToolTip("Train the experiment once per value of one hyperparameter and "
-                                     "overlay the runs.")
+        self.sweep_button.setToolTip("Train the experiment once per value of one hyperparameter, in "
+                                     "parallel, and compare the runs.")
         self.variants_button = QPushButton("Run Variants")
-        self.variants_button.setToolTip("Train the base experiment and each variant of the file, one "
-                                        "after another, and overlay them.")
+        self.variants_button.setToolTip("Train the base experiment and each variant of the file, in "
+                                        "parallel, and overlay them.")
+        self.open_button = QPushButton("Open Sweep…")
+        self.open_button.setToolTip("Read a sweep folder (sweep.csv and its run folders, as "
+                                    "`gradient-workbench sweep` writes them) into the table.")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop the sweep; finished runs stay in the list.")
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.setToolTip("Remove the selected runs from the list.")
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Remove every finished run from the list.")
+        self.cancel_button.setToolTip("Stop the sweep now; finished runs stay in the table.")
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumWidth(140)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter runs")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setToolTip("Keep the rows whose text contains this (any column), e.g. diverged, "
+                               "lr=0.01 or relu.")
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setToolTip("Save the table as shown (filtered and sorted) as CSV, values at "
+                                      "full precision.")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip("Remove the selected runs from the table.")
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Remove every finished run from the table.")
         row = QHBoxLayout()
         row.setContentsMargins(4, 2, 4, 0)
-        for w in (self.sweep_button, self.variants_button, self.cancel_button, self.progress,
-                  self.remove_button, self.clear_button):
+        for w in (self.sweep_button, self.variants_button, self.open_button, self.cancel_button,
+                  self.progress):
             row.addWidget(w)
-        row.addStretch(1)
+        row.addWidget(self.filter, 1)
+        for w in (self.export_button, self.remove_button, self.clear_button):
+            row.addWidget(w)
 
-        self.table_widget = QTableWidget(0, len(COLUMNS))
-        self.table_widget.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table_widget.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table_widget.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table_widget.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table_widget.verticalHeader().setVisible(False)
-        self.table_widget.verticalHeader().setDefaultSectionSize(22)
-        header = self.table_widget.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table_widget.setToolTip(RUNS_TIP)
-        self.table_widget.itemSelectionChanged.connect(self._selection_changed)
+        self.table_model = RunsTableModel(lambda: self.records, lambda: self.experiment)
+        self.proxy = RunsFilterModel()
+        self.proxy.setSourceModel(self.table_model)
+        t = self.table_view = QTableView()
+        t.setModel(self.proxy)
+        t.setSortingEnabled(True)
+        t.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # view order until clicked
+        t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        t.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        t.verticalHeader().setVisible(False)
+        t.verticalHeader().setDefaultSectionSize(22)
+        header = t.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        t.setToolTip(RUNS_TIP)
+        t.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.filter.textChanged.connect(self._filter_changed)
 
         self.loss_plot = RunComparisonPlot("loss")
         self.metric_plot = RunComparisonPlot("metric")
         self.grad_plot = RunComparisonPlot("grad")
-        self.plots = [self.loss_plot, self.metric_plot, self.grad_plot]
-        plots = QSplitter(Qt.Orientation.Horizontal)
-        for p in self.plots:
-            plots.addWidget(p)
+        self.scatter = SweepScatterPlot()
+        self.plots: list[PlotView] = [self.loss_plot, self.metric_plot, self.grad_plot, self.scatter]
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(t)
+        top.addWidget(self.scatter)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        top.setSizes([720, 480])
+        curves = QSplitter(Qt.Orientation.Horizontal)
+        for p in (self.loss_plot, self.metric_plot, self.grad_plot):
+            curves.addWidget(p)
         split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.table_widget)
-        split.addWidget(plots)
-        split.setStretchFactor(0, 2)
-        split.setStretchFactor(1, 3)
-        split.setSizes([200, 300])  # about eight rows of runs above the overlays
+        split.addWidget(top)
+        split.addWidget(curves)
+        split.setSizes([260, 260])
         split.setChildrenCollapsible(False)
-        self.table_widget.setMinimumHeight(90)
+        t.setMinimumHeight(90)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
@@ -305,7 +279,9 @@ class RunsView(QWidget):
 
         self.sweep_button.clicked.connect(self.sweep)
         self.variants_button.clicked.connect(self.run_variants)
+        self.open_button.clicked.connect(self.open_sweep)
         self.cancel_button.clicked.connect(lambda: self.job.cancel())
+        self.export_button.clicked.connect(self.export_csv)
         self.remove_button.clicked.connect(self.remove_selected)
         self.clear_button.clicked.connect(self.clear)
         self.job.progress.connect(lambda v: self.progress.setValue(round(v * 100)))
@@ -341,6 +317,7 @@ class RunsView(QWidget):
         record = self._new_record(f"Session run {self._session_runs}", spec_diff(self.base_spec, s.spec),
                                   s.spec, "session", status=result.status)
         record.history = copy_history(s.history)
+        record.extra["seconds"] = result.seconds
         self.records.append(record)
         session_runs = [r for r in self.records if r.source == "session"]
         for old in session_runs[: max(0, len(session_runs) - KEPT_SESSION_RUNS)]:
@@ -357,15 +334,15 @@ class RunsView(QWidget):
         self.experiment = experiment_label(self.session)
         self.records = [r for r in self.records if not (r.source == "variant" and not r.has_curves)]
         if spec.variants:
-            for label, vspec in variant_specs(spec):
-                diff = "base" if label == "base" else spec_diff(self.base_spec, vspec)
-                self.records.append(self._new_record(label, diff, vspec, "variant"))
+            for config in variant_configs(spec):
+                diff = "base" if config.label == "base" else spec_diff(self.base_spec, config.spec)
+                self.records.append(self._new_record(config.label, diff, config.spec, "variant"))
             self.hint.setText(f"This experiment has {len(spec.variants)} variant"
                               f"{'s' * (len(spec.variants) != 1)}: Run Variants trains the base and each "
                               "variant with the same seed and overlays them.")
         self._rebuild_table()
         if spec.variants:
-            self.table_widget.scrollToBottom()
+            self.table_view.scrollToBottom()
         self._update_buttons()
 
     def remove_selected(self) -> None:
@@ -385,74 +362,59 @@ class RunsView(QWidget):
         for r in self.records:
             order.setdefault(r.experiment, len(order))
         self.records.sort(key=lambda r: order[r.experiment])
-        t = self.table_widget
-        t.blockSignals(True)
-        t.setRowCount(len(self.records))
-        for row, r in enumerate(self.records):
-            self._fill_row(row, r)
-        t.clearSelection()
-        for row, r in enumerate(self.records):
-            if id(r) in selected:
-                self._select(row)
-        t.blockSignals(False)
+        self.table_model.reset()
+        self.select_records([r for r in self.records if id(r) in selected])
+        for col in range(self.table_model.columnCount() - 1):
+            self.table_view.resizeColumnToContents(col)
+
+    def _fill_row(self, row: int, _record: RunRecord) -> None:
+        self.table_model.row_changed(row)
+
+    def cell(self, row: int, col: int) -> str:
+        """The text shown at ``row``, ``col`` of the table as sorted and filtered (tests read it)."""
+        return str(self.proxy.index(row, col).data() or "")
+
+    def visible_records(self) -> list[RunRecord]:
+        """The records in the table's order, after the filter."""
+        return [self.records[self.proxy.mapToSource(self.proxy.index(i, 0)).row()]
+                for i in range(self.proxy.rowCount())]
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.setFilterFixedString(text.strip())
         self._selection_changed()
 
-    def _select(self, row: int) -> None:
-        model = self.table_widget.selectionModel()
-        index = self.table_widget.model().index(row, 0)
-        model.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
-
-    def _fill_row(self, row: int, r: RunRecord) -> None:
-        metric = r.history.metric_name if r.history is not None else "accuracy"
-
-        def fmt(v: float) -> str:
-            return f"{v:.4g}" if np.isfinite(v) else "—"
-
-        diff = r.diff if r.experiment == self.experiment else f"other experiment: {r.experiment}"
-        values = (r.name, diff, r.status if not r.message else f"{r.status}: {r.message}",
-                  fmt(r.last("train_loss")), fmt(r.last("val_loss")),
-                  fmt(r.last("train_metric")), fmt(r.last("val_metric")))
-        for col, text in enumerate(values):
-            item = QTableWidgetItem(text)
-            if col == 0:
-                pix = QPixmap(12, 12)
-                pix.fill(QColor(*r.colour))
-                item.setIcon(QIcon(pix))
-            if col >= 3:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if r.status == "diverged":
-                item.setForeground(QBrush(QColor(180, 0, 30)))
-            if col in (5, 6):
-                item.setToolTip(f"Final {'R²' if metric == 'r2' else 'accuracy'}")
-            self.table_widget.setItem(row, col, item)
-        self.table_widget.item(row, 1).setToolTip(
-            r.diff if r.experiment == self.experiment else
-            f"A run of “{r.experiment}”: not compared with this experiment's base.")
-
     def selected_rows(self) -> list[int]:
-        return sorted({i.row() for i in self.table_widget.selectionModel().selectedRows()})
+        """Indices into ``records`` of the selected rows."""
+        model = self.table_view.selectionModel()
+        return sorted({self.proxy.mapToSource(i).row() for i in model.selectedRows()})
 
     def select_records(self, records: list[RunRecord]) -> None:
-        t = self.table_widget
-        t.blockSignals(True)
-        t.clearSelection()
+        model = self.table_view.selectionModel()
+        model.blockSignals(True)
+        model.clearSelection()
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
         for row, r in enumerate(self.records):
             if r in records:
-                self._select(row)
-        t.blockSignals(False)
+                index = self.proxy.mapFromSource(self.table_model.index(row, 0))
+                if index.isValid():
+                    model.select(index, flags)
+        model.blockSignals(False)
+        self.table_view.viewport().update()
         self._selection_changed()
 
     def shown_records(self) -> list[RunRecord]:
-        """The selected runs; all of them when nothing is selected."""
+        """The selected runs; with none selected, this experiment's runs the filter keeps."""
         rows = self.selected_rows()
         chosen = [self.records[i] for i in rows] if rows else [
-            r for r in self.records if r.experiment == self.experiment]
+            r for r in self.visible_records() if r.experiment == self.experiment]
         return [r for r in chosen if r.has_curves]
 
     def _selection_changed(self) -> None:
         shown = self.shown_records()
-        for p in self.plots:
+        for p in (self.loss_plot, self.metric_plot, self.grad_plot):
             p.set_runs(shown)
+        # The scatter compares the whole sweep (as filtered); the selection is what the curves show.
+        self.scatter.set_runs([r for r in self.visible_records() if r.has_curves])
         self._update_buttons()
 
     # -- sweeps ----------------------------------------------------------------------------
@@ -472,17 +434,31 @@ class RunsView(QWidget):
 
     def start_sweep(self, choice: SweepChoice) -> bool:
         try:
-            items = build_sweep(self.session.spec, choice.param, list(choice.values))
+            configs = sweep_configs(self.session.spec, choice)
         except Exception as exc:  # pydantic rejects a value: say which
             self.hint.setText(f"Cannot sweep: {exc}")
             return False
-        base = self.session.spec
-        records = [self._new_record(label, label, spec, "sweep", status="queued") for label, spec in items]
+        writer = None
+        if choice.out:
+            path = SWEEP_PARAMS[choice.param].path
+            writer = SweepWriter(Path(choice.out), configs, [Axis(path, tuple(choice.values))])
+            problems = writer.problems()
+            if (writer.root / SWEEP_CSV).exists():
+                problems.insert(0, f"{writer.root} already holds a sweep; choose a new folder")
+            if problems:
+                self.hint.setText(f"Cannot sweep: {problems[0]}")
+                return False
+        records = []
+        for config in configs:
+            r = self._new_record(config.label, config.label, config.spec, "sweep", status="queued")
+            r.extra["values"] = dict(config.values)
+            records.append(r)
         self.records += records
         self._rebuild_table()
         title = SWEEP_PARAMS[choice.param].title.lower()
-        return self._run(records, choice.epochs, f"Sweep of the {title} ({len(records)} runs, same seed)",
-                         base)
+        seeds = f"{choice.seeds} seeds each" if choice.seeds > 1 else "same seed"
+        return self._run(records, configs, f"Sweep of the {title} ({len(records)} runs, {seeds})",
+                         workers=choice.workers or None, scheduler=choice.scheduler or None, writer=writer)
 
     def run_variants(self) -> bool:
         if self.job.is_running():
@@ -493,54 +469,67 @@ class RunsView(QWidget):
             return False
         pending = [r for r in self.records if r.source == "variant" and not r.has_curves]
         if not pending:
-            for label, vspec in variant_specs(spec):
-                diff = "base" if label == "base" else spec_diff(self.base_spec, vspec)
-                pending.append(self._new_record(label, diff, vspec, "variant"))
+            for config in variant_configs(spec):
+                diff = "base" if config.label == "base" else spec_diff(self.base_spec, config.spec)
+                pending.append(self._new_record(config.label, diff, config.spec, "variant"))
             self.records += pending
         for r in pending:
             r.status = "queued"
         self._rebuild_table()
-        return self._run(pending, None, f"The base and {len(spec.variants)} variants, same seed", spec)
+        configs = [Config(i, r.name, {}, r.spec.seed, r.spec) for i, r in enumerate(pending)]
+        return self._run(pending, configs, f"The base and {len(spec.variants)} variants, same seed")
 
-    def _run(self, records: list[RunRecord], epochs: int | None, what: str, base: ExperimentSpec) -> bool:
-        session = self.session
-        trainer = session.trainer
-        dataset = trainer.dataset if trainer is not None else None
-        base_dir = session.base_dir
-        jobs = [(i, r.spec) for i, r in enumerate(records)]
+    def _run(self, records: list[RunRecord], configs: list[Config], what: str, *, workers: int | None = None,
+             scheduler: str | None = None, writer: SweepWriter | None = None) -> bool:
+        base_dir = self.session.base_dir
         self._batch = records
-        self.select_records([])
-        self.hint.setText(f"{what}: training…")
-        self.progress.setValue(0)
-
-        def work(state: TaskState) -> object:
-            return run_specs(jobs, epochs, base, dataset, base_dir, state)
-
         self._what = what
+        self.select_records([])
+        self.hint.setText(f"{what}: starting workers…")
+        self.progress.setValue(0)
+        work = sweep_job(configs, workers=workers, scheduler=scheduler,
+                         base_dir=str(base_dir) if base_dir is not None else None, writer=writer,
+                         connect_timeout=self.connect_timeout)
         return self.job.start(work, "sweep")
 
     @Slot(object)
     def _on_partial(self, message: object) -> None:
-        kind, index, *rest = message  # type: ignore[misc]
+        kind, *rest = message  # type: ignore[misc]
+        if kind == "backend":
+            self.hint.setText(f"{self._what}: training on {rest[0]}…")
+            return
+        index = rest[0]
         if index >= len(self._batch):
             return
         r = self._batch[index]
         if kind == "start":
             r.status = "running"
         else:
-            history, status, error = rest
-            r.history = copy_history(history)
-            r.status = status
-            r.message = error
+            result, folder, problem = rest[1], rest[2], rest[3]
+            self._apply_result(r, result, folder, problem)
         if r in self.records:
             self._fill_row(self.records.index(r), r)
         if kind == "done":
             done = [x for x in self._batch if x.has_curves and x in self.records]
             self.select_records(done)
 
+    def _apply_result(self, r: RunRecord, result: RunResult, folder: Path | None, problem: str) -> None:
+        record = result.record or {}
+        history = History()
+        history.extend(steps_of(record))
+        history.extend(history_of(record))
+        r.history = history
+        r.status = result.status
+        r.message = "; ".join(x for x in (result.error, problem) if x)
+        if "seconds" in record:
+            r.extra["seconds"] = float(record["seconds"])
+        if folder is not None:
+            r.extra["folder"] = str(folder)
+
     @Slot(object)
     def _on_done(self, _result: object) -> None:
-        self.hint.setText(f"{getattr(self, '_what', 'Runs')}: done. Select rows to compare a subset.")
+        self.hint.setText(f"{getattr(self, '_what', 'Runs')}: done. Click a header to sort; select rows "
+                          "to compare a subset.")
         self._finish_batch()
 
     @Slot(str, str)
@@ -550,12 +539,12 @@ class RunsView(QWidget):
 
     @Slot()
     def _on_cancelled(self) -> None:
-        self.hint.setText("Sweep cancelled; finished runs stay in the list.")
+        self.hint.setText("Sweep cancelled; finished runs stay in the table.")
         self._finish_batch()
 
     def _finish_batch(self) -> None:
         for r in self._batch:
-            if r.status in ("queued", "running"):
+            if r.status in ("queued", "running", "cancelled"):
                 r.status = "cancelled" if r.source == "sweep" else "pending"
         # Sweep runs that never ran are noise in the list; a file's variants stay, ready to run.
         self.records = [r for r in self.records if not (r.source == "sweep" and r.status == "cancelled")]
@@ -567,17 +556,92 @@ class RunsView(QWidget):
     def cancel(self, join: bool = False) -> None:
         self.job.cancel(join=join)
 
+    # -- sweep folders and CSV ---------------------------------------------------------------
+    def _ask_folder(self) -> str | None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a sweep folder")
+        return folder or None
+
+    def open_sweep(self, folder: str | None = None) -> bool:
+        """Read a sweep folder's table and run folders into the table (runs not written are skipped)."""
+        from workbench.runs import RunError, read_run
+
+        folder = folder or self.ask_sweep_folder()
+        if not folder:
+            return False
+        try:
+            table = read_sweep(folder)
+        except SweepFileError as exc:
+            self.hint.setText(f"Cannot open the sweep: {exc}")
+            return False
+        added, skipped = [], 0
+        for row in table.rows:
+            path = table.run_folder(row)
+            try:
+                if path is None:
+                    raise RunError("no run folder")
+                run = read_run(path)
+            except RunError:
+                skipped += 1
+                continue
+            label = str(row["run"])
+            r = self._new_record(label, label, run.spec, "opened", status=str(row["status"]))
+            r.experiment = f"{Path(folder).name} (sweep folder)"
+            r.history = History()
+            r.history.load_columns(run.columns, run.metric_name)
+            r.message = str(row.get("error") or "")
+            r.extra.update(values={p: row[p] for p in table.paths}, folder=str(path))
+            seconds = row.get("duration_seconds")
+            if isinstance(seconds, float) and math.isfinite(seconds):
+                r.extra["seconds"] = seconds
+            added.append(r)
+        self.records += added
+        self._rebuild_table()
+        self.select_records(added)
+        note = f"; {skipped} without a readable run folder (cancelled, failed or moved) are not shown" \
+            if skipped else ""
+        self.hint.setText(f"Opened {len(added)} runs of the sweep in {folder}{note}.")
+        return bool(added)
+
+    def _ask_csv_path(self) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the runs table", "runs.csv", "CSV (*.csv)")
+        return path or None
+
+    def export_csv(self, path: str | None = None) -> Path | None:
+        """The table as shown (filter and sort order), raw values at full precision."""
+        path = path or self.ask_csv_path()
+        if not path:
+            return None
+        names = [c.title for c in self.table_model.columns]
+        rows = []
+        for i in range(self.proxy.rowCount()):
+            row = {}
+            for col, name in enumerate(names):
+                value = self.proxy.index(i, col).data(SORT_ROLE)
+                row[name] = "" if value is None else value
+            rows.append(row)
+        target = Path(path)
+        try:
+            atomic_write_bytes(target, csv_text(rows, names).encode("utf-8"))
+        except OSError as exc:
+            self.hint.setText(f"Cannot write {target}: {exc.strerror or exc}")
+            return None
+        self.hint.setText(f"Wrote {len(rows)} runs to {target}.")
+        return target
+
     def _update_buttons(self) -> None:
         running = self.job.is_running()
         self.sweep_button.setEnabled(not running)
         self.variants_button.setEnabled(not running and bool(self.session.spec.variants))
+        self.open_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.remove_button.setEnabled(bool(self.selected_rows()))
         self.clear_button.setEnabled(any(r.has_curves for r in self.records))
+        self.export_button.setEnabled(bool(self.records))
 
 
 def install(host: ViewHost) -> None:
-    """Analyze ▸ Runs, Sweep… and Run Variants: one workspace page with the table and overlays."""
+    """Analyze ▸ Runs, Sweep…, Open Sweep Folder… and Run Variants: one workspace page with the
+    table, the scatter and the overlays."""
     view = RunsView(host.session)
     host.register("runs", view)
     host.register_job(view.job)
@@ -592,6 +656,10 @@ def install(host: ViewHost) -> None:
         show()
         view.sweep()
 
+    def open_sweep() -> None:
+        show()
+        view.open_sweep()
+
     def variants() -> None:
         show()
         view.run_variants()
@@ -601,8 +669,11 @@ def install(host: ViewHost) -> None:
             show()  # a file with variants opens as a comparison
 
     host.session.pathChanged.connect(path_changed)
-    host.add_action("Runs", show, "The list of finished runs and their overlaid curves.", separator=True)
+    host.add_action("Runs", show, "The table of finished runs and their overlaid curves.", separator=True)
     host.add_action("Sweep…", sweep, "Train once per value of one hyperparameter (learning rate, activation, "
-                    "optimizer, batch size, initialization) and compare the runs.")
+                    "optimizer, batch size, initialization), in parallel here or on a Dask cluster, and "
+                    "compare the runs.")
+    host.add_action("Open Sweep Folder…", open_sweep,
+                    "Read a folder written by `gradient-workbench sweep` into the runs table.")
     host.add_action("Run Variants", variants,
                     "Train the base experiment and each of the file's variants and compare.")
