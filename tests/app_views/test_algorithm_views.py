@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
 
 from engine.shipped import example_path
 from tests.app.conftest import menu_texts
@@ -36,6 +37,8 @@ def test_step_through_forward_and_back_with_buttons_and_keys(window: Any, qtbot:
     total = len(view.walk.steps)
     assert view.counter.text() == f"step 0 of {total}"
     assert not view.back_button.isEnabled()
+    # Opening the page gives it the focus: the Right arrow steps at once, as the panel says.
+    assert view.hasFocus() or view.isAncestorOf(QApplication.focusWidget())
     qtbot.mouseClick(view.forward_button, Qt.MouseButton.LeftButton)
     assert view.position == 1 and "Input x" in view.panel_text()
     qtbot.mouseClick(view.forward_button, Qt.MouseButton.LeftButton)
@@ -107,6 +110,10 @@ def test_race_click_a_start_point_race_save_and_export(window: Any, qtbot: Any, 
     qtbot.waitUntil(view.isVisible)
     view.surface_box.setCurrentIndex(view.surface_box.findData("ill_conditioned"))
     qtbot.wait(50)
+    # The contours lie as the surface does: ½(x² + 50y²) is steep in y, so each ellipse is wide.
+    inner = view.isocurves[0]
+    box = view.image.mapRectToParent(inner.mapRectToParent(inner.boundingRect()))
+    assert box.width() > 3 * box.height()
     _click_plot(qtbot, view, -3.0, 0.8)
     assert view.start_point == pytest.approx((-3.0, 0.8), abs=0.1)
     view.racers_edit.setText("sgd lr=0.015; sgd lr=0.015 momentum=0.9; adam lr=0.1")

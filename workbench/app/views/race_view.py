@@ -250,7 +250,10 @@ class RaceView(PlotView):
             item.setParentItem(None)
         self.isocurves = []
         for level in np.quantile(shown, np.linspace(0.04, 0.96, 14)):
-            curve = pg.IsocurveItem(data=shown, level=float(level), pen=pg.mkPen(60, 60, 60, 150))
+            # Row-major like the image under it: pyqtgraph's default (column-major) turned the
+            # contours 90° against the colours and the paths.
+            curve = pg.IsocurveItem(data=shown, level=float(level), pen=pg.mkPen(60, 60, 60, 150),
+                                    axisOrder="row-major")
             curve.setParentItem(self.image)
             self.isocurves.append(curve)
         self.minima.setData([m[0] for m in s.minima], [m[1] for m in s.minima])

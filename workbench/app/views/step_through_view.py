@@ -171,6 +171,8 @@ class StepThroughView(PlotView):
         super().showEvent(event)
         if self.walk is None and self.session.trainer is not None:
             self.rebuild()
+        # The arrow keys step the walk: a tab bar or table that kept the focus would take them.
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _weights_changed(self) -> None:
         if self.walk is not None and self.isVisible() and not self.session.is_running:
