@@ -190,3 +190,17 @@ def test_the_boundary_pane_names_the_views_for_data_without_a_plane(qtbot: Any, 
     assert x0 < pos.x() < x1 and y0 < pos.y() < y1
     window.session.new(small_spec())  # back to a 2-D set: axes again, no note
     assert plot.message.toPlainText() == "" and plot.plot_item.getAxis("left").isVisible()
+
+
+def test_the_boundary_note_names_the_views_that_fit_the_data() -> None:
+    from types import SimpleNamespace
+
+    from workbench.app.plots.boundary_plot import _elsewhere
+
+    def note(shape: tuple[int, ...], task: str) -> str:
+        return _elsewhere(SimpleNamespace(dataset=SimpleNamespace(input_shape=shape, task=task)))
+
+    assert "Gradient Through Time" in note((50, 2), "regression")
+    assert "Confusion" not in note((50, 2), "regression") and "Confusion" not in note((13,), "regression")
+    assert "Grad-CAM" in note((1, 24, 24), "multiclass") and "Grad-CAM" not in note((64,), "multiclass")
+    assert "Confusion Matrix and Mistakes" in note((64,), "multiclass")

@@ -427,7 +427,8 @@ class NetworkPanel(QWidget):
                                  else f"Input: {shape[0]} features")
         transform = {"binary": "sigmoid", "multiclass": "softmax"}.get(trainer.loss.task, "")
         via = f" (→ {transform} in the loss)" if transform else ""
-        self.output_label.setText(f"Output: {trainer.n_outputs} units{via}")
+        unit = "unit" if trainer.n_outputs == 1 else "units"
+        self.output_label.setText(f"Output: {trainer.n_outputs} {unit}{via}")
         self.params_label.setText(f"Parameters: {net.n_parameters:,}")
         self.params_label.setToolTip(
             "\n".join(f"{name}: {kind} {shape} · {n:,} parameters" for name, kind, shape, n in net.summary())

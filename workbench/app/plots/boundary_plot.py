@@ -76,12 +76,8 @@ class BoundaryPlot(PlotView):
         if not usable:
             self.image.clear()
             self.points.clear()
-            self.message.setText(
-                "No 2-D plane to draw for this data.\n\nSee Analyze ▸\n"
-                "Confusion Matrix and Mistakes,\nSaliency Map"
-                + (",\nGrad-CAM" if _has_images(trainer) else "") + "." if trainer is not None else
-                "Fix the experiment to see\nthe decision boundary."
-            )
+            self.message.setText(_elsewhere(trainer) if trainer is not None else
+                                 "Fix the experiment to see\nthe decision boundary.")
             self.plot_item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
             self._centre_message()
             return
@@ -168,5 +164,15 @@ def _colours(out: np.ndarray, task: str) -> np.ndarray:
     return 0.55 * rgb + 0.45 * 255
 
 
-def _has_images(trainer: Any) -> bool:
-    return len(getattr(getattr(trainer, "dataset", None), "input_shape", ())) == 3
+def _elsewhere(trainer: Any) -> str:
+    """Where this data's pictures are, when it has no 2-D plane to draw."""
+    dataset = getattr(trainer, "dataset", None)
+    dims = len(getattr(dataset, "input_shape", ()))
+    views = ["Saliency Map"]
+    if getattr(dataset, "task", "") != "regression":
+        views.insert(0, "Confusion Matrix and Mistakes")
+    if dims == 3:
+        views.append("Grad-CAM")
+    if dims == 2:  # sequences
+        views = ["Gradient Through Time", "Recurrent Gates and Hidden State"]
+    return "No 2-D plane to draw for this data.\n\nSee Analyze ▸\n" + ",\n".join(views) + "."

@@ -477,7 +477,8 @@ class RunsView(QWidget):
             r.status = "queued"
         self._rebuild_table()
         configs = [Config(i, r.name, {}, r.spec.seed, r.spec) for i, r in enumerate(pending)]
-        return self._run(pending, configs, f"The base and {len(spec.variants)} variants, same seed")
+        n = len(spec.variants)
+        return self._run(pending, configs, f"The base and {n} variant{'s' * (n != 1)}, same seed")
 
     def _run(self, records: list[RunRecord], configs: list[Config], what: str, *, workers: int | None = None,
              scheduler: str | None = None, writer: SweepWriter | None = None) -> bool:
