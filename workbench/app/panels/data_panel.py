@@ -133,6 +133,7 @@ class DataPanel(QWidget):
 
         self.error = ErrorLabel()
         self.info = QLabel()
+        self.info.setWordWrap(True)  # a long summary must not widen the editors column
         self.info.setStyleSheet("color: #555;")
         self.data_warnings = QLabel()
         self.data_warnings.setObjectName("DataWarnings")

@@ -219,14 +219,18 @@ class RunsView(QWidget):
         self.remove_button.setToolTip("Remove the selected runs from the table.")
         self.clear_button = QPushButton("Clear")
         self.clear_button.setToolTip("Remove every finished run from the table.")
+        # Two rows: in one, the ten controls needed ~900 px and squeezed the editors beside the
+        # page below their own width at 1280×720.
         row = QHBoxLayout()
         row.setContentsMargins(4, 2, 4, 0)
-        for w in (self.sweep_button, self.variants_button, self.open_button, self.cancel_button,
-                  self.progress):
+        for w in (self.sweep_button, self.variants_button, self.open_button, self.cancel_button):
             row.addWidget(w)
-        row.addWidget(self.filter, 1)
+        row.addWidget(self.progress, 1)
+        tools = QHBoxLayout()
+        tools.setContentsMargins(4, 0, 4, 0)
+        tools.addWidget(self.filter, 1)
         for w in (self.export_button, self.remove_button, self.clear_button):
-            row.addWidget(w)
+            tools.addWidget(w)
 
         self.table_model = RunsTableModel(lambda: self.records, lambda: self.experiment)
         self.proxy = RunsFilterModel()
@@ -270,6 +274,7 @@ class RunsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
+        layout.addLayout(tools)
         layout.addWidget(split, 1)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
