@@ -254,18 +254,23 @@ def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray
            ) -> np.ndarray:
     """The input matrix of ``rows`` (float64): numbers as they are, categories one-hot, gaps filled
     with statistics of the ``train`` positions (indices into ``rows``), then indicators."""
-    blocks: list[np.ndarray] = []
-    indicators: list[np.ndarray] = []
     n = len(rows)
+    # One preallocated matrix written column by column: on a 50 MB table a list of blocks joined
+    # by hstack cost a whole extra copy of the data.
+    width = sum(1 if inp.role == "number" else len(inp.categories) for inp in plan.inputs)
+    n_indicators = sum(1 for inp in plan.inputs if inp.indicator)
+    out = np.empty((n, width + n_indicators))
+    j, k = 0, width
     for inp in plan.inputs:
         col = table.column(inp.name)
         gaps = col.missing[rows]
         if inp.role == "number":
-            v = col.values[rows].copy()
+            v = out[:, j]
+            np.take(col.values, rows, out=v)
             if gaps.any():
                 known = v[train][~gaps[train]]
                 v[gaps] = _fill(known, missing, inp.name)
-            blocks.append(v[:, None])
+            j += 1
         else:
             codes = category_codes(table, inp.name, inp.categories)[rows]
             if gaps.any():
@@ -273,12 +278,14 @@ def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray
                 if len(known) == 0:
                     raise DataError(f"column {inp.name!r} is empty in every training row; ignore it")
                 codes[gaps] = int(np.bincount(known).argmax())
-            onehot = np.zeros((n, len(inp.categories)))
+            onehot = out[:, j : j + len(inp.categories)]
+            onehot[...] = 0.0
             onehot[np.arange(n), codes] = 1.0
-            blocks.append(onehot)
+            j += len(inp.categories)
         if inp.indicator:
-            indicators.append(gaps.astype(np.float64)[:, None])
-    return np.hstack(blocks + indicators) if len(blocks) + len(indicators) > 1 else blocks[0]
+            out[:, k] = gaps
+            k += 1
+    return out
 
 
 def _fill(known: np.ndarray, how: str, name: str) -> float:
