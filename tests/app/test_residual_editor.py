@@ -99,4 +99,4 @@ def test_the_runs_table_says_a_variant_adds_residual_blocks() -> None:
     from workbench.model.runs import spec_diff
 
     spec = load_experiment(example_path("residual-depth"))
-    assert spec_diff(spec, spec.variant("residual")).startswith("10 hidden layers (9 residual blocks)")
+    assert spec_diff(spec, spec.variant("residual")).startswith("19 hidden layers in 9 residual blocks")

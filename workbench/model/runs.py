@@ -198,9 +198,11 @@ def spec_diff(base: ExperimentSpec, spec: ExperimentSpec, limit: int = 90) -> st
     a = {k: v for k, v in base.model_dump(mode="json").items() if k not in SKIP_IN_DIFF}
     b = {k: v for k, v in spec.model_dump(mode="json").items() if k not in SKIP_IN_DIFF}
     if len(a["model"]["layers"]) != len(b["model"]["layers"]):
-        n = len(b["model"]["layers"])
+        # Layers inside residual blocks count as layers: "20 hidden layers in 9 residual blocks"
+        # says the same depth as the plain 20, where "10 hidden layers" read as half as deep.
+        n = sum(layer.type != "residual" for _at, _name, layer in named_layer_specs(spec.model.layers))
         blocks = sum(layer.get("type") == "residual" for layer in b["model"]["layers"])
-        inside = f" ({blocks} residual block{'s' * (blocks != 1)})" if blocks else ""
+        inside = f" in {blocks} residual block{'s' * (blocks != 1)}" if blocks else ""
         parts = [f"{n} hidden layer{'s' * (n != 1)}{inside}"]
         a["model"].pop("layers")
         b["model"].pop("layers")
