@@ -289,3 +289,21 @@ def columns(*arrays: np.ndarray) -> np.ndarray:
     for i, a in enumerate(arrays):
         out[: len(a), i] = a
     return out
+
+
+class WeightsMapView(PlotView):
+    """A view computed from the weights rather than the history (maps, attributions, confusion):
+    recomputed through ``self.throttle`` (a ``MapThrottle`` the subclass creates), and at once
+    when the person changes one of its own choices."""
+
+    throttle: MapThrottle
+
+    def refresh(self, history: History, force: bool = False) -> None:
+        if self.throttle.due(force):
+            self.redraw(history)
+
+    def _changed(self) -> None:
+        """A choice of the view's own changed: answer at once, if it can be seen."""
+        self.throttle.changed()
+        if on_screen(self):
+            self.refresh(History(), force=True)

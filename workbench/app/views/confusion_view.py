@@ -20,7 +20,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox, QPushButton
 
 from engine.analysis.confusion import Classification, classify
-from workbench.app.plots.base import MapThrottle, PlotView, on_screen
+from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.plots.boundary_plot import PALETTE
 from workbench.app.views.tiles import TileGrid
 from workbench.model.history import History
@@ -34,7 +34,7 @@ COLUMNS = 4
 MATRIX_MAP = pg.ColorMap([0.0, 1.0], [(247, 251, 255), (8, 69, 148)])  # pale to dark blue
 
 
-class ConfusionView(PlotView):
+class ConfusionView(WeightsMapView):
     title = "Confusion matrix"
 
     def __init__(self, parent=None) -> None:
@@ -134,11 +134,6 @@ class ConfusionView(PlotView):
         self.network = network
         self.throttle.changed()
 
-    def _changed(self) -> None:
-        self.throttle.changed()
-        if on_screen(self):
-            self.refresh(History(), force=True)
-
     def choose_cell(self, cell: tuple[int, int] | None) -> None:
         """Keep the mistakes of one (true, predicted) cell in the gallery; None: all of them."""
         self.cell = None if cell is None or cell[0] == cell[1] else cell
@@ -174,10 +169,6 @@ class ConfusionView(PlotView):
             self.explain(index, int(self.result.predicted[index]))
 
     # ------------------------------------------------------------------ drawing
-    def refresh(self, history: History, force: bool = False) -> None:
-        if self.throttle.due(force):
-            self.redraw(history)
-
     def redraw(self, history: History) -> None:
         if self.trainer is None or self.network is None:
             self.hint.setText("Fix the experiment to see its confusion matrix.")

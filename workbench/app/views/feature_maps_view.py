@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from engine.analysis.feature_maps import feature_maps, filter_strips
 from engine.analysis.gradcam import image_layers
-from workbench.app.plots.base import MapThrottle, PlotView, on_screen
+from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.views.colour_scales import DIVERGING, colour_bar, set_bar_label, symmetric_levels
 from workbench.app.views.tiles import TileGrid
 from workbench.model.history import History
@@ -32,7 +32,7 @@ COLUMNS = 8
 LUT = DIVERGING.getLookupTable(nPts=256)
 
 
-class FeatureMapsView(PlotView):
+class FeatureMapsView(WeightsMapView):
     title = "Feature maps"
 
     def __init__(self, parent=None) -> None:
@@ -106,15 +106,6 @@ class FeatureMapsView(PlotView):
             self.layer_box.blockSignals(False)
         self.network = network
         self.throttle.changed()
-
-    def _changed(self) -> None:
-        self.throttle.changed()
-        if on_screen(self):
-            self.refresh(History(), force=True)
-
-    def refresh(self, history: History, force: bool = False) -> None:
-        if self.throttle.due(force):
-            self.redraw(history)
 
     def redraw(self, history: History) -> None:
         ds = getattr(self.trainer, "dataset", None)

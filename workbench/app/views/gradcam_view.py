@@ -17,7 +17,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QSlider, QSpinBox
 
 from engine.analysis.gradcam import grad_cam, image_layers
-from workbench.app.plots.base import MapThrottle, PlotView, on_screen
+from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.views.colour_scales import MAGNITUDE, colour_bar, magnitude_levels
 from workbench.model.history import History
 from workbench.model.samples import network_input, picture, picture_shape
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from workbench.app.host import ViewHost
 
 
-class GradCamView(PlotView):
+class GradCamView(WeightsMapView):
     title = "Grad-CAM"
 
     def __init__(self, parent=None) -> None:
@@ -147,16 +147,7 @@ class GradCamView(PlotView):
         self.throttle.changed()
         self.refresh(History(), force=True)
 
-    def _changed(self) -> None:
-        self.throttle.changed()
-        if on_screen(self):
-            self.refresh(History(), force=True)
-
     # ------------------------------------------------------------------ drawing
-    def refresh(self, history: History, force: bool = False) -> None:
-        if self.throttle.due(force):
-            self.redraw(history)
-
     def redraw(self, history: History) -> None:
         if self.trainer is None or self.network is None:
             self.hint.setText("Fix the experiment to see Grad-CAM.")

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workbench.app.plots.base import MapThrottle, PlotView, on_screen
+from workbench.app.plots.base import MapThrottle, WeightsMapView, on_screen
 from workbench.app.plots.boundary_plot import PALETTE, _colours
 from workbench.model.history import History
 
@@ -131,7 +131,7 @@ def colour_key() -> QWidget:
     return key
 
 
-class NeuronMapPlot(PlotView):
+class NeuronMapPlot(WeightsMapView):
     """The enlarged map of one unit (or the network output) over the plane, data on top."""
 
     title = "Neuron map"
@@ -192,10 +192,6 @@ class NeuronMapPlot(PlotView):
         self.selected = unit
         self.throttle.changed()
         self.refresh(History(), force=True)
-
-    def refresh(self, history: History, force: bool = False) -> None:
-        if self.throttle.due(force):
-            self.redraw(history)
 
     def redraw(self, history: History) -> None:
         if self._grid is None or self.network is None or self.trainer is None:

@@ -22,7 +22,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
 from engine.analysis import saliency_map_2d
-from workbench.app.plots.base import MapThrottle, PlotView, on_screen
+from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.plots.boundary_plot import PALETTE
 from workbench.app.views.attribution_controls import AttributionControls
 from workbench.app.views.colour_scales import (
@@ -43,7 +43,7 @@ RESOLUTION = 60
 MAX_BARS = 40  # features drawn as bars; wider tables show their largest attributions
 
 
-class SaliencyView(PlotView):
+class SaliencyView(WeightsMapView):
     title = "Saliency"
 
     def __init__(self, parent=None) -> None:
@@ -185,12 +185,6 @@ class SaliencyView(PlotView):
         self.throttle.changed()
         self.refresh(History(), force=True)
 
-    def _changed(self) -> None:
-        """A new method, target class or sample: answer the person at once (if they can see it)."""
-        self.throttle.changed()
-        if on_screen(self):
-            self.refresh(History(), force=True)
-
     def _set_layout(self) -> None:
         wanted = {"2d": [self.left, self.left_bar, self.bars],
                   "image": [self.left, self.right, self.right_bar],
@@ -226,10 +220,6 @@ class SaliencyView(PlotView):
         return self.target_box.currentData()
 
     # ------------------------------------------------------------------ drawing
-    def refresh(self, history: History, force: bool = False) -> None:
-        if self.throttle.due(force):
-            self.redraw(history)
-
     def redraw(self, history: History) -> None:
         if self.trainer is None or self.network is None or self.mode == "none":
             return
