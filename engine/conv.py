@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from engine.activations import Activation, get_activation
 from engine.im2col import (
     Pads,
     channels_first,
@@ -26,7 +25,7 @@ from engine.im2col import (
     pad_nhwc,
     same_pads,
 )
-from engine.initializers import INITIALIZERS, resolve_options
+from engine.initializers import INITIALIZERS
 from engine.layers import LAYERS, Layer
 
 Padding = Literal["valid", "same"] | int
@@ -105,16 +104,8 @@ class Conv2D(Layer):
         self.filters = int(filters)
         self.stride = int(stride)
         self.padding: Padding = padding
-        self.activation_name = activation
-        self.activation_options = dict(activation_options or {})
-        self.activation: Activation = get_activation(activation, **self.activation_options)
-        self._identity = activation == "identity"
-        self.weight_init = weight_init
-        self.weight_init_options = dict(weight_init_options or {})
-        self.bias_init = bias_init
-        self.bias_init_options = dict(bias_init_options or {})
-        for init_name, opts in ((weight_init, self.weight_init_options), (bias_init, self.bias_init_options)):
-            resolve_options(init_name, INITIALIZERS.get(init_name).defaults, opts)  # type: ignore[attr-defined]
+        self._set_activation_and_init(activation, activation_options, weight_init, weight_init_options,
+                                      bias_init, bias_init_options)
         self.pads: Pads = (0, 0, 0, 0)
         self.z: np.ndarray | None = None  # last pre-activation, (N, F, Ho, Wo) view
         self.a: np.ndarray | None = None  # last output, (N, F, Ho, Wo) view

@@ -67,6 +67,28 @@ class Layer:
         """Constructor arguments (without the name): enough to build an identical layer."""
         return {}
 
+    def _set_activation_and_init(
+        self,
+        activation: str,
+        activation_options: dict[str, Any] | None,
+        weight_init: str,
+        weight_init_options: dict[str, Any] | None,
+        bias_init: str,
+        bias_init_options: dict[str, Any] | None,
+    ) -> None:
+        """The activation and initializers of a layer with weights (Dense, Conv2D). Names and
+        options are resolved now, so a typo fails when the layer is made, not later."""
+        self.activation_name = activation
+        self.activation_options = dict(activation_options or {})
+        self.activation: Activation = get_activation(activation, **self.activation_options)
+        self._identity = activation == "identity"
+        self.weight_init = weight_init
+        self.weight_init_options = dict(weight_init_options or {})
+        self.bias_init = bias_init
+        self.bias_init_options = dict(bias_init_options or {})
+        for init_name, opts in ((weight_init, self.weight_init_options), (bias_init, self.bias_init_options)):
+            resolve_options(init_name, INITIALIZERS.get(init_name).defaults, opts)  # type: ignore[attr-defined]
+
     def clone(self) -> Layer:
         """A new, unbuilt layer with the same configuration and name."""
         return type(self)(name=self.name, **self.config())
@@ -134,17 +156,8 @@ class Dense(Layer):
         if int(units) < 1:
             raise ValueError(f"Dense needs at least 1 unit, got {units}")
         self.units = int(units)
-        self.activation_name = activation
-        self.activation_options = dict(activation_options or {})
-        self.activation: Activation = get_activation(activation, **self.activation_options)
-        self._identity = activation == "identity"
-        # Resolve names and options now so a typo fails when the layer is made, not later.
-        self.weight_init = weight_init
-        self.weight_init_options = dict(weight_init_options or {})
-        self.bias_init = bias_init
-        self.bias_init_options = dict(bias_init_options or {})
-        for init_name, opts in ((weight_init, self.weight_init_options), (bias_init, self.bias_init_options)):
-            resolve_options(init_name, INITIALIZERS.get(init_name).defaults, opts)  # type: ignore[attr-defined]
+        self._set_activation_and_init(activation, activation_options, weight_init, weight_init_options,
+                                      bias_init, bias_init_options)
         self.z: np.ndarray | None = None  # last pre-activation, 2-D (samples, units)
         self.a: np.ndarray | None = None  # last output, 2-D
         self._x: np.ndarray | None = None
