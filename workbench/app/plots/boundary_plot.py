@@ -168,11 +168,10 @@ def _elsewhere(trainer: Any) -> str:
     """Where this data's pictures are, when it has no 2-D plane to draw."""
     dataset = getattr(trainer, "dataset", None)
     dims = len(getattr(dataset, "input_shape", ()))
-    views = ["Saliency Map"]
-    if getattr(dataset, "task", "") != "regression":
-        views.insert(0, "Confusion Matrix and Mistakes")
-    if dims == 3:
-        views.append("Grad-CAM")
     if dims == 2:  # sequences
         views = ["Gradient Through Time", "Recurrent Gates and Hidden State"]
+    else:
+        classifier = getattr(dataset, "task", "") != "regression"
+        views = (["Confusion Matrix and Mistakes"] * classifier + ["Saliency Map"]
+                 + ["Grad-CAM"] * (dims == 3))
     return "No 2-D plane to draw for this data.\n\nSee Analyze ▸\n" + ",\n".join(views) + "."
