@@ -30,7 +30,6 @@ as a new float64 array each call: one norm per step, read by the gradient-throug
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -75,6 +74,7 @@ class Recurrent(Layer):
         self.valid: np.ndarray | None = None  # (batch, time) bool, None when nothing is padded
         self.a: np.ndarray | None = None  # the last output (the trainer checks it is finite)
         self._x: np.ndarray | None = None
+        self._workspace: dict[str, np.ndarray] = {}
 
     def config(self) -> dict[str, Any]:
         return {"units": self.units, "return_sequences": self.return_sequences, "truncate": self.truncate}
@@ -112,6 +112,25 @@ class Recurrent(Layer):
         xt = np.where(finite, xt, 0.0).astype(x.dtype, copy=False)
         self.valid = valid.T.copy()
         return xt, valid[:, :, None].astype(x.dtype)
+
+    def _feature_major_mask(self, x: np.ndarray, xf: np.ndarray) -> np.ndarray | None:
+        """The (T, 1, B) mask of ``x`` (B, T, F), None if nothing is padded, zeroing the padding
+        in ``xf``, the layer's own (T, F, B) copy of x."""
+        finite = np.isfinite(x)
+        if finite.all():
+            self.valid = None
+            return None
+        self.valid = finite.all(axis=2)
+        xf[~finite.transpose(1, 2, 0)] = 0.0
+        return self.valid.T[:, None, :].astype(x.dtype)
+
+    def _work(self, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A scratch array kept between calls (its contents are whatever was last written):
+        reusing it spares the page faults of fresh large arrays on every step."""
+        buf = self._workspace.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._workspace[key] = np.empty(shape, dtype=dtype)
+        return buf
 
     def _input_product(self, xt: np.ndarray) -> np.ndarray:
         t, b, f = xt.shape
@@ -214,116 +233,177 @@ class RNN(Recurrent):
 
 @LAYERS.register("lstm")
 class LSTM(Recurrent):
-    """Long short-term memory, as ``torch.nn.LSTM(batch_first=True)``; gates i, f, g, o."""
+    """Long short-term memory, as ``torch.nn.LSTM(batch_first=True)``; gates i, f, g, o.
+
+    The parameters keep torch's order and layout; a pass works in its own, chosen for NumPy's
+    per-call cost (each step is a dozen small calls, so a contiguous operand and one call less
+    count):
+    - feature-major arrays, ``(time, features, batch)``, so every gate of a step is one
+      contiguous block;
+    - gates in the order g, i, f, o, so the three sigmoid gates are one block in forward and
+      the three gates driven by the cell gradient one block in backward;
+    - each step's pre-activations are one product of the stacked [W_ih | W_hh | b_ih + b_hh]
+      with the column [x_t; h_{t-1}; 1], and h_t is written straight into the next step's
+      column; the sigmoid rows are negated so that σ(z) = 1 / (1 + exp(−z)) needs no extra
+      pass (NumPy's exp is about twice as fast as its tanh);
+    - arrays live in a per-shape workspace reused across calls: fresh multi-megabyte arrays
+      every step cost page faults that were a third of the backward pass.
+    """
 
     kind = "lstm"
     gates = 4
     gate_names = ("input", "forget", "cell", "output")
 
-    def _gate_scales(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-        """σ(z) = ½·tanh(z/2) + ½: with these per-column scales one tanh call activates all
-        four gates (i, f, o sigmoid; g tanh)."""
-        H = self.units
-        half = np.full(4 * H, 0.5, dtype=dtype)
-        half[2 * H : 3 * H] = 1.0
-        shift = np.full(4 * H, 0.5, dtype=dtype)
-        shift[2 * H : 3 * H] = 0.0
-        return half, shift
+    def _order(self) -> np.ndarray:
+        """Torch's row (of i, f, g, o) for each internal gate row (g, i, f, o)."""
+        order = self._workspace.get("order")
+        if order is None:
+            H = self.units
+            order = self._workspace["order"] = np.r_[2 * H : 3 * H, 0:H, H : 2 * H, 3 * H : 4 * H]
+        return order
+
+    @property
+    def gate_values(self) -> np.ndarray | None:
+        """(time, batch, 4·H) activated gates of the last forward, in torch's order i, f, g, o."""
+        if self._gates is None:
+            return None
+        return self._gates[:, np.argsort(self._order())].transpose(0, 2, 1)
+
+    @gate_values.setter
+    def gate_values(self, value: np.ndarray | None) -> None:
+        self._gates = value
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        xt, mask = self._prepare(x)
-        self._x, self._mask = xt, mask
-        w_hh_t = np.ascontiguousarray(self.params["weight_hh"].T)  # BLAS is faster on it
-        H = self.units
-        pre = self._input_product(xt)
-        pre += self.params["bias_ih"] + self.params["bias_hh"]
-        t_len, batch, _ = pre.shape
-        scale, shift = self._gate_scales(pre.dtype)
-        hs = np.empty((t_len, batch, H), dtype=x.dtype)
-        cs = np.empty((t_len, batch, H), dtype=x.dtype)
-        tcs = np.empty((t_len, batch, H), dtype=x.dtype)
-        gates = pre  # activated in place, step by step
-        h = np.zeros((batch, H), dtype=x.dtype)
-        c = np.zeros((batch, H), dtype=x.dtype)
-        rec = np.empty((batch, 4 * H), dtype=x.dtype)
-        ig = np.empty((batch, H), dtype=x.dtype)
-        for t in range(t_len):
-            g = gates[t]
-            np.dot(h, w_hh_t, out=rec)
-            g += rec
-            g *= scale
-            np.tanh(g, out=g)
-            g *= scale
-            g += shift
-            c_new = np.multiply(g[:, H : 2 * H], c, out=cs[t])
-            np.multiply(g[:, :H], g[:, 2 * H : 3 * H], out=ig)
-            c_new += ig
-            tc = np.tanh(c_new, out=tcs[t])
-            h_new = np.multiply(g[:, 3 * H :], tc, out=hs[t])
-            if mask is not None:
-                m = mask[t]
-                c_new[...] = c + m * (c_new - c)
-                h_new[...] = h + m * (h_new - h)
-            c, h = c_new, h_new
-        self.hidden, self._cells, self._tanh_cells, self.gate_values = hs, cs, tcs, gates
-        return self._output(hs, mask)
+        batch, t_len, f = x.shape
+        H, dt, order = self.units, x.dtype, self._order()
+        # z[t][:, b] = [x_t; h_{t-1}; 1] of sample b; step t writes h_t into z[t + 1].
+        z = self._work("z", (t_len + 1, f + H + 1, batch), dt)
+        z[:t_len, :f] = x.transpose(1, 2, 0)
+        z[t_len, :f] = 0.0
+        z[0, f : f + H] = 0.0
+        z[:, f + H] = 1.0
+        mask = self._mask = self._feature_major_mask(x, z[:t_len, :f])
+        w = self._work("w", (4 * H, f + H + 1), dt)
+        w[:, :f] = self.params["weight_ih"][order]
+        w[:, f : f + H] = self.params["weight_hh"][order]
+        w[:, f + H] = (self.params["bias_ih"] + self.params["bias_hh"])[order]
+        w[H:] *= -1.0  # the sigmoid rows give −z, so exp gives exp(−z)
+        gates = self._work("gates", (t_len, 4 * H, batch), dt)
+        cs = self._work("cells", (t_len, H, batch), dt)
+        tcs = self._work("tanh_cells", (t_len, H, batch), dt)
+        igs = self._work("ig", (t_len, H, batch), dt)  # i·g, kept: backward reuses it
+        c = self._work("c0", (H, batch), dt)
+        c[...] = 0.0
+        with np.errstate(over="ignore"):  # exp(−z) = inf for z ≪ 0 still gives σ(z) = 0
+            for t in range(t_len):
+                g = gates[t]
+                np.dot(w, z[t], out=g)
+                np.tanh(g[:H], out=g[:H])
+                s = g[H:]
+                np.exp(s, out=s)
+                s += 1.0
+                np.reciprocal(s, out=s)
+                c_new = np.multiply(g[2 * H : 3 * H], c, out=cs[t])
+                ig = np.multiply(g[H : 2 * H], g[:H], out=igs[t])
+                c_new += ig
+                np.tanh(c_new, out=tcs[t])
+                h_new = np.multiply(g[3 * H :], tcs[t], out=z[t + 1, f : f + H])
+                if mask is not None:
+                    m, h = mask[t], z[t, f : f + H]
+                    c_new[...] = c + m * (c_new - c)
+                    h_new[...] = h + m * (h_new - h)
+                c = c_new
+        self._z, self._gates, self._cells, self._tanh_cells, self._igs = z, gates, cs, tcs, igs
+        self.hidden = z[1:, f : f + H].transpose(0, 2, 1)
+        return self._output(self.hidden, None if mask is None else mask.transpose(0, 2, 1))
 
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        hs, cs, tcs, gates = self.hidden, self._cells, self._tanh_cells, self.gate_values
-        mask, w_hh, H = self._mask, self.params["weight_hh"], self.units
-        t_len, batch, _ = hs.shape
+        z, gates, cs, tcs, mask = self._z, self._gates, self._cells, self._tanh_cells, self._mask
+        t_len, H, batch = cs.shape
+        f, dt, order = z.shape[1] - H - 1, cs.dtype, self._order()
         dy, dlast = self._output_grad(grad_y, t_len)
-        # Everything that does not depend on the incoming gradient, for all steps at once (a few
-        # passes over big arrays instead of many small calls per step): the factors that turn
-        # dc_t into the i, f, g pre-activation gradients, and dh_t into o's and into dc_t.
-        deriv = 1.0 - gates
-        deriv *= gates  # σ' = a(1 − a); the cell candidate's tanh' is set below
-        deriv[:, :, 2 * H : 3 * H] = 1.0 - gates[:, :, 2 * H : 3 * H] ** 2
-        c_prev = np.empty_like(cs)
-        c_prev[0] = 0.0
-        c_prev[1:] = cs[:-1]
-        from_dc = np.empty((t_len, batch, 3, H), dtype=hs.dtype)
-        from_dc[:, :, 0] = gates[:, :, 2 * H : 3 * H]  # di = dc·g·σ'(i)
-        from_dc[:, :, 1] = c_prev  # df = dc·c_{t-1}·σ'(f)
-        from_dc[:, :, 2] = gates[:, :, :H]  # dg = dc·i·tanh'(g)
-        from_dc *= deriv[:, :, : 3 * H].reshape(t_len, batch, 3, H)
-        from_dh = tcs * deriv[:, :, 3 * H :]  # do = dh·tanh(c)·σ'(o)
-        otanh = 1.0 - tcs * tcs
-        otanh *= gates[:, :, 3 * H :]  # dc += dh·o·tanh'(c)
-        dxg = np.empty_like(gates)
-        dh = np.zeros((batch, H), dtype=hs.dtype)
-        dc = np.zeros((batch, H), dtype=hs.dtype)
-        tmp = np.empty((batch, H), dtype=hs.dtype)
-        norms = np.empty(t_len)
-        sqrt = math.sqrt
-        for t in range(t_len - 1, -1, -1):
-            if dy is not None:
-                dh += dy[t] if mask is None else dy[t] * mask[t]
-            elif t == t_len - 1:
-                dh += dlast
-            norms[t] = sqrt(np.vdot(dh, dh))
-            if mask is None:
-                dh_t, dc_t = dh, dc
-            else:
-                m = mask[t]
-                dh_t, dc_t = dh * m, dc * m
-            dc_t = dc_t + np.multiply(dh_t, otanh[t], out=tmp)
-            da = dxg[t]
-            np.multiply(dc_t[:, None, :], from_dc[t], out=da[:, : 3 * H].reshape(batch, 3, H))
-            np.multiply(dh_t, from_dh[t], out=da[:, 3 * H :])
-            if t == 0 or self._detached(t):
-                dh, dc = np.zeros_like(dh), np.zeros_like(dc)
-                continue
-            dh_new = da @ w_hh
-            dc_new = dc_t * gates[t, :, H : 2 * H]
+        # Everything that does not depend on the incoming gradient, for all steps at once (a
+        # few passes over big arrays instead of many small calls per step), built from the
+        # products forward kept (i·g, h = o·tanh c) to save passes: the factors that turn dc_t
+        # into the g, i, f pre-activation gradients, and dh_t into o's and into dc_t.
+        g_, i_, f_, o_ = (gates[:, k * H : (k + 1) * H] for k in range(4))
+        igs, hs = self._igs, z[1:, f : f + H]
+        tmp = self._work("tmp", (t_len, H, batch), dt)
+        from_dc = self._work("from_dc", (t_len, 3, H, batch), dt)
+        np.multiply(igs, g_, out=tmp)
+        np.subtract(i_, tmp, out=from_dc[:, 0])  # dg = dc·i·(1 − g²)
+        np.multiply(igs, i_, out=tmp)
+        np.subtract(igs, tmp, out=from_dc[:, 1])  # di = dc·g·i(1 − i)
+        np.subtract(cs, igs, out=tmp)  # f·c_{t-1}
+        fc = from_dc[:, 2]
+        np.multiply(tmp, f_, out=fc)
+        np.subtract(tmp, fc, out=fc)  # df = dc·c_{t-1}·f(1 − f)
+        # from_dh[t] = (do factor, dc factor): one product with dh_t gives the output gate's
+        # gradient (written in place in dgates) and dh_t's share of dc_t (in the spare block).
+        from_dh = self._work("from_dh", (t_len, 2, H, batch), dt)
+        np.multiply(hs, o_, out=tmp)
+        np.subtract(hs, tmp, out=from_dh[:, 0])  # do = dh·tanh(c)·o(1 − o)
+        np.multiply(hs, tcs, out=tmp)
+        np.subtract(o_, tmp, out=from_dh[:, 1])  # dc += dh·o·(1 − tanh² c)
+        w_hh_t = self._work("w_hh_t", (H, 4 * H), dt)
+        w_hh_t[...] = self.params["weight_hh"][order].T
+        # Rows g, i, f, o, then a spare block for dh_t's share of dc_t.
+        dgates = self._work("dgates", (t_len, 5 * H, batch), dt)
+        dhs = self._work("dhs", (t_len, H, batch), dt)  # ∂L/∂h_t from the loss and later steps
+        if dy is not None:
+            dhs[...] = dy.transpose(0, 2, 1)
             if mask is not None:
-                dh_new += dh * (1.0 - m)
-                dc_new += dc * (1.0 - m)
-            dh, dc = dh_new, dc_new
-        self.time_grad_norms = norms
-        self._recurrent_weight_grad(dxg, hs)
-        self.grads["bias_hh"][...] = dxg.reshape(t_len * batch, -1).sum(axis=0)
-        return self._finish_backward(dxg, input_grad)
+                dhs *= mask
+        else:
+            dhs[...] = 0.0
+            dhs[-1] = dlast.T
+        dc_t = self._work("dc_t", (H, batch), dt)
+        dc = dc_buf = self._work("dc", (H, batch), dt)
+        dc[...] = 0.0
+        product = self._work("product", (H, batch), dt)
+        for t in range(t_len - 1, -1, -1):
+            dh = dhs[t]
+            if mask is not None:
+                m = mask[t]
+                dh_kept, dc_kept = dh * (1.0 - m), dc * (1.0 - m)
+                dh, dc = dh * m, dc * m
+            da = dgates[t]
+            np.multiply(dh, from_dh[t], out=da[3 * H :].reshape(2, H, batch))
+            np.add(da[4 * H :], dc, out=dc_t)
+            np.multiply(dc_t, from_dc[t], out=da[: 3 * H].reshape(3, H, batch))
+            if t == 0:
+                break
+            if self._detached(t):
+                dc = dc_buf
+                dc[...] = 0.0
+                continue
+            prev = dhs[t - 1]
+            if dy is None:
+                np.dot(w_hh_t, da[: 4 * H], out=prev)
+            else:
+                prev += np.dot(w_hh_t, da[: 4 * H], out=product)
+            dc = np.multiply(dc_t, f_[t], out=dc_buf)
+            if mask is not None:
+                prev += dh_kept
+                dc += dc_kept
+        norms = np.einsum("thb,thb->t", dhs, dhs, dtype=np.float64)
+        self.time_grad_norms = np.sqrt(norms, out=norms)
+        # Every weight and bias gradient is one product, Σ_t ∂L/∂gates_t · [x_t; h_{t-1}; 1]ᵀ,
+        # once the steps are laid side by side.
+        dg_wide = self._work("dg_wide", (4 * H, t_len, batch), dt)
+        dg_wide[...] = dgates[:, : 4 * H].transpose(1, 0, 2)
+        z_wide = self._work("z_wide", (f + H + 1, t_len, batch), dt)
+        z_wide[...] = z[:t_len].transpose(1, 0, 2)
+        dw = self._work("dw", (4 * H, f + H + 1), dt)
+        np.dot(dg_wide.reshape(4 * H, -1), z_wide.reshape(f + H + 1, -1).T, out=dw)
+        self.grads["weight_ih"][order] = dw[:, :f]
+        self.grads["weight_hh"][order] = dw[:, f : f + H]
+        self.grads["bias_ih"][order] = dw[:, f + H]
+        self.grads["bias_hh"][order] = dw[:, f + H]
+        if not input_grad:
+            return None
+        dx = np.matmul(self.params["weight_ih"][order].T, dgates[:, : 4 * H])  # (time, features, batch)
+        return np.ascontiguousarray(dx.transpose(2, 0, 1))
 
 
 @LAYERS.register("gru")
