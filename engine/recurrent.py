@@ -267,11 +267,19 @@ class LSTM(Recurrent):
         """(time, batch, 4·H) activated gates of the last forward, in torch's order i, f, g, o."""
         if self._gates is None:
             return None
-        return self._gates[:, np.argsort(self._order())].transpose(0, 2, 1)
+        return self._activated_gates()[:, np.argsort(self._order())].transpose(0, 2, 1)
+
+    def _activated_gates(self) -> np.ndarray:
+        """The gates array with σ(z) in the sigmoid rows; forward leaves 1 + exp(−z) there."""
+        if self._sigmoid_pending:
+            s = self._gates[:, self.units :]
+            np.reciprocal(s, out=s)
+            self._sigmoid_pending = False
+        return self._gates
 
     @gate_values.setter
     def gate_values(self, value: np.ndarray | None) -> None:
-        self._gates = value
+        self._gates, self._sigmoid_pending = value, False
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         batch, t_len, f = x.shape
@@ -291,7 +299,8 @@ class LSTM(Recurrent):
         gates = self._work("gates", (t_len, 4 * H, batch), dt)
         cs = self._work("cells", (t_len, H, batch), dt)
         tcs = self._work("tanh_cells", (t_len, H, batch), dt)
-        igs = self._work("ig", (t_len, H, batch), dt)  # i·g, kept: backward reuses it
+        igs = self._work("ig", (t_len, H, batch), dt)  # i·g and f·c_{t-1}, kept for backward
+        fcs = self._work("fc", (t_len, H, batch), dt)
         c = self._work("c0", (H, batch), dt)
         c[...] = 0.0
         with np.errstate(over="ignore"):  # exp(−z) = inf for z ≪ 0 still gives σ(z) = 0
@@ -299,52 +308,50 @@ class LSTM(Recurrent):
                 g = gates[t]
                 np.dot(w, z[t], out=g)
                 np.tanh(g[:H], out=g[:H])
-                s = g[H:]
-                np.exp(s, out=s)
-                s += 1.0
-                np.reciprocal(s, out=s)
-                c_new = np.multiply(g[2 * H : 3 * H], c, out=cs[t])
-                ig = np.multiply(g[H : 2 * H], g[:H], out=igs[t])
-                c_new += ig
+                d = g[H:]
+                np.exp(d, out=d)
+                d += 1.0  # σ(z) = 1 / d: dividing by d below saves a pass
+                fc = np.divide(c, g[2 * H : 3 * H], out=fcs[t])
+                ig = np.divide(g[:H], g[H : 2 * H], out=igs[t])
+                c_new = np.add(fc, ig, out=cs[t])
                 np.tanh(c_new, out=tcs[t])
-                h_new = np.multiply(g[3 * H :], tcs[t], out=z[t + 1, f : f + H])
+                h_new = np.divide(tcs[t], g[3 * H :], out=z[t + 1, f : f + H])
                 if mask is not None:
                     m, h = mask[t], z[t, f : f + H]
                     c_new[...] = c + m * (c_new - c)
                     h_new[...] = h + m * (h_new - h)
                 c = c_new
-        self._z, self._gates, self._cells, self._tanh_cells, self._igs = z, gates, cs, tcs, igs
+        self._sigmoid_pending = True
+        self._z, self._gates, self._cells, self._tanh_cells = z, gates, cs, tcs
+        self._igs, self._fcs = igs, fcs
         self.hidden = z[1:, f : f + H].transpose(0, 2, 1)
         return self._output(self.hidden, None if mask is None else mask.transpose(0, 2, 1))
 
     def backward(self, grad_y: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        z, gates, cs, tcs, mask = self._z, self._gates, self._cells, self._tanh_cells, self._mask
+        z, gates, cs, tcs, mask = self._z, self._activated_gates(), self._cells, self._tanh_cells, self._mask
         t_len, H, batch = cs.shape
         f, dt, order = z.shape[1] - H - 1, cs.dtype, self._order()
         dy, dlast = self._output_grad(grad_y, t_len)
         # Everything that does not depend on the incoming gradient, for all steps at once (a
         # few passes over big arrays instead of many small calls per step), built from the
-        # products forward kept (i·g, h = o·tanh c) to save passes: the factors that turn dc_t
+        # products forward kept (i·g, f·c_{t-1}, h = o·tanh c) to save passes: the factors that turn dc_t
         # into the g, i, f pre-activation gradients, and dh_t into o's and into dc_t.
         g_, i_, f_, o_ = (gates[:, k * H : (k + 1) * H] for k in range(4))
         igs, hs = self._igs, z[1:, f : f + H]
-        tmp = self._work("tmp", (t_len, H, batch), dt)
         from_dc = self._work("from_dc", (t_len, 3, H, batch), dt)
-        np.multiply(igs, g_, out=tmp)
-        np.subtract(i_, tmp, out=from_dc[:, 0])  # dg = dc·i·(1 − g²)
-        np.multiply(igs, i_, out=tmp)
-        np.subtract(igs, tmp, out=from_dc[:, 1])  # di = dc·g·i(1 − i)
-        np.subtract(cs, igs, out=tmp)  # f·c_{t-1}
-        fc = from_dc[:, 2]
-        np.multiply(tmp, f_, out=fc)
-        np.subtract(tmp, fc, out=fc)  # df = dc·c_{t-1}·f(1 − f)
+        np.multiply(igs, g_, out=from_dc[:, 0])
+        np.subtract(i_, from_dc[:, 0], out=from_dc[:, 0])  # dg = dc·i·(1 − g²)
+        np.multiply(igs, i_, out=from_dc[:, 1])
+        np.subtract(igs, from_dc[:, 1], out=from_dc[:, 1])  # di = dc·g·i(1 − i)
+        np.multiply(self._fcs, f_, out=from_dc[:, 2])
+        np.subtract(self._fcs, from_dc[:, 2], out=from_dc[:, 2])  # df = dc·c_{t-1}·f(1 − f)
         # from_dh[t] = (do factor, dc factor): one product with dh_t gives the output gate's
         # gradient (written in place in dgates) and dh_t's share of dc_t (in the spare block).
         from_dh = self._work("from_dh", (t_len, 2, H, batch), dt)
-        np.multiply(hs, o_, out=tmp)
-        np.subtract(hs, tmp, out=from_dh[:, 0])  # do = dh·tanh(c)·o(1 − o)
-        np.multiply(hs, tcs, out=tmp)
-        np.subtract(o_, tmp, out=from_dh[:, 1])  # dc += dh·o·(1 − tanh² c)
+        np.multiply(hs, o_, out=from_dh[:, 0])
+        np.subtract(hs, from_dh[:, 0], out=from_dh[:, 0])  # do = dh·tanh(c)·o(1 − o)
+        np.multiply(hs, tcs, out=from_dh[:, 1])
+        np.subtract(o_, from_dh[:, 1], out=from_dh[:, 1])  # dc += dh·o·(1 − tanh² c)
         w_hh_t = self._work("w_hh_t", (H, 4 * H), dt)
         w_hh_t[...] = self.params["weight_hh"][order].T
         # Rows g, i, f, o, then a spare block for dh_t's share of dc_t.
