@@ -75,6 +75,18 @@ def open_window(qtbot: Any, tmp_path: Path, dialogs: Dialogs, spec: ExperimentSp
     win.close()
     assert not win.session.is_running
     assert win.session.training_job.thread is None  # joined, then released
+    destroy(win)
+
+
+def destroy(win: Any) -> None:
+    """Delete the window's Qt side now, as the app does when it quits. Its children's
+    connections to closures over the window keep the Python side alive through Qt, beyond the
+    garbage collector's reach, until the Qt side goes: without this every test's window (tens
+    of MB) lived until the suite ended."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    win.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture

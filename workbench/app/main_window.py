@@ -190,7 +190,12 @@ class MainWindow(QMainWindow):
     def register_plot(self, plot: PlotView) -> None:
         """Redrawn by the frame scheduler and listed in File ▸ Export and Export All."""
         self.plots.append(plot)
-        plot.exportRequested.connect(lambda fmt, p=plot: self.exports.export_plot(p, fmt))
+        # A bound method, not a closure over self: Qt holds a closure strongly, and a plot not
+        # yet placed in the window would then keep the whole window alive after it closed.
+        plot.exportRequested.connect(self._export_requested)
+
+    def _export_requested(self, fmt: str) -> None:
+        self.exports.export_plot(self.sender(), fmt)
 
     def _install_views(self) -> None:
         slots: dict[str, Home] = {"health": self.training_screen.health,
@@ -441,6 +446,7 @@ class MainWindow(QMainWindow):
                           | QMessageBox.StandardButton.Cancel, self)
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter never overwrites a file
         answer = QMessageBox.StandardButton(box.exec())
+        box.deleteLater()
         SB = QMessageBox.StandardButton
         return {SB.Save: "save", SB.Discard: "discard"}.get(answer, "cancel")
 
@@ -476,6 +482,7 @@ class MainWindow(QMainWindow):
         if details:
             box.setDetailedText(details)
         box.exec()
+        box.deleteLater()
 
     def show_warning(self, title: str, text: str) -> None:
         QMessageBox.warning(self, title, text)

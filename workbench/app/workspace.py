@@ -83,6 +83,11 @@ class Workspace(QTabWidget):
         if name in self.pages:
             raise ValueError(f"a page named {name!r} exists already")
         page = Page(name, title, widget, tip, home)
+        # Owned by the workspace from the start, not only while open: a parentless page's views
+        # hold closures over themselves through Qt connections, which keeps them (and the
+        # session they show) alive after the window is gone.
+        page.frame.setParent(self)
+        page.frame.hide()
         layout = QVBoxLayout(page.frame)
         layout.setContentsMargins(0, 0, 0, 0)
         page.frame.setObjectName(f"page-{name}")

@@ -229,9 +229,12 @@ class DataPanel(QWidget):
             return False
         current = data if data.source == "csv" and data.path == path else None
         dialog = TableImportDialog(path, current, self.session.spec.seed, self.session.base_dir, self)
-        if not self.run_dialog(dialog):
-            return False
-        changes = dialog.data_changes()
+        try:
+            if not self.run_dialog(dialog):
+                return False
+            changes = dialog.data_changes()
+        finally:
+            dialog.deleteLater()  # a child of the panel: it (and its preview) would live on
         return edit_spec(self.session, lambda d: d["data"].update(changes), self.error.show_message)
 
     def run_dialog(self, dialog: Any) -> bool:

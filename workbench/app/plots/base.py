@@ -170,7 +170,14 @@ class PlotView(QWidget):
         menu = plot.getViewBox().menu
         menu.addSeparator()
         for fmt, label in (("png", "Export PNG…"), ("svg", "Export SVG…"), ("csv", "Export data as CSV…")):
-            menu.addAction(label).triggered.connect(lambda _=False, f=fmt: self.exportRequested.emit(f))
+            action = menu.addAction(label)
+            action.setData(fmt)
+            # A bound method, not a closure over self: pyqtgraph's menu has no Qt parent, so a
+            # closure it held would keep this view, and the session it shows, alive for good.
+            action.triggered.connect(self._export_action)
+
+    def _export_action(self) -> None:
+        self.exportRequested.emit(self.sender().data())
 
     def use_grid_layout(self) -> pg.GraphicsLayoutWidget:
         """Swap the single plot for a grid of plots; exports then render the whole grid."""

@@ -425,9 +425,12 @@ class RunsView(QWidget):
     # -- sweeps ----------------------------------------------------------------------------
     def _ask_sweep_dialog(self) -> SweepChoice | None:
         dialog = SweepDialog(self.session.spec, self)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return None
-        return dialog.choice()
+        try:
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return None
+            return dialog.choice()
+        finally:
+            dialog.deleteLater()  # a child of this view: it would live on after each sweep
 
     def sweep(self) -> bool:
         if self.job.is_running():
