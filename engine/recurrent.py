@@ -244,8 +244,10 @@ class LSTM(Recurrent):
       the three gates driven by the cell gradient one block in backward;
     - each step's pre-activations are one product of the stacked [W_ih | W_hh | b_ih + b_hh]
       with the column [x_t; h_{t-1}; 1], and h_t is written straight into the next step's
-      column; the sigmoid rows are negated so that σ(z) = 1 / (1 + exp(−z)) needs no extra
-      pass (NumPy's exp is about twice as fast as its tanh);
+      column; the sigmoid rows are negated so that exp gives exp(−z) directly (NumPy's exp is
+      about twice as fast as its tanh here), and a step divides by 1 + exp(−z) where it would
+      multiply by σ(z), saving a pass; the sigmoid gates are finished in one pass over all
+      steps before backward, or when ``gate_values`` is read;
     - arrays live in a per-shape workspace reused across calls: fresh multi-megabyte arrays
       every step cost page faults that were a third of the backward pass.
     """
@@ -269,6 +271,10 @@ class LSTM(Recurrent):
             return None
         return self._activated_gates()[:, np.argsort(self._order())].transpose(0, 2, 1)
 
+    @gate_values.setter
+    def gate_values(self, value: np.ndarray | None) -> None:
+        self._gates, self._sigmoid_pending = value, False
+
     def _activated_gates(self) -> np.ndarray:
         """The gates array with σ(z) in the sigmoid rows; forward leaves 1 + exp(−z) there."""
         if self._sigmoid_pending:
@@ -276,10 +282,6 @@ class LSTM(Recurrent):
             np.reciprocal(s, out=s)
             self._sigmoid_pending = False
         return self._gates
-
-    @gate_values.setter
-    def gate_values(self, value: np.ndarray | None) -> None:
-        self._gates, self._sigmoid_pending = value, False
 
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         batch, t_len, f = x.shape
