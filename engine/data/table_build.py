@@ -36,9 +36,10 @@ class PreparedTable:
     missing: str
     notes: tuple[DataWarning, ...]  # what reading decided: excluded columns, dropped rows
 
-    def encode(self, train: np.ndarray) -> np.ndarray:
-        """Inputs of every kept row, gaps filled from the rows at positions ``train``."""
-        return encode(self.table, self.plan, self.rows, train, self.missing)
+    def encode(self, train: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+        """Inputs of every kept row (or of the kept rows at positions ``at``), gaps filled from the
+        rows at positions ``train``."""
+        return encode(self.table, self.plan, self.rows, train, self.missing, at)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
