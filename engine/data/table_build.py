@@ -10,6 +10,7 @@ import numpy as np
 from engine.data.csvfile import MAX_CLASSES, MAX_DISTINCT_FOR_AUTO, _class_name
 from engine.data.dataset import DataError, format_problems
 from engine.data.table_checks import (
+    LEAK_SAMPLE,
     DataWarning,
     balance_warnings,
     constant_warning,
@@ -47,6 +48,10 @@ class PreparedTable:
 
     def checks(self, train: np.ndarray, val: np.ndarray) -> list[DataWarning]:
         """Every warning about this table once split: the reading notes, leaks, balance, validation size."""
+        # The leak check looks at the first LEAK_SAMPLE training rows only, so only those rows of
+        # each column are gathered (the whole table's columns cost a copy of the data).
+        sample = np.asarray(train)[:LEAK_SAMPLE]
+        at = self.rows[sample]
         columns = {}
         for name in self.table.names:
             if name == self.plan.target:
@@ -54,14 +59,13 @@ class PreparedTable:
             prof = self.plan.profiles[name]
             if prof.kind in ("number", "identifier"):
                 col = self.table.column(name)
-                v = col.values[self.rows]
-                columns[name] = np.where(col.missing[self.rows], np.nan, v)
+                columns[name] = np.where(col.missing[at], np.nan, col.values[at])
             elif prof.kind == "category":
-                codes = category_codes(self.table, name, prof.categories)[self.rows].astype(np.float64)
+                codes = category_codes(self.table, name, prof.categories)[at].astype(np.float64)
                 columns[name] = np.where(codes < 0, np.nan, codes)
         excluded = [e.name for e in self.plan.excluded]
         found = list(self.notes)
-        found += leak_warnings(columns, self.y, self.task, train, excluded)
+        found += leak_warnings(columns, self.y[sample], self.task, np.arange(len(sample)), excluded)
         if self.task != "regression":
             found += balance_warnings(self.y[train], self.y[val], self.class_names)
         else:

@@ -73,10 +73,15 @@ def profile(table: RawTable, name: str) -> ColumnProfile:
     if present == 0 or n_missing > MOSTLY_MISSING * n:
         return ColumnProfile(name, "mostly_missing", f"{n_missing / n:.0%} of its cells are empty",
                              n_missing, 0)
-    lo, hi = float(values.min()), float(values.max())
+    src = _matrix_column(table, name)
+    if src is not None:
+        lows, highs, whole = _matrix_summary(table)
+        lo, hi, integral = float(lows[src]), float(highs[src]), bool(whole[src])
+    else:
+        lo, hi = float(values.min()), float(values.max())
+        integral = bool(np.all(values == np.round(values)))
     if lo == hi:
         return ColumnProfile(name, "constant", f"every value is {_number_label(lo)}", n_missing, 1)
-    integral = bool(np.all(values == np.round(values)))
     if integral and present >= 10:
         named = id_like_name(name)
         monotonic = _monotonic(values)
@@ -87,6 +92,37 @@ def profile(table: RawTable, name: str) -> ColumnProfile:
                 why += " and " + ("only ever increase or decrease" if monotonic else "its name says id/index")
                 return ColumnProfile(name, "identifier", why, n_missing, distinct)
     return ColumnProfile(name, "number", "numbers", n_missing, -1)
+
+
+def _matrix_column(table: RawTable, name: str) -> int | None:
+    """The column of ``table.matrix`` that ``name``'s values are (a view of), or None."""
+    if table.matrix is None:
+        return None
+    j = table.names.index(name)
+    values, source = table.column(name).values, table.matrix[:, j]
+    same = (values.__array_interface__["data"][0] == source.__array_interface__["data"][0]
+            and values.shape == source.shape and values.strides == source.strides)
+    return j if same else None
+
+
+_SUMMARY_ROWS = 1 << 14  # rows per block: the rounding's temporaries stay in cache
+
+
+def _matrix_summary(table: RawTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``table.matrix`` (no gaps, all finite): minimum, maximum, all whole numbers.
+    One pass over the rows instead of one strided pass per column and statistic; kept on the
+    table, which the dialog profiles again on every change of options."""
+    cached = table.summary
+    if cached is not None:
+        return cached
+    x = table.matrix
+    assert x is not None
+    whole = np.ones(x.shape[1], dtype=bool)
+    for start in range(0, len(x), _SUMMARY_ROWS):
+        block = x[start : start + _SUMMARY_ROWS]
+        whole &= (block == np.round(block)).all(axis=0)
+    table.summary = (x.min(axis=0), x.max(axis=0), whole)
+    return table.summary
 
 
 def _number_label(v: float) -> str:
@@ -263,12 +299,17 @@ def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray
     width = sum(1 if inp.role == "number" else len(inp.categories) for inp in plan.inputs)
     n_indicators = sum(1 for inp in plan.inputs if inp.indicator)
     out = np.empty((n, width + n_indicators))
+    from_matrix: list[tuple[int, int]] = []  # (output column, matrix column) gathered by rows below
     j, k = 0, width
     for inp in plan.inputs:
         col = table.column(inp.name)
         gaps = col.missing[rows] if col.missing.any() else None
         at_gaps = None if gaps is None else (gaps if at is None else gaps[at])
-        if inp.role == "number":
+        src = _matrix_column(table, inp.name) if inp.role == "number" and gaps is None else None
+        if src is not None:
+            from_matrix.append((j, src))
+            j += 1
+        elif inp.role == "number":
             v = out[:, j]
             np.take(col.values, picked, out=v)
             if at_gaps is not None and at_gaps.any():
@@ -291,7 +332,25 @@ def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray
         if inp.indicator:
             out[:, k] = False if at_gaps is None else at_gaps
             k += 1
+    if from_matrix:
+        _gather_rows(table.matrix, picked, from_matrix, out)
     return out
+
+
+def _gather_rows(matrix: np.ndarray, picked: np.ndarray, pairs: list[tuple[int, int]], out: np.ndarray
+                 ) -> None:
+    """``out[:, j] = matrix[picked, src]`` for each pair, by whole rows: each run of neighbouring
+    columns (in both) is one row gather instead of a random-access pass per column."""
+    if len(picked) and (picked.min() < 0 or picked.max() >= len(matrix)):
+        raise IndexError("row outside the table")  # mode='clip' below would hide it
+    start = 0
+    for end in range(1, len(pairs) + 1):
+        if end < len(pairs) and pairs[end] == (pairs[end - 1][0] + 1, pairs[end - 1][1] + 1):
+            continue
+        (j, src), width = pairs[start], end - start
+        # 'clip' (indices checked above) lets take write into the strided block without a buffer.
+        np.take(matrix[:, src : src + width], picked, axis=0, out=out[:, j : j + width], mode="clip")
+        start = end
 
 
 def _fill(known: np.ndarray, how: str, name: str) -> float:
