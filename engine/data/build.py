@@ -19,8 +19,9 @@ from engine.data.dataset import DATASETS, DataError, Dataset
 from engine.data.features import DEFAULT_FEATURES, Standardizer, derive_features
 from engine.data.images import fit_channel_standardizer, identity_standardizer, pixel_names
 from engine.data.shapes import SHAPE_NAMES
-from engine.data.table_build import legacy_checks, prepare_table
-from engine.spec import DataSpec
+from engine.data.table_build import legacy_checks, prepare_parsed
+from engine.data.table_read import parse_table
+from engine.spec import DataSpec, TableSpec
 
 _CLASSIFICATION = ("binary", "multiclass")
 
@@ -147,7 +148,11 @@ def make_dataset(
 def _table_dataset(spec: DataSpec, rng: np.random.Generator, path: Path) -> Dataset:
     """A CSV read under ``spec.table``: split first, then gaps filled and inputs standardised from
     the training rows alone."""
-    prepared = prepare_table(csvfile.read_bytes(path, spec.path or path.name), spec.path or path.name, spec)
+    display = spec.path or path.name
+    raw = csvfile.read_bytes(path, display)
+    table = parse_table(raw, display, spec.table or TableSpec())
+    del raw  # 50 MB of text no longer needed while the splits are built
+    prepared = prepare_parsed(table, spec)
     task, y = prepared.task, prepared.y
     _check_task(spec, task)
     stratify = spec.table is not None and spec.table.stratify and task in _CLASSIFICATION
@@ -220,7 +225,7 @@ def split_indices(
         order = rng.permutation(n)
         return order[:n_train], order[n_train:]
     labels = np.asarray(labels).reshape(-1)
-    classes, counts = np.unique(labels, return_counts=True)
+    classes, counts = _class_counts(labels)
     quota = counts * (n_train / n)
     take = np.floor(quota).astype(np.int64)
     # Largest remainders get the leftover training slots (ties to the larger class, then order).
@@ -236,3 +241,13 @@ def split_indices(
     train = rng.permutation(np.concatenate(train_parts))
     val = rng.permutation(np.concatenate(val_parts))
     return train, val
+
+
+def _class_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(labels, return_counts=True)``; small non-negative integer labels (every table
+    target) by counting instead of sorting."""
+    if labels.dtype.kind in "iu" and len(labels) and labels.min() >= 0 and labels.max() < 1 << 16:
+        counts = np.bincount(labels)
+        classes = np.flatnonzero(counts)
+        return classes.astype(labels.dtype), counts[classes].astype(np.intp)
+    return np.unique(labels, return_counts=True)

@@ -19,7 +19,14 @@ from engine.data.table_checks import (
     leak_warnings,
     mostly_missing_warning,
 )
-from engine.data.table_columns import TablePlan, category_codes, encode, missing_rows, plan_table
+from engine.data.table_columns import (
+    TablePlan,
+    category_codes,
+    column_summary,
+    encode,
+    missing_rows,
+    plan_table,
+)
 from engine.data.table_read import MAX_ERRORS, RawTable, parse_table
 from engine.spec import DataSpec, TableSpec
 
@@ -74,8 +81,13 @@ class PreparedTable:
 
 
 def prepare_table(data_bytes: bytes | str, display: str, data: DataSpec) -> PreparedTable:
+    return prepare_parsed(parse_table(data_bytes, display, data.table or TableSpec()), data)
+
+
+def prepare_parsed(table: RawTable, data: DataSpec) -> PreparedTable:
+    """``prepare_table`` on a table already read (so the file's bytes can be freed first)."""
     options = data.table or TableSpec()
-    table = parse_table(data_bytes, display, options)
+    display = table.display
     plan = plan_table(table, data.target, options)
     target = table.column(plan.target)
     input_gaps = missing_rows(table, plan)
@@ -155,12 +167,17 @@ def _target(table: RawTable, name: str, rows: np.ndarray, task: str, display: st
     values = col.values[rows]
     text = col.codes is not None and bool(np.any(col.codes[rows] != -1))
     if not text:
-        distinct = np.unique(values)
-        integral = bool(np.all(values == np.round(values)))
+        counted = _small_whole_numbers(table, name, values)
+        if counted is not None:
+            distinct, ranks = counted
+            integral = True
+        else:
+            distinct, ranks = np.unique(values), None
+            integral = bool(np.all(values == np.round(values)))
         few = integral and len(distinct) <= MAX_DISTINCT_FOR_AUTO
         if task == "regression" or (task == "auto" and not few):
             return values[:, None].copy(), "regression", 0, ()
-        labels = np.searchsorted(distinct, values)
+        labels = np.searchsorted(distinct, values) if ranks is None else ranks[values.astype(np.int64)]
         class_names = tuple(_class_name(v) for v in distinct)
         count = table.count_header
         if count and len(count) == len(distinct) and np.array_equal(distinct, np.arange(len(distinct))):
@@ -181,6 +198,21 @@ def _target(table: RawTable, name: str, rows: np.ndarray, task: str, display: st
                         "classes "
                         f"(limit {MAX_CLASSES}); set the task to 'regression' if it is a quantity")
     return labels.astype(np.int64), "binary" if n_classes == 2 else "multiclass", n_classes, class_names
+
+
+def _small_whole_numbers(table: RawTable, name: str, values: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(``np.unique(values)``, each whole number's index in it) by counting, for a column the
+    table summary shows is whole numbers in [0, 65536) without a -0 (whose unique value a sort
+    would pick); None otherwise, for the sort."""
+    summary = column_summary(table, name)
+    if summary is None:
+        return None
+    lo, hi, whole = summary
+    if not whole or lo < 0 or hi >= 1 << 16 or np.signbit(values).any():
+        return None
+    seen = np.bincount(values.astype(np.int64)) > 0
+    return np.flatnonzero(seen).astype(np.float64), np.cumsum(seen) - 1
 
 
 def _label(col: object, r: int) -> str:

@@ -73,10 +73,9 @@ def profile(table: RawTable, name: str) -> ColumnProfile:
     if present == 0 or n_missing > MOSTLY_MISSING * n:
         return ColumnProfile(name, "mostly_missing", f"{n_missing / n:.0%} of its cells are empty",
                              n_missing, 0)
-    src = _matrix_column(table, name)
-    if src is not None:
-        lows, highs, whole = _matrix_summary(table)
-        lo, hi, integral = float(lows[src]), float(highs[src]), bool(whole[src])
+    summary = column_summary(table, name)
+    if summary is not None:
+        lo, hi, integral = summary
     else:
         lo, hi = float(values.min()), float(values.max())
         integral = bool(np.all(values == np.round(values)))
@@ -105,24 +104,29 @@ def _matrix_column(table: RawTable, name: str) -> int | None:
     return j if same else None
 
 
-_SUMMARY_ROWS = 1 << 14  # rows per block: the rounding's temporaries stay in cache
+_SUMMARY_ROWS = 1 << 13  # rows per block: a block and the rounding's temporaries stay in cache
 
 
-def _matrix_summary(table: RawTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per column of ``table.matrix`` (no gaps, all finite): minimum, maximum, all whole numbers.
-    One pass over the rows instead of one strided pass per column and statistic; kept on the
-    table, which the dialog profiles again on every change of options."""
-    cached = table.summary
-    if cached is not None:
-        return cached
-    x = table.matrix
-    assert x is not None
-    whole = np.ones(x.shape[1], dtype=bool)
-    for start in range(0, len(x), _SUMMARY_ROWS):
-        block = x[start : start + _SUMMARY_ROWS]
-        whole &= (block == np.round(block)).all(axis=0)
-    table.summary = (x.min(axis=0), x.max(axis=0), whole)
-    return table.summary
+def column_summary(table: RawTable, name: str) -> tuple[float, float, bool] | None:
+    """(minimum, maximum, all whole numbers) of a column of an all-numeric table (no gaps, all
+    finite), from one pass over the table's rows for every column; None for other tables."""
+    j = _matrix_column(table, name)
+    if j is None:
+        return None
+    if table.summary is None:
+        # Kept on the table: the import dialog profiles it again on every change of options.
+        x = table.matrix
+        assert x is not None
+        lows, highs = np.full(x.shape[1], np.inf), np.full(x.shape[1], -np.inf)
+        whole = np.ones(x.shape[1], dtype=bool)
+        for start in range(0, len(x), _SUMMARY_ROWS):
+            block = x[start : start + _SUMMARY_ROWS]
+            np.minimum(lows, block.min(axis=0), out=lows)
+            np.maximum(highs, block.max(axis=0), out=highs)
+            whole &= (block == np.round(block)).all(axis=0)
+        table.summary = (lows, highs, whole)
+    lows, highs, whole = table.summary
+    return float(lows[j]), float(highs[j]), bool(whole[j])
 
 
 def _number_label(v: float) -> str:
@@ -337,20 +341,32 @@ def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray
     return out
 
 
+_GATHER_BYTES = 1 << 22  # whole rows gathered at a time into a buffer this size
+
+
 def _gather_rows(matrix: np.ndarray, picked: np.ndarray, pairs: list[tuple[int, int]], out: np.ndarray
                  ) -> None:
-    """``out[:, j] = matrix[picked, src]`` for each pair, by whole rows: each run of neighbouring
-    columns (in both) is one row gather instead of a random-access pass per column."""
+    """``out[:, j] = matrix[picked, src]`` for each pair, by whole rows: a block of rows is
+    gathered at once (a contiguous source, so numpy takes it without first copying the columns
+    out), then each run of neighbouring columns (in both) is copied out of the block."""
     if len(picked) and (picked.min() < 0 or picked.max() >= len(matrix)):
         raise IndexError("row outside the table")  # mode='clip' below would hide it
+    runs: list[tuple[int, int, int]] = []  # (output column, matrix column, width)
     start = 0
     for end in range(1, len(pairs) + 1):
         if end < len(pairs) and pairs[end] == (pairs[end - 1][0] + 1, pairs[end - 1][1] + 1):
             continue
-        (j, src), width = pairs[start], end - start
-        # 'clip' (indices checked above) lets take write into the strided block without a buffer.
-        np.take(matrix[:, src : src + width], picked, axis=0, out=out[:, j : j + width], mode="clip")
+        runs.append((*pairs[start], end - start))
         start = end
+    block = max(1, _GATHER_BYTES // (matrix.shape[1] * matrix.itemsize))
+    buffer = np.empty((min(block, len(picked)), matrix.shape[1]))
+    for first in range(0, len(picked), block):
+        rows = picked[first : first + block]
+        got = buffer[: len(rows)]
+        # 'clip' (indices checked above) writes straight into the buffer, unbuffered.
+        np.take(matrix, rows, axis=0, out=got, mode="clip")
+        for j, src, width in runs:
+            out[first : first + len(rows), j : j + width] = got[:, src : src + width]
 
 
 def _fill(known: np.ndarray, how: str, name: str) -> float:
