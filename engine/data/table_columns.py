@@ -104,7 +104,7 @@ def _matrix_column(table: RawTable, name: str) -> int | None:
     return j if same else None
 
 
-_SUMMARY_ROWS = 1 << 13  # rows per block: a block and the rounding's temporaries stay in cache
+_SUMMARY_ROWS = 1 << 13  # rows per block: the rounding's temporaries stay in cache
 
 
 def column_summary(table: RawTable, name: str) -> tuple[float, float, bool] | None:
@@ -117,16 +117,36 @@ def column_summary(table: RawTable, name: str) -> tuple[float, float, bool] | No
         # Kept on the table: the import dialog profiles it again on every change of options.
         x = table.matrix
         assert x is not None
-        lows, highs = np.full(x.shape[1], np.inf), np.full(x.shape[1], -np.inf)
         whole = np.ones(x.shape[1], dtype=bool)
         for start in range(0, len(x), _SUMMARY_ROWS):
+            # Only columns still all whole numbers are looked at further: a column of
+            # measurements drops out in its first block.
+            left = np.flatnonzero(whole)
+            if not len(left):
+                break
             block = x[start : start + _SUMMARY_ROWS]
-            np.minimum(lows, block.min(axis=0), out=lows)
-            np.maximum(highs, block.max(axis=0), out=highs)
-            whole &= (block == np.round(block)).all(axis=0)
-        table.summary = (lows, highs, whole)
+            block = block if len(left) == x.shape[1] else block[:, left]
+            whole[left] = (block == np.round(block)).all(axis=0)
+        table.summary = (*_column_extremes(x), whole)
     lows, highs, whole = table.summary
     return float(lows[j]), float(highs[j]), bool(whole[j])
+
+
+def _column_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x.min(axis=0), x.max(axis=0)`` of a C-ordered matrix, block by block: elementwise over
+    whole blocks of rows is several times faster than NumPy's reduction down a narrow matrix."""
+    block = min(len(x), _SUMMARY_ROWS)
+    lows, highs = x[:block].copy(), x[:block].copy()
+    full = block * (len(x) // block)
+    for start in range(block, full, block):
+        np.minimum(lows, x[start : start + block], out=lows)
+        np.maximum(highs, x[start : start + block], out=highs)
+    tail = x[full:]
+    lows, highs = lows.min(axis=0), highs.max(axis=0)
+    if len(tail):
+        np.minimum(lows, tail.min(axis=0), out=lows)
+        np.maximum(highs, tail.max(axis=0), out=highs)
+    return lows, highs
 
 
 def _number_label(v: float) -> str:
