@@ -160,9 +160,10 @@ def _table_dataset(spec: DataSpec, rng: np.random.Generator, path: Path) -> Data
     # Each split built once, in its own order, and standardised in place: on a 50 MB table the
     # whole matrix, its indexed copies and their standardised copies were four copies of the data.
     x_train = prepared.encode(train, train)
-    x_val = prepared.encode(train, val)
     width = x_train.shape[1]
+    # Fitted before the validation split exists: std's temporary copy of x_train is the peak.
     scaler = Standardizer.fit(x_train) if spec.standardize else Standardizer.identity(width)
+    x_val = prepared.encode(train, val)
     points = (x_train.copy(), x_val.copy()) if width == 2 else None
     featurize = (lambda raw: scaler(np.asarray(raw, dtype=np.float64))) if points is not None else None
     yy = _targets(y, task)
