@@ -24,6 +24,7 @@ from engine.data.table_columns import (
     category_codes,
     column_summary,
     encode,
+    matrix_column,
     missing_rows,
     plan_table,
 )
@@ -59,12 +60,17 @@ class PreparedTable:
         # each column are gathered (the whole table's columns cost a copy of the data).
         sample = np.asarray(train)[:LEAK_SAMPLE]
         at = self.rows[sample]
+        # An all-numeric table's sampled rows are gathered whole, once (not once per column).
+        block = None if self.table.matrix is None else self.table.matrix[at]
         columns = {}
         for name in self.table.names:
             if name == self.plan.target:
                 continue
             prof = self.plan.profiles[name]
-            if prof.kind in ("number", "identifier"):
+            j = None if block is None else matrix_column(self.table, name)
+            if prof.kind in ("number", "identifier") and j is not None:
+                columns[name] = block[:, j]  # no gaps in the matrix
+            elif prof.kind in ("number", "identifier"):
                 col = self.table.column(name)
                 columns[name] = np.where(col.missing[at], np.nan, col.values[at])
             elif prof.kind == "category":

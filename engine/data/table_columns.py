@@ -93,7 +93,7 @@ def profile(table: RawTable, name: str) -> ColumnProfile:
     return ColumnProfile(name, "number", "numbers", n_missing, -1)
 
 
-def _matrix_column(table: RawTable, name: str) -> int | None:
+def matrix_column(table: RawTable, name: str) -> int | None:
     """The column of ``table.matrix`` that ``name``'s values are (a view of), or None."""
     if table.matrix is None:
         return None
@@ -110,7 +110,7 @@ _SUMMARY_ROWS = 1 << 13  # rows per block: the rounding's temporaries stay in ca
 def column_summary(table: RawTable, name: str) -> tuple[float, float, bool] | None:
     """(minimum, maximum, all whole numbers) of a column of an all-numeric table (no gaps, all
     finite), from one pass over the table's rows for every column; None for other tables."""
-    j = _matrix_column(table, name)
+    j = matrix_column(table, name)
     if j is None:
         return None
     if table.summary is None:
@@ -329,7 +329,7 @@ def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray
         col = table.column(inp.name)
         gaps = col.missing[rows] if col.missing.any() else None
         at_gaps = None if gaps is None else (gaps if at is None else gaps[at])
-        src = _matrix_column(table, inp.name) if inp.role == "number" and gaps is None else None
+        src = matrix_column(table, inp.name) if inp.role == "number" and gaps is None else None
         if src is not None:
             from_matrix.append((j, src))
             j += 1
