@@ -166,14 +166,14 @@ def _table_dataset(spec: DataSpec, rng: np.random.Generator, path: Path) -> Data
     x_val = prepared.encode(train, val)
     points = (x_train.copy(), x_val.copy()) if width == 2 else None
     featurize = (lambda raw: scaler(np.asarray(raw, dtype=np.float64))) if points is not None else None
-    yy = _targets(y, task)
+    labels_train, labels_val = y[train], y[val]  # gathered once for the dataset and the checks
     return Dataset(
         name=prepared.name,
         task=task,
         x_train=scaler.apply_in_place(x_train),
-        y_train=yy[train],
+        y_train=_targets(labels_train, task),
         x_val=scaler.apply_in_place(x_val),
-        y_val=yy[val],
+        y_val=_targets(labels_val, task),
         n_classes=prepared.n_classes,
         feature_names=prepared.feature_names,
         input_shape=(width,),
@@ -182,7 +182,7 @@ def _table_dataset(spec: DataSpec, rng: np.random.Generator, path: Path) -> Data
         points_val=None if points is None else points[1],
         featurize=featurize,
         class_names=prepared.class_names,
-        warnings=tuple(prepared.checks(train, val)),
+        warnings=tuple(prepared.checks(train, val, labels_train, labels_val)),
         input_mean=scaler.mean,
         input_std=scaler.std,
     )

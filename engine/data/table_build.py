@@ -54,8 +54,12 @@ class PreparedTable:
     def feature_names(self) -> tuple[str, ...]:
         return self.plan.feature_names()
 
-    def checks(self, train: np.ndarray, val: np.ndarray) -> list[DataWarning]:
-        """Every warning about this table once split: the reading notes, leaks, balance, validation size."""
+    def checks(self, train: np.ndarray, val: np.ndarray, y_train: np.ndarray | None = None,
+               y_val: np.ndarray | None = None) -> list[DataWarning]:
+        """Every warning about this table once split: the reading notes, leaks, balance, validation
+        size. ``y_train``/``y_val``: ``self.y[train]``/``self.y[val]`` when the caller has them."""
+        y_train = self.y[train] if y_train is None else y_train
+        y_val = self.y[val] if y_val is None else y_val
         # The leak check looks at the first LEAK_SAMPLE training rows only, so only those rows of
         # each column are gathered (the whole table's columns cost a copy of the data).
         sample = np.asarray(train)[:LEAK_SAMPLE]
@@ -79,10 +83,7 @@ class PreparedTable:
         excluded = [e.name for e in self.plan.excluded]
         found = list(self.notes)
         found += leak_warnings(columns, self.y[sample], self.task, np.arange(len(sample)), excluded)
-        if self.task != "regression":
-            found += balance_warnings(self.y[train], self.y[val], self.class_names)
-        else:
-            found += balance_warnings(self.y[train], self.y[val], ())
+        found += balance_warnings(y_train, y_val, self.class_names if self.task != "regression" else ())
         return found
 
 
