@@ -84,12 +84,16 @@ def read_capped(path: str | os.PathLike[str], max_bytes: int, what: str = "file"
     try:
         chunks: list[bytes] = []
         total = 0
+        # The size fstat reports (plus one, to see growth) in one read: joining one chunk is no
+        # copy, where joining 1 MB chunks briefly held the file twice. Then chunks, to the cap.
+        step = max(_CHUNK, os.fstat(fd).st_size + 1)
         while total <= max_bytes:
-            chunk = os.read(fd, min(_CHUNK, max_bytes + 1 - total))
+            chunk = os.read(fd, min(step, max_bytes + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)
             total += len(chunk)
+            step = _CHUNK
     except OSError as exc:
         raise FileRefused(path, "unreadable", f"cannot be read: {_why(exc)}", what) from None
     finally:

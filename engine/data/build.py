@@ -19,8 +19,9 @@ from engine.data.dataset import DATASETS, DataError, Dataset
 from engine.data.features import DEFAULT_FEATURES, Standardizer, derive_features
 from engine.data.images import fit_channel_standardizer, identity_standardizer, pixel_names
 from engine.data.shapes import SHAPE_NAMES
-from engine.data.table_build import legacy_checks, prepare_table
-from engine.spec import DataSpec
+from engine.data.table_build import legacy_checks, prepare_parsed
+from engine.data.table_read import parse_table
+from engine.spec import DataSpec, TableSpec
 
 _CLASSIFICATION = ("binary", "multiclass")
 
@@ -147,32 +148,41 @@ def make_dataset(
 def _table_dataset(spec: DataSpec, rng: np.random.Generator, path: Path) -> Dataset:
     """A CSV read under ``spec.table``: split first, then gaps filled and inputs standardised from
     the training rows alone."""
-    prepared = prepare_table(csvfile.read_bytes(path, spec.path or path.name), spec.path or path.name, spec)
+    display = spec.path or path.name
+    raw = csvfile.read_bytes(path, display)
+    table = parse_table(raw, display, spec.table or TableSpec())
+    del raw  # 50 MB of text no longer needed while the splits are built
+    prepared = prepare_parsed(table, spec)
     task, y = prepared.task, prepared.y
     _check_task(spec, task)
     stratify = spec.table is not None and spec.table.stratify and task in _CLASSIFICATION
     train, val = split_indices(len(y), spec.train_fraction, rng, y if stratify else None)
-    x = prepared.encode(train)
-    scaler = Standardizer.fit(x[train]) if spec.standardize else Standardizer.identity(x.shape[1])
-    points = x if x.shape[1] == 2 else None
+    # Each split built once, in its own order, and standardised in place: on a 50 MB table the
+    # whole matrix, its indexed copies and their standardised copies were four copies of the data.
+    x_train = prepared.encode(train, train)
+    width = x_train.shape[1]
+    # Fitted before the validation split exists: std's temporary copy of x_train is the peak.
+    scaler = Standardizer.fit(x_train) if spec.standardize else Standardizer.identity(width)
+    x_val = prepared.encode(train, val)
+    points = (x_train.copy(), x_val.copy()) if width == 2 else None
     featurize = (lambda raw: scaler(np.asarray(raw, dtype=np.float64))) if points is not None else None
-    yy = _targets(y, task)
+    labels_train, labels_val = y[train], y[val]  # gathered once for the dataset and the checks
     return Dataset(
         name=prepared.name,
         task=task,
-        x_train=np.ascontiguousarray(scaler(x[train])),
-        y_train=yy[train],
-        x_val=np.ascontiguousarray(scaler(x[val])),
-        y_val=yy[val],
+        x_train=scaler.apply_in_place(x_train),
+        y_train=_targets(labels_train, task),
+        x_val=scaler.apply_in_place(x_val),
+        y_val=_targets(labels_val, task),
         n_classes=prepared.n_classes,
         feature_names=prepared.feature_names,
-        input_shape=(x.shape[1],),
+        input_shape=(width,),
         image_shape=None,
-        points_train=None if points is None else points[train].copy(),
-        points_val=None if points is None else points[val].copy(),
+        points_train=None if points is None else points[0],
+        points_val=None if points is None else points[1],
         featurize=featurize,
         class_names=prepared.class_names,
-        warnings=tuple(prepared.checks(train, val)),
+        warnings=tuple(prepared.checks(train, val, labels_train, labels_val)),
         input_mean=scaler.mean,
         input_std=scaler.std,
     )
@@ -216,7 +226,7 @@ def split_indices(
         order = rng.permutation(n)
         return order[:n_train], order[n_train:]
     labels = np.asarray(labels).reshape(-1)
-    classes, counts = np.unique(labels, return_counts=True)
+    classes, counts = _class_counts(labels)
     quota = counts * (n_train / n)
     take = np.floor(quota).astype(np.int64)
     # Largest remainders get the leftover training slots (ties to the larger class, then order).
@@ -232,3 +242,13 @@ def split_indices(
     train = rng.permutation(np.concatenate(train_parts))
     val = rng.permutation(np.concatenate(val_parts))
     return train, val
+
+
+def _class_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(labels, return_counts=True)``; small non-negative integer labels (every table
+    target) by counting instead of sorting."""
+    if labels.dtype.kind in "iu" and len(labels) and labels.min() >= 0 and labels.max() < 1 << 16:
+        counts = np.bincount(labels)
+        classes = np.flatnonzero(counts)
+        return classes.astype(labels.dtype), counts[classes].astype(np.intp)
+    return np.unique(labels, return_counts=True)

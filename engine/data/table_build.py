@@ -10,6 +10,7 @@ import numpy as np
 from engine.data.csvfile import MAX_CLASSES, MAX_DISTINCT_FOR_AUTO, _class_name
 from engine.data.dataset import DataError, format_problems
 from engine.data.table_checks import (
+    LEAK_SAMPLE,
     DataWarning,
     balance_warnings,
     constant_warning,
@@ -18,7 +19,15 @@ from engine.data.table_checks import (
     leak_warnings,
     mostly_missing_warning,
 )
-from engine.data.table_columns import TablePlan, category_codes, encode, missing_rows, plan_table
+from engine.data.table_columns import (
+    TablePlan,
+    category_codes,
+    column_summary,
+    encode,
+    matrix_column,
+    missing_rows,
+    plan_table,
+)
 from engine.data.table_read import MAX_ERRORS, RawTable, parse_table
 from engine.spec import DataSpec, TableSpec
 
@@ -36,41 +45,56 @@ class PreparedTable:
     missing: str
     notes: tuple[DataWarning, ...]  # what reading decided: excluded columns, dropped rows
 
-    def encode(self, train: np.ndarray) -> np.ndarray:
-        """Inputs of every kept row, gaps filled from the rows at positions ``train``."""
-        return encode(self.table, self.plan, self.rows, train, self.missing)
+    def encode(self, train: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+        """Inputs of every kept row (or of the kept rows at positions ``at``), gaps filled from the
+        rows at positions ``train``."""
+        return encode(self.table, self.plan, self.rows, train, self.missing, at)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return self.plan.feature_names()
 
-    def checks(self, train: np.ndarray, val: np.ndarray) -> list[DataWarning]:
-        """Every warning about this table once split: the reading notes, leaks, balance, validation size."""
+    def checks(self, train: np.ndarray, val: np.ndarray, y_train: np.ndarray | None = None,
+               y_val: np.ndarray | None = None) -> list[DataWarning]:
+        """Every warning about this table once split: the reading notes, leaks, balance, validation
+        size. ``y_train``/``y_val``: ``self.y[train]``/``self.y[val]`` when the caller has them."""
+        y_train = self.y[train] if y_train is None else y_train
+        y_val = self.y[val] if y_val is None else y_val
+        # The leak check looks at the first LEAK_SAMPLE training rows only, so only those rows of
+        # each column are gathered (the whole table's columns cost a copy of the data).
+        sample = np.asarray(train)[:LEAK_SAMPLE]
+        at = self.rows[sample]
+        # An all-numeric table's sampled rows are gathered whole, once (not once per column).
+        block = None if self.table.matrix is None else self.table.matrix[at]
         columns = {}
         for name in self.table.names:
             if name == self.plan.target:
                 continue
             prof = self.plan.profiles[name]
-            if prof.kind in ("number", "identifier"):
+            j = None if block is None else matrix_column(self.table, name)
+            if prof.kind in ("number", "identifier") and j is not None:
+                columns[name] = block[:, j]  # no gaps in the matrix
+            elif prof.kind in ("number", "identifier"):
                 col = self.table.column(name)
-                v = col.values[self.rows]
-                columns[name] = np.where(col.missing[self.rows], np.nan, v)
+                columns[name] = np.where(col.missing[at], np.nan, col.values[at])
             elif prof.kind == "category":
-                codes = category_codes(self.table, name, prof.categories)[self.rows].astype(np.float64)
+                codes = category_codes(self.table, name, prof.categories)[at].astype(np.float64)
                 columns[name] = np.where(codes < 0, np.nan, codes)
         excluded = [e.name for e in self.plan.excluded]
         found = list(self.notes)
-        found += leak_warnings(columns, self.y, self.task, train, excluded)
-        if self.task != "regression":
-            found += balance_warnings(self.y[train], self.y[val], self.class_names)
-        else:
-            found += balance_warnings(self.y[train], self.y[val], ())
+        found += leak_warnings(columns, self.y[sample], self.task, np.arange(len(sample)), excluded)
+        found += balance_warnings(y_train, y_val, self.class_names if self.task != "regression" else ())
         return found
 
 
 def prepare_table(data_bytes: bytes | str, display: str, data: DataSpec) -> PreparedTable:
+    return prepare_parsed(parse_table(data_bytes, display, data.table or TableSpec()), data)
+
+
+def prepare_parsed(table: RawTable, data: DataSpec) -> PreparedTable:
+    """``prepare_table`` on a table already read (so the file's bytes can be freed first)."""
     options = data.table or TableSpec()
-    table = parse_table(data_bytes, display, options)
+    display = table.display
     plan = plan_table(table, data.target, options)
     target = table.column(plan.target)
     input_gaps = missing_rows(table, plan)
@@ -150,12 +174,17 @@ def _target(table: RawTable, name: str, rows: np.ndarray, task: str, display: st
     values = col.values[rows]
     text = col.codes is not None and bool(np.any(col.codes[rows] != -1))
     if not text:
-        distinct = np.unique(values)
-        integral = bool(np.all(values == np.round(values)))
+        counted = _small_whole_numbers(table, name, values)
+        if counted is not None:
+            distinct, ranks = counted
+            integral = True
+        else:
+            distinct, ranks = np.unique(values), None
+            integral = bool(np.all(values == np.round(values)))
         few = integral and len(distinct) <= MAX_DISTINCT_FOR_AUTO
         if task == "regression" or (task == "auto" and not few):
             return values[:, None].copy(), "regression", 0, ()
-        labels = np.searchsorted(distinct, values)
+        labels = np.searchsorted(distinct, values) if ranks is None else ranks[values.astype(np.int64)]
         class_names = tuple(_class_name(v) for v in distinct)
         count = table.count_header
         if count and len(count) == len(distinct) and np.array_equal(distinct, np.arange(len(distinct))):
@@ -176,6 +205,21 @@ def _target(table: RawTable, name: str, rows: np.ndarray, task: str, display: st
                         "classes "
                         f"(limit {MAX_CLASSES}); set the task to 'regression' if it is a quantity")
     return labels.astype(np.int64), "binary" if n_classes == 2 else "multiclass", n_classes, class_names
+
+
+def _small_whole_numbers(table: RawTable, name: str, values: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(``np.unique(values)``, each whole number's index in it) by counting, for a column the
+    table summary shows is whole numbers in [0, 65536) without a -0 (whose unique value a sort
+    would pick); None otherwise, for the sort."""
+    summary = column_summary(table, name)
+    if summary is None:
+        return None
+    lo, hi, whole = summary
+    if not whole or lo < 0 or hi >= 1 << 16 or np.signbit(values).any():
+        return None
+    seen = np.bincount(values.astype(np.int64)) > 0
+    return np.flatnonzero(seen).astype(np.float64), np.cumsum(seen) - 1
 
 
 def _label(col: object, r: int) -> str:

@@ -80,13 +80,16 @@ def leak_warnings(columns: Mapping[str, np.ndarray], y: np.ndarray, task: str, t
     yt = np.asarray(y)[train]
     if len(yt) < LEAK_MIN_ROWS:
         return []
+    # The classes of the sample, found once for every column without gaps.
+    coded = None if task == "regression" else np.unique(yt.reshape(-1), return_inverse=True)
     for name, values in columns.items():
         v = np.asarray(values, dtype=np.float64)[train]
-        if np.isnan(v).any():
-            keep = ~np.isnan(v)
-            v, yk = v[keep], yt[keep]
+        gaps = np.isnan(v)
+        if gaps.any():
+            keep = ~gaps
+            v, yk, yk_coded = v[keep], yt[keep], None
         else:
-            yk = yt
+            yk, yk_coded = yt, coded
         if len(v) < LEAK_MIN_ROWS:
             continue
         if task == "regression":
@@ -94,7 +97,7 @@ def leak_warnings(columns: Mapping[str, np.ndarray], y: np.ndarray, task: str, t
             leak = score >= LEAK_CORRELATION
             how = f"|correlation| {score:.3f} with the target"
         else:
-            errors, runs, k = _sorted_purity(v, yk.reshape(-1))
+            errors, runs, k = _sorted_purity(v, yk.reshape(-1), yk_coded)
             leak = errors <= LEAK_ERRORS * len(v) and runs <= LEAK_RUNS_PER_CLASS * k
             how = f"sorted by it, the training rows fall into {runs} runs of one class each"
             if errors:
@@ -122,9 +125,11 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(abs(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb)))
 
 
-def _sorted_purity(v: np.ndarray, labels: np.ndarray) -> tuple[int, int, int]:
-    """(rows not of their value's majority class, runs of one class along the sorted values, classes)."""
-    classes, y = np.unique(labels, return_inverse=True)
+def _sorted_purity(v: np.ndarray, labels: np.ndarray, coded: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[int, int, int]:
+    """(rows not of their value's majority class, runs of one class along the sorted values, classes).
+    ``coded``: ``np.unique(labels, return_inverse=True)`` when the caller has it."""
+    classes, y = np.unique(labels, return_inverse=True) if coded is None else coded
     order = np.argsort(v, kind="stable")
     vs, ys = v[order], y[order]
     starts = np.flatnonzero(np.r_[True, vs[1:] != vs[:-1]])

@@ -73,10 +73,14 @@ def profile(table: RawTable, name: str) -> ColumnProfile:
     if present == 0 or n_missing > MOSTLY_MISSING * n:
         return ColumnProfile(name, "mostly_missing", f"{n_missing / n:.0%} of its cells are empty",
                              n_missing, 0)
-    lo, hi = float(values.min()), float(values.max())
+    summary = column_summary(table, name)
+    if summary is not None:
+        lo, hi, integral = summary
+    else:
+        lo, hi = float(values.min()), float(values.max())
+        integral = bool(np.all(values == np.round(values)))
     if lo == hi:
         return ColumnProfile(name, "constant", f"every value is {_number_label(lo)}", n_missing, 1)
-    integral = bool(np.all(values == np.round(values)))
     if integral and present >= 10:
         named = id_like_name(name)
         monotonic = _monotonic(values)
@@ -87,6 +91,62 @@ def profile(table: RawTable, name: str) -> ColumnProfile:
                 why += " and " + ("only ever increase or decrease" if monotonic else "its name says id/index")
                 return ColumnProfile(name, "identifier", why, n_missing, distinct)
     return ColumnProfile(name, "number", "numbers", n_missing, -1)
+
+
+def matrix_column(table: RawTable, name: str) -> int | None:
+    """The column of ``table.matrix`` that ``name``'s values are (a view of), or None."""
+    if table.matrix is None:
+        return None
+    j = table.names.index(name)
+    values, source = table.column(name).values, table.matrix[:, j]
+    same = (values.__array_interface__["data"][0] == source.__array_interface__["data"][0]
+            and values.shape == source.shape and values.strides == source.strides)
+    return j if same else None
+
+
+_SUMMARY_ROWS = 1 << 13  # rows per block: the rounding's temporaries stay in cache
+
+
+def column_summary(table: RawTable, name: str) -> tuple[float, float, bool] | None:
+    """(minimum, maximum, all whole numbers) of a column of an all-numeric table (no gaps, all
+    finite), from one pass over the table's rows for every column; None for other tables."""
+    j = matrix_column(table, name)
+    if j is None:
+        return None
+    if table.summary is None:
+        # Kept on the table: the import dialog profiles it again on every change of options.
+        x = table.matrix
+        assert x is not None
+        whole = np.ones(x.shape[1], dtype=bool)
+        for start in range(0, len(x), _SUMMARY_ROWS):
+            # Only columns still all whole numbers are looked at further: a column of
+            # measurements drops out in its first block.
+            left = np.flatnonzero(whole)
+            if not len(left):
+                break
+            block = x[start : start + _SUMMARY_ROWS]
+            block = block if len(left) == x.shape[1] else block[:, left]
+            whole[left] = (block == np.round(block)).all(axis=0)
+        table.summary = (*_column_extremes(x), whole)
+    lows, highs, whole = table.summary
+    return float(lows[j]), float(highs[j]), bool(whole[j])
+
+
+def _column_extremes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x.min(axis=0), x.max(axis=0)`` of a C-ordered matrix, block by block: elementwise over
+    whole blocks of rows is several times faster than NumPy's reduction down a narrow matrix."""
+    block = min(len(x), _SUMMARY_ROWS)
+    lows, highs = x[:block].copy(), x[:block].copy()
+    full = block * (len(x) // block)
+    for start in range(block, full, block):
+        np.minimum(lows, x[start : start + block], out=lows)
+        np.maximum(highs, x[start : start + block], out=highs)
+    tail = x[full:]
+    lows, highs = lows.min(axis=0), highs.max(axis=0)
+    if len(tail):
+        np.minimum(lows, tail.min(axis=0), out=lows)
+        np.maximum(highs, tail.max(axis=0), out=highs)
+    return lows, highs
 
 
 def _number_label(v: float) -> str:
@@ -250,42 +310,83 @@ def missing_rows(table: RawTable, plan: TablePlan) -> np.ndarray:
     return rows
 
 
-def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray, missing: str
-           ) -> np.ndarray:
+def encode(table: RawTable, plan: TablePlan, rows: np.ndarray, train: np.ndarray, missing: str,
+           at: np.ndarray | None = None) -> np.ndarray:
     """The input matrix of ``rows`` (float64): numbers as they are, categories one-hot, gaps filled
-    with statistics of the ``train`` positions (indices into ``rows``), then indicators."""
-    n = len(rows)
+    with statistics of the ``train`` positions (indices into ``rows``), then indicators. With
+    ``at`` (positions into ``rows``) only those rows, in that order: the same values as the full
+    matrix indexed by ``at``, without building it (a 50 MB table's split copies each row once)."""
+    picked = rows if at is None else rows[at]
+    n = len(picked)
     # One preallocated matrix written column by column: on a 50 MB table a list of blocks joined
     # by hstack cost a whole extra copy of the data.
     width = sum(1 if inp.role == "number" else len(inp.categories) for inp in plan.inputs)
     n_indicators = sum(1 for inp in plan.inputs if inp.indicator)
     out = np.empty((n, width + n_indicators))
+    from_matrix: list[tuple[int, int]] = []  # (output column, matrix column) gathered by rows below
     j, k = 0, width
     for inp in plan.inputs:
         col = table.column(inp.name)
-        gaps = col.missing[rows]
-        if inp.role == "number":
+        gaps = col.missing[rows] if col.missing.any() else None
+        at_gaps = None if gaps is None else (gaps if at is None else gaps[at])
+        src = matrix_column(table, inp.name) if inp.role == "number" and gaps is None else None
+        if src is not None:
+            from_matrix.append((j, src))
+            j += 1
+        elif inp.role == "number":
             v = out[:, j]
-            np.take(col.values, rows, out=v)
-            if gaps.any():
-                known = v[train][~gaps[train]]
-                v[gaps] = _fill(known, missing, inp.name)
+            np.take(col.values, picked, out=v)
+            if at_gaps is not None and at_gaps.any():
+                known = col.values[rows[train]][~gaps[train]]
+                v[at_gaps] = _fill(known, missing, inp.name)
             j += 1
         else:
             codes = category_codes(table, inp.name, inp.categories)[rows]
-            if gaps.any():
+            if gaps is not None and gaps.any():
                 known = codes[train][~gaps[train]]
                 if len(known) == 0:
                     raise DataError(f"column {inp.name!r} is empty in every training row; ignore it")
                 codes[gaps] = int(np.bincount(known).argmax())
+            if at is not None:
+                codes = codes[at]
             onehot = out[:, j : j + len(inp.categories)]
             onehot[...] = 0.0
             onehot[np.arange(n), codes] = 1.0
             j += len(inp.categories)
         if inp.indicator:
-            out[:, k] = gaps
+            out[:, k] = False if at_gaps is None else at_gaps
             k += 1
+    if from_matrix:
+        _gather_rows(table.matrix, picked, from_matrix, out)
     return out
+
+
+_GATHER_BYTES = 1 << 22  # whole rows gathered at a time into a buffer this size
+
+
+def _gather_rows(matrix: np.ndarray, picked: np.ndarray, pairs: list[tuple[int, int]], out: np.ndarray
+                 ) -> None:
+    """``out[:, j] = matrix[picked, src]`` for each pair, by whole rows: a block of rows is
+    gathered at once (a contiguous source, so numpy takes it without first copying the columns
+    out), then each run of neighbouring columns (in both) is copied out of the block."""
+    if len(picked) and (picked.min() < 0 or picked.max() >= len(matrix)):
+        raise IndexError("row outside the table")  # mode='clip' below would hide it
+    runs: list[tuple[int, int, int]] = []  # (output column, matrix column, width)
+    start = 0
+    for end in range(1, len(pairs) + 1):
+        if end < len(pairs) and pairs[end] == (pairs[end - 1][0] + 1, pairs[end - 1][1] + 1):
+            continue
+        runs.append((*pairs[start], end - start))
+        start = end
+    block = max(1, _GATHER_BYTES // (matrix.shape[1] * matrix.itemsize))
+    buffer = np.empty((min(block, len(picked)), matrix.shape[1]))
+    for first in range(0, len(picked), block):
+        rows = picked[first : first + block]
+        got = buffer[: len(rows)]
+        # 'clip' (indices checked above) writes straight into the buffer, unbuffered.
+        np.take(matrix, rows, axis=0, out=got, mode="clip")
+        for j, src, width in runs:
+            out[first : first + len(rows), j : j + width] = got[:, src : src + width]
 
 
 def _fill(known: np.ndarray, how: str, name: str) -> float:
