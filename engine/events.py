@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.layer_norms import NormLayout
 
 _set_attribute = object.__setattr__  # what a frozen dataclass's own __init__ uses
 
@@ -52,6 +56,47 @@ class StepMetrics:
             "layer_update_ratios": layer_update_ratios,
         })
         return m
+
+    @classmethod
+    def from_sums(
+        cls,
+        epoch: int,
+        step: int,
+        loss: float,
+        lr: float,
+        grad_norm: float,
+        layout: NormLayout,
+        grad_sums: list[float],
+        layer_weight_norms: dict[str, float],
+        layer_update_ratios: dict[str, float],
+    ) -> StepMetrics:
+        """A step whose per-layer gradient norms are made from ``grad_sums`` (the squared sum
+        of each parameter slice, in ``layout``'s order) when first read: the Trainer makes one
+        event per step, and the window's history reads a batch of them in one vectorised pass
+        (``engine.layer_norms.norm_table``). Equal to the event with the dicts filled in."""
+        m = object.__new__(cls)
+        _set_attribute(m, "__dict__", {
+            "epoch": epoch,
+            "step": step,
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "layer_weight_norms": layer_weight_norms,
+            "layer_update_ratios": layer_update_ratios,
+            "_layout": layout,
+            "_grad_sums": grad_sums,
+        })
+        return m
+
+    def __getattr__(self, name: str) -> dict[str, float]:
+        # Only reached for attributes not yet in __dict__: the two lazy dicts of from_sums.
+        if name in ("layer_grad_norms", "layer_bias_grad_norms"):
+            d = self.__dict__
+            if "_layout" in d:
+                # Two threads may both get here: they compute the same values.
+                d["layer_grad_norms"], d["layer_bias_grad_norms"] = d["_layout"].norms(d["_grad_sums"])
+                return d[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.data import DataError, Dataset, make_dataset, minibatches
 from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
+from engine.layer_norms import LayerStats
 from engine.live import LIVE_SETTINGS
 from engine.losses import LOSSES, Loss
 from engine.metrics import accuracy, r2
@@ -46,7 +47,6 @@ class _Settings:
     clip_max: float
 
 
-_SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra pass over memory
 # Per-layer weight norms and update ratios are measured on every STATS_EVERY-th step of an
 # epoch, its first and its last (no view draws them per step; the epoch's mean update ratio
 # is the mean over those steps, its weight norms the last step's). Gradient norms, which the
@@ -54,67 +54,6 @@ _SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra 
 STATS_EVERY = 25
 # Training sets up to this size are gathered into the epoch's order once per epoch.
 _GATHER_ONCE_BYTES = 32 * 2**20
-
-
-class _LayerStats:
-    """Per-layer L2 norms of a flat buffer (gradients, weights or an update).
-
-    Large nets: one ``dot`` per parameter, a single pass with no temporary (three buffers
-    are measured every step on the training hot path). Small nets: one ``reduceat``.
-    """
-
-    def __init__(self, network: Network) -> None:
-        slices = network.slices()
-        self.slices = list(slices.values())
-        self.starts = np.array([s.start for s in self.slices], dtype=np.intp)
-        index = {n: i for i, n in enumerate(slices)}
-        self.layers: list[str] = []
-        self.weight_idx: list[int] = []
-        self.bias_idx: list[int | None] = []
-        for layer, (w, b) in network.layer_slices().items():
-            self.layers.append(layer)
-            self.weight_idx.append(_index_of(index, slices, w))
-            self.bias_idx.append(None if b is None else _index_of(index, slices, b))
-        self.alternating = (self.weight_idx == list(range(0, 2 * len(self.layers), 2))
-                            and self.bias_idx == list(range(1, 2 * len(self.layers), 2))
-                            and len(self.slices) == 2 * len(self.layers))
-        self.weight_pairs = list(zip(self.layers, self.weight_idx, strict=True))
-        self.bias_pairs = list(zip(self.layers, self.bias_idx, strict=True))
-        self._square = np.empty_like(network.params)
-
-    def squared_sums(self, flat: np.ndarray) -> list[float]:
-        if flat.size <= _SMALL:
-            # Small nets: per-call overhead dominates, so one reduction beats a dot per parameter.
-            if not self.starts.size:
-                return []
-            return np.add.reduceat(np.multiply(flat, flat, out=self._square), self.starts).tolist()
-        return [float(v.dot(v)) for v in (flat[s] for s in self.slices)]
-
-    def norms(self, sums: list[float]) -> tuple[dict[str, float], dict[str, float]]:
-        """(weight norm, bias norm) per layer from one list of squared sums."""
-        if self.alternating:  # W, b, W, b, …: slices and C-level loops
-            return (dict(zip(self.layers, map(math.sqrt, sums[0::2]), strict=True)),
-                    dict(zip(self.layers, map(math.sqrt, sums[1::2]), strict=True)))
-        sqrt = math.sqrt
-        weights = {layer: sqrt(sums[i]) for layer, i in self.weight_pairs}
-        biases = {layer: (sqrt(sums[i]) if i is not None else 0.0) for layer, i in self.bias_pairs}
-        return weights, biases
-
-    def weight_norms(self, sums: list[float]) -> dict[str, float]:
-        return {layer: math.sqrt(sums[i]) for layer, i in zip(self.layers, self.weight_idx, strict=True)}
-
-    def bias_norms(self, sums: list[float]) -> dict[str, float]:
-        return {
-            layer: (math.sqrt(sums[i]) if i is not None else 0.0)
-            for layer, i in zip(self.layers, self.bias_idx, strict=True)
-        }
-
-
-def _index_of(index: dict[str, int], slices: dict[str, slice], target: slice) -> int:
-    for name, s in slices.items():
-        if s.start == target.start and s.stop == target.stop:
-            return index[name]
-    raise ValueError(f"layer slice {target} is not a parameter of the network")
 
 
 class Trainer:
@@ -183,10 +122,12 @@ class Trainer:
             clip_max=spec.clipping.max,
         )
         self._rng = np.random.default_rng(self._train_seed)
-        self._stats = _LayerStats(self.network)
+        self._stats = LayerStats(self.network)
         self._prev_params = np.empty_like(self.network.params)
         # The outputs of an epoch's training steps, row by row in the epoch's order.
         self._train_out = np.empty((len(self._x_train), *self.network.output_shape), self.dtype)
+        # Small training sets: the epoch's shuffled copy and its batches (see _batches).
+        self._epoch_batches: tuple[np.ndarray, np.ndarray, list] | None = None
         # Weight norms and update ratios of the last sampled step (see STATS_EVERY).
         self._last_weight_norms: dict[str, float] = {}
         self._last_ratios: dict[str, float] = {}
@@ -327,10 +268,18 @@ class Trainer:
         if x.nbytes + y.nbytes > _GATHER_ONCE_BYTES:
             return ((x[idx], y[idx], outs[i : i + size])
                     for i, idx in zip(spans, (order[i : i + size] for i in spans), strict=True)), order
-        # Small sets: gather the epoch's order once, then every batch is a slice (no copy),
-        # the same rows in the same order as gathering batch by batch.
-        xs, ys = x[order], y[order]
-        return iter([(xs[i : i + size], ys[i : i + size], outs[i : i + size]) for i in spans]), order
+        # Small sets: gather the epoch's order once into buffers kept for the run, so every
+        # batch is the same slice of them each epoch (built once: slicing 3 arrays per batch
+        # was a tenth of a tiny net's epoch), the same rows in the same order as gathering
+        # batch by batch.
+        if self._epoch_batches is None:
+            xs, ys = np.empty_like(x), np.empty_like(y)
+            self._epoch_batches = (xs, ys, [(xs[i : i + size], ys[i : i + size], outs[i : i + size])
+                                            for i in spans])
+        xs, ys, batches = self._epoch_batches
+        np.take(x, order, axis=0, out=xs)
+        np.take(y, order, axis=0, out=ys)
+        return iter(batches), order
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
         opt = self.optimizer
@@ -341,20 +290,21 @@ class Trainer:
         steps_per_epoch = last + 1
         stats = self._stats
         ratio_sum: dict[str, float] = {}
-        n_steps = n_sampled = 0
+        n_sampled = 0
         stop, resume = self._stop, self._resume
         stopping, running = stop.is_set, resume.is_set
         weight_norms, ratios = self._last_weight_norms, self._last_ratios
         quiet = contextvars.Context()
         quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
         # Local names for what every step uses (a tiny net's step is a few tens of µs).
-        step_fn, schedule_lr, settings, norms = self._step, self.schedule.lr, self.settings, stats.norms
-        event, epoch0, hot = StepMetrics.unchecked, self.epoch, self._hot_step(epoch)
+        step_fn, schedule_lr, settings = self._step, self.schedule.lr, self.settings
+        event, epoch0, hot = StepMetrics.from_sums, self.epoch, self._hot_step(epoch)
         constant_lr = type(self.schedule) is Constant
         lr = opt.lr
-        layers, alternating, sqrt = stats.layers, stats.alternating, math.sqrt
-        # Each step's per-layer gradient norms and loss, summed at the epoch's end (appending
-        # costs less per step than adding up as we go).
+        layout = stats.layout
+        # Each step's squared sums per parameter and its loss. The per-layer norms are made
+        # from them when read (the event's dicts, the window's history in one pass per batch
+        # of steps) and for the epoch's mean at its end: a step only appends.
         grad_rows: list[list[float]] = []
         losses: list[float] = []
         add_grads, add_loss = grad_rows.append, losses.append
@@ -376,38 +326,34 @@ class Trainer:
                 opt.lr = new_lr
                 lr = opt.lr
             self.step += 1
-            sample = i % STATS_EVERY == 0 or i == last
 
             # Overflow is expected when a run diverges; it is detected explicitly below, so
             # NumPy's warnings are silenced for the step, and never across a yield: NumPy keeps
             # its error state in a context variable, and the step runs in a context of its own
             # (one Context.run per step costs a tenth of entering and leaving np.errstate).
-            result = quiet.run(step_fn, epoch, xb, yb, ob, True) if sample else quiet.run(hot, xb, yb, ob)
-            if type(result) is RunFinished:
-                return result
-            grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
-            add_loss(loss_value)
-            if alternating:  # W, b, W, b, …: C-level loops over slices
-                grad_norms = dict(zip(layers, map(sqrt, grad_sums[0::2]), strict=True))
-                bias_norms = dict(zip(layers, map(sqrt, grad_sums[1::2]), strict=True))
+            if i % STATS_EVERY and i != last:
+                result = quiet.run(hot, xb, yb, ob)
+                if type(result) is RunFinished:
+                    return result
+                grad_sums, grad_norm, loss_value = result
             else:
-                grad_norms, bias_norms = norms(grad_sums)
-            add_grads(list(grad_norms.values()))
-            if sample:
-                weight_norms = norms(weight_sums)[0]
-                update_norms = norms(update_sums)[0]
+                result = quiet.run(step_fn, epoch, xb, yb, ob, True)
+                if type(result) is RunFinished:
+                    return result
+                grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
+                weight_norms = layout.weight_norms(weight_sums)
+                update_norms = layout.weight_norms(update_sums)
                 ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
                 _accumulate(ratio_sum, ratios)
                 n_sampled += 1
-            n_steps += 1
-            yield event(
-                epoch, self.step, loss_value, lr, grad_norm, grad_norms, bias_norms, weight_norms, ratios
-            )
+            add_loss(loss_value)
+            add_grads(grad_sums)
+            yield event(epoch, self.step, loss_value, lr, grad_norm, layout, grad_sums, weight_norms, ratios)
+        n_steps = len(losses)
         self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
-        # sum() adds in step order from 0.0: the same bits as a running total.
-        grad_sum = dict(zip(layers, map(sum, zip(*grad_rows, strict=True)), strict=True)) if n_steps else {}
+        grad_sum = layout.weight_norm_sums(grad_rows)
         train = None if opt.needs_closure or not n_steps else (_row_weighted_mean(losses, size, n), order)
         metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms, train)
         self.history.append(metrics.epoch, metrics)
@@ -438,7 +384,7 @@ class Trainer:
             if settings.clip_mode != "none":
                 self._clip(grad_norm)
             opt_step(grads)
-            return grad_sums, grad_norm, loss_value, None, None
+            return grad_sums, grad_norm, loss_value
 
         return step
 
@@ -531,8 +477,8 @@ class Trainer:
         return None
 
     def _first_bad_layer(self, sums: list[float]) -> str | None:
-        norms = self._stats.weight_norms(sums)
-        biases = self._stats.bias_norms(sums)
+        norms = self._stats.layout.weight_norms(sums)
+        biases = self._stats.layout.bias_norms(sums)
         for layer in self._stats.layers:
             if not (math.isfinite(norms[layer]) and math.isfinite(biases[layer])):
                 return layer

@@ -1,0 +1,121 @@
+"""Per-layer L2 norms of a network's flat buffers (gradients, weights, an update).
+
+The Trainer measures the squared sum of every parameter's slice once per step (one pass over
+the flat buffer) and keeps that list; turning it into per-layer norms by name is left to
+whoever reads them (``NormLayout.norms``). Only the window's history reads every step's, and
+it does so for a whole batch of steps at once (``norm_table``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from engine.network import Network
+
+_SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra pass over memory
+
+
+class NormLayout:
+    """Which entries of a list of per-parameter squared sums belong to which layer.
+
+    Immutable once built, and shared by every step event of a run (events keep their squared
+    sums and this layout, and make the per-layer dicts when first read)."""
+
+    __slots__ = ("alternating", "bias_idx", "bias_pairs", "layers", "weight_idx", "weight_pairs")
+
+    def __init__(self, network: Network) -> None:
+        slices = network.slices()
+        index = {n: i for i, n in enumerate(slices)}
+        layers: list[str] = []
+        weight_idx: list[int] = []
+        bias_idx: list[int | None] = []
+        for layer, (w, b) in network.layer_slices().items():
+            layers.append(layer)
+            weight_idx.append(_index_of(index, slices, w))
+            bias_idx.append(None if b is None else _index_of(index, slices, b))
+        self.layers = tuple(layers)
+        self.weight_idx = tuple(weight_idx)
+        self.bias_idx = tuple(bias_idx)
+        # W, b, W, b, …: every layer has a bias right after its weights (slices replace look-ups).
+        self.alternating = (weight_idx == list(range(0, 2 * len(layers), 2))
+                            and bias_idx == list(range(1, 2 * len(layers), 2))
+                            and len(slices) == 2 * len(layers))
+        self.weight_pairs = tuple(zip(self.layers, self.weight_idx, strict=True))
+        self.bias_pairs = tuple(zip(self.layers, self.bias_idx, strict=True))
+
+    def norms(self, sums: Sequence[float]) -> tuple[dict[str, float], dict[str, float]]:
+        """(weight norm, bias norm) per layer from one list of squared sums (0.0 without bias)."""
+        if self.alternating:  # C-level loops over slices
+            return (dict(zip(self.layers, map(math.sqrt, sums[0::2]), strict=True)),
+                    dict(zip(self.layers, map(math.sqrt, sums[1::2]), strict=True)))
+        sqrt = math.sqrt
+        weights = {layer: sqrt(sums[i]) for layer, i in self.weight_pairs}
+        biases = {layer: (sqrt(sums[i]) if i is not None else 0.0) for layer, i in self.bias_pairs}
+        return weights, biases
+
+    def weight_norms(self, sums: Sequence[float]) -> dict[str, float]:
+        return {layer: math.sqrt(sums[i]) for layer, i in self.weight_pairs}
+
+    def bias_norms(self, sums: Sequence[float]) -> dict[str, float]:
+        return {layer: (math.sqrt(sums[i]) if i is not None else 0.0) for layer, i in self.bias_pairs}
+
+    def weight_norm_sums(self, rows: Sequence[Sequence[float]]) -> dict[str, float]:
+        """Per layer, the sum over ``rows`` (in order, from 0.0) of its weight norm: the same
+        bits as adding each row's ``weight_norms`` to a running total."""
+        if not rows:
+            return {}
+        columns = list(zip(*rows, strict=True))
+        return {layer: sum(map(math.sqrt, columns[i])) for layer, i in self.weight_pairs}
+
+
+class LayerStats:
+    """Squared sums of a flat buffer's parameter slices, in one pass, and their layout.
+
+    Large nets: one ``dot`` per parameter, a single pass with no temporary (three buffers
+    are measured every step on the training hot path). Small nets: one ``reduceat``.
+    """
+
+    def __init__(self, network: Network) -> None:
+        slices = network.slices()
+        self.slices = list(slices.values())
+        self.starts = np.array([s.start for s in self.slices], dtype=np.intp)
+        self.layout = NormLayout(network)
+        self.layers = self.layout.layers
+        self._square = np.empty_like(network.params)
+
+    def squared_sums(self, flat: np.ndarray) -> list[float]:
+        if flat.size <= _SMALL:
+            # Small nets: per-call overhead dominates, so one reduction beats a dot per parameter.
+            if not self.starts.size:
+                return []
+            return np.add.reduceat(np.multiply(flat, flat, out=self._square), self.starts).tolist()
+        return [float(v.dot(v)) for v in (flat[s] for s in self.slices)]
+
+
+def norm_table(steps: Sequence[object], layers: Sequence[str]) -> np.ndarray | None:
+    """The weight-gradient norms of ``steps`` (step events made by one run's Trainer) as a
+    (steps × layers) float64 table, computed in one vectorised pass from the squared sums the
+    events carry; None when the events do not all carry them in the order of ``layers``."""
+    layout = getattr(steps[0], "_layout", None) if steps else None
+    if layout is None or not layout.alternating or list(layout.layers) != list(layers):
+        return None
+    try:
+        rows = [s._grad_sums for s in steps if s._layout is layout]  # type: ignore[attr-defined]
+    except AttributeError:
+        return None
+    if len(rows) != len(steps):
+        return None
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), -1)[:, 0::2]
+    return np.sqrt(table)  # IEEE square root: the same bits as math.sqrt
+
+
+def _index_of(index: dict[str, int], slices: dict[str, slice], target: slice) -> int:
+    for name, s in slices.items():
+        if s.start == target.start and s.stop == target.stop:
+            return index[name]
+    raise ValueError(f"layer slice {target} is not a parameter of the network")
