@@ -277,8 +277,10 @@ class Trainer:
             self._epoch_batches = (xs, ys, [(xs[i : i + size], ys[i : i + size], outs[i : i + size])
                                             for i in spans])
         xs, ys, batches = self._epoch_batches
-        np.take(x, order, axis=0, out=xs)
-        np.take(y, order, axis=0, out=ys)
+        # mode="clip" never clips a permutation; it spares the copy through a temporary that
+        # take makes with out= in its default mode (3× the time on a 10 MB set).
+        np.take(x, order, axis=0, out=xs, mode="clip")
+        np.take(y, order, axis=0, out=ys, mode="clip")
         return iter(batches), order
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
