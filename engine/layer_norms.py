@@ -8,7 +8,9 @@ it does so for a whole batch of steps at once (``norm_table``).
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -97,20 +99,80 @@ class LayerStats:
         return [float(v.dot(v)) for v in (flat[s] for s in self.slices)]
 
 
+# An epoch's gradients are kept whole (``EpochGradients``) up to this many bytes: a small net's
+# epoch of a few hundred steps. Beyond it each step measures its squared sums itself.
+EPOCH_GRADIENTS_BYTES = 1 << 20
+
+
+class EpochGradients:
+    """Every step's flat gradient over one epoch of a small network, one row per step.
+
+    A step only copies its gradient into its row (one call); the squared sums per parameter
+    slice are computed for many rows at once when first read (by an event's dicts, the
+    window's history or the epoch's mean). Rows are written once, in order, before their
+    step's event is yielded; readers on other threads only read rows already written.
+    """
+
+    def __init__(self, steps: int, n_parameters: int, starts: np.ndarray, dtype: np.dtype) -> None:
+        self.block = np.empty((steps, n_parameters), dtype)  # fresh each epoch: events keep it
+        self.starts = starts
+        self._sums = np.empty((steps, starts.size), dtype)
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:  # copies and pickles (of events) take the rows, not the lock
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def fits(steps: int, n_parameters: int, itemsize: int) -> bool:
+        return 0 < n_parameters <= _SMALL and steps * n_parameters * itemsize <= EPOCH_GRADIENTS_BYTES
+
+    def sums_upto(self, i: int) -> np.ndarray:
+        """The (steps × slices) squared sums, filled for rows 0..``i`` at least."""
+        with self._lock:
+            if self._done <= i:
+                part = self.block[self._done : i + 1]
+                np.add.reduceat(np.square(part), self.starts, axis=1, out=self._sums[self._done : i + 1])
+                self._done = i + 1
+        return self._sums
+
+
+def step_sums(event: object) -> list[float]:
+    """The squared sums per parameter slice that a Trainer's step event carries."""
+    d = event.__dict__
+    source = d.get("_grad_src")
+    if source is not None:
+        return source.sums_upto(d["_i"])[d["_i"]].tolist()
+    return d["_grad_sums"]
+
+
 def norm_table(steps: Sequence[object], layers: Sequence[str]) -> np.ndarray | None:
     """The weight-gradient norms of ``steps`` (step events made by one run's Trainer) as a
-    (steps × layers) float64 table, computed in one vectorised pass from the squared sums the
-    events carry; None when the events do not all carry them in the order of ``layers``."""
+    (steps × layers) float64 table, computed in one vectorised pass per epoch from what the
+    events carry; None when the events do not all carry it in the order of ``layers``."""
     layout = getattr(steps[0], "_layout", None) if steps else None
     if layout is None or not layout.alternating or list(layout.layers) != list(layers):
         return None
+    parts: list[np.ndarray] = []
     try:
-        rows = [s._grad_sums for s in steps if s._layout is layout]  # type: ignore[attr-defined]
-    except AttributeError:
+        for source, group in itertools.groupby(steps, key=lambda s: s.__dict__.get("_grad_src")):
+            items = list(group)
+            if any(s.__dict__.get("_layout") is not layout for s in items):
+                return None
+            if source is None:
+                parts.append(np.array([s.__dict__["_grad_sums"] for s in items], dtype=np.float64))
+            else:
+                index = [s.__dict__["_i"] for s in items]
+                parts.append(source.sums_upto(max(index))[index].astype(np.float64))
+    except KeyError:
         return None
-    if len(rows) != len(steps):
-        return None
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), -1)[:, 0::2]
+    table = np.concatenate(parts).reshape(len(steps), -1)[:, 0::2]
     return np.sqrt(table)  # IEEE square root: the same bits as math.sqrt
 
 

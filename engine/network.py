@@ -17,11 +17,14 @@ from engine.conv import Conv2D
 from engine.conv_layers import layer_from_spec
 from engine.fastpath import MAX_PLAN_ENTRIES, DensePlan, plannable
 from engine.layers import Dense, Dropout, Layer
+from engine.npcalls import vdot
 from engine.residual import Residual, blocks, flatten_layers
 from engine.shapes import layer_shapes
 
 if TYPE_CHECKING:
     from engine.spec import ModelSpec
+
+_add_reduce, _and_reduce = np.add.reduce, np.logical_and.reduce
 
 
 @dataclass(frozen=True)
@@ -280,15 +283,21 @@ class Network:
         for layer in self.flat_layers:
             if not isinstance(layer, Dense | Conv2D) or layer.a is None or layer.z is None:
                 continue
-            # In float64, with plain reductions (np.mean / np.std cost several times as much).
-            n = max(layer.a.size, 1)
-            mean = float(layer.a.sum(dtype=np.float64)) / n
-            centred = np.subtract(layer.a, mean, dtype=np.float64)
-            std = math.sqrt(float(np.vdot(centred, centred)) / n)
+            # In float64, with the ufunc reductions themselves (what ndarray.sum and np.all
+            # call; np.mean / np.std cost several times as much). Once an epoch on every layer.
+            a = layer.a
+            n = max(a.size, 1)
+            mean = float(_add_reduce(a, None, np.float64)) / n
+            centred = np.subtract(a, mean, dtype=np.float64)
+            std = math.sqrt(float(vdot(centred, centred)) / n)
             act = layer.activation
-            unit_axes = (0, 2, 3) if isinstance(layer, Conv2D) else 0
-            dead = float(np.mean(np.all(layer.z <= 0, axis=unit_axes))) if act.rectifier else 0.0
-            sat = act.saturated(layer.a)
+            if act.rectifier:
+                unit_axes = (0, 2, 3) if isinstance(layer, Conv2D) else 0
+                all_off = _and_reduce(layer.z <= 0, unit_axes)
+                dead = np.count_nonzero(all_off) / max(all_off.size, 1)
+            else:
+                dead = 0.0
+            sat = act.saturated(a)
             stats[layer.name] = ActivationStats(
                 mean=mean,
                 std=std,

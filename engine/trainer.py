@@ -21,11 +21,12 @@ import numpy as np
 
 from engine.data import DataError, Dataset, make_dataset, minibatches
 from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
-from engine.layer_norms import LayerStats
+from engine.layer_norms import EpochGradients, LayerStats
 from engine.live import LIVE_SETTINGS
 from engine.losses import LOSSES, Loss
 from engine.metrics import accuracy, r2
 from engine.network import Network
+from engine.npcalls import copyto, vdot
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES, Constant
@@ -196,6 +197,11 @@ class Trainer:
 
     def evaluate(self, split: str = "val") -> tuple[float, float]:
         """(loss, metric) over a whole split, in eval mode, penalties included in the loss."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._evaluate(split)
+
+    def _evaluate(self, split: str) -> tuple[float, float]:
+        """``evaluate`` under the caller's NumPy error state (the epoch's end runs in a quiet one)."""
         ds = self.dataset
         if split == "val":
             x, y, labels = self._x_val, self._y_val, ds.y_val
@@ -203,11 +209,10 @@ class Trainer:
             x, y, labels = self._x_train, self._y_train, ds.y_train
         if len(x) == 0:
             return math.nan, math.nan
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            out = self.network.forward(x, training=False)
-            value, _ = self.loss(out, y)
-            value += self._penalty()
-            return float(value), self._metric(out, labels)
+        out = self.network.forward(x, training=False)
+        value, _ = self.loss(out, y)
+        value += self._penalty()
+        return float(value), self._metric(out, labels)
 
     @property
     def metric_name(self) -> str:
@@ -300,7 +305,15 @@ class Trainer:
         quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
         # Local names for what every step uses (a tiny net's step is a few tens of µs).
         step_fn, schedule_lr, settings = self._step, self.schedule.lr, self.settings
-        event, epoch0, hot = StepMetrics.from_sums, self.epoch, self._hot_step(epoch)
+        event, epoch0 = StepMetrics.from_sums, self.epoch
+        # Small nets keep the epoch's gradients whole, a row per step (one copy each), and
+        # their per-layer squared sums are computed for many steps at once when read.
+        n_params = self.network.n_parameters
+        keep_rows = not opt.needs_closure and EpochGradients.fits(steps_per_epoch, n_params,
+                                                                  self.dtype.itemsize)
+        source = EpochGradients(steps_per_epoch, n_params, stats.starts, self.dtype) if keep_rows else None
+        rows = list(source.block) if source is not None else [None] * steps_per_epoch
+        hot = self._hot_step(epoch, source is not None)
         constant_lr = type(self.schedule) is Constant
         lr = opt.lr
         layout = stats.layout
@@ -334,12 +347,12 @@ class Trainer:
             # its error state in a context variable, and the step runs in a context of its own
             # (one Context.run per step costs a tenth of entering and leaving np.errstate).
             if i % STATS_EVERY and i != last:
-                result = quiet.run(hot, xb, yb, ob)
+                result = quiet.run(hot, xb, yb, ob, rows[i])
                 if type(result) is RunFinished:
                     return result
                 grad_sums, grad_norm, loss_value = result
             else:
-                result = quiet.run(step_fn, epoch, xb, yb, ob, True)
+                result = quiet.run(step_fn, epoch, xb, yb, ob, True, rows[i])
                 if type(result) is RunFinished:
                     return result
                 grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
@@ -349,15 +362,20 @@ class Trainer:
                 _accumulate(ratio_sum, ratios)
                 n_sampled += 1
             add_loss(loss_value)
-            add_grads(grad_sums)
-            yield event(epoch, self.step, loss_value, lr, grad_norm, layout, grad_sums, weight_norms, ratios)
+            if source is None:
+                add_grads(grad_sums)
+            yield event(epoch, self.step, loss_value, lr, grad_norm, layout, grad_sums, source, i,
+                        weight_norms, ratios)
         n_steps = len(losses)
         self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
+        if source is not None and n_steps:
+            grad_rows = source.sums_upto(n_steps - 1)[:n_steps].tolist()
         grad_sum = layout.weight_norm_sums(grad_rows)
         train = None if opt.needs_closure or not n_steps else (_row_weighted_mean(losses, size, n), order)
-        metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms, train)
+        metrics = quiet.run(self._epoch_metrics, start, grad_sum, n_steps, ratio_sum, n_sampled,
+                            weight_norms, train)
         self.history.append(metrics.epoch, metrics)
         yield metrics
         if not math.isfinite(metrics.train_loss):
@@ -365,22 +383,33 @@ class Trainer:
             return self._finished("diverged")
         return self._early_stop(metrics.val_loss)
 
-    def _hot_step(self, epoch: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], RunFinished | tuple]:
-        """``_step(epoch, xb, yb, ob, sample=False)`` for minibatch optimizers, as a closure over
-        everything it uses: the step most steps take, with the fewest Python look-ups."""
+    def _hot_step(self, epoch: int, keep_rows: bool) -> Callable[..., RunFinished | tuple]:
+        """``_step(epoch, xb, yb, ob, False, row)`` for minibatch optimizers, as a closure over
+        everything it uses: the step most steps take, with the fewest Python look-ups.
+
+        ``keep_rows``: the gradient is copied into the step's ``row`` of the epoch's gradients
+        (small nets, see EpochGradients) and the global norm is one ``vdot``; otherwise the
+        step measures each parameter's squared sum and the norm is the root of their sum."""
         net, opt, loss_fn, settings = self.network, self.optimizer, self.loss, self.settings
         forward, backward, opt_step, grads = net.forward, net.backward, opt.step, net.grads
         squared_sums, sqrt, isfinite = self._stats.squared_sums, math.sqrt, math.isfinite
 
-        def step(xb: np.ndarray, yb: np.ndarray, ob: np.ndarray) -> RunFinished | tuple:
-            ob[...] = out = forward(xb, True)
+        def step(xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, row: np.ndarray | None
+                 ) -> RunFinished | tuple:
+            out = forward(xb, True)
+            copyto(ob, out)
             loss_value, grad_out = loss_fn(out, yb)
             backward(grad_out, False)
             loss_value = float(loss_value)
             if settings.l1 or settings.l2:
                 loss_value += self._regularize()
-            grad_sums = squared_sums(grads)
-            grad_norm = sqrt(sum(grad_sums))
+            if keep_rows:
+                copyto(row, grads)
+                grad_sums = None
+                grad_norm = sqrt(float(vdot(grads, grads)))
+            else:
+                grad_sums = squared_sums(grads)
+                grad_norm = sqrt(sum(grad_sums))
             if not (isfinite(loss_value) and isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
             if settings.clip_mode != "none":
@@ -391,7 +420,8 @@ class Trainer:
         return step
 
     def _step(
-        self, epoch: int, xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, sample: bool
+        self, epoch: int, xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, sample: bool,
+        row: np.ndarray | None = None,
     ) -> RunFinished | tuple:
         """One optimizer step; the squared norms it measured, or how it diverged.
 
@@ -409,8 +439,13 @@ class Trainer:
             loss_value, grad_out = self.loss(out, yb)
             net.backward(grad_out, input_grad=False)
             loss_value = float(loss_value) + self._regularize()
-            grad_sums = stats.squared_sums(net.grads)
-            grad_norm = math.sqrt(sum(grad_sums))
+            if row is not None:  # as _hot_step does with keep_rows
+                copyto(row, net.grads)
+                grad_sums = None
+                grad_norm = math.sqrt(float(vdot(net.grads, net.grads)))
+            else:
+                grad_sums = stats.squared_sums(net.grads)
+                grad_norm = math.sqrt(sum(grad_sums))
             if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
             if self.settings.clip_mode != "none":
@@ -460,7 +495,9 @@ class Trainer:
         elif s.clip_mode == "value":
             clip_grad_value(self.network.grads, s.clip_max)
 
-    def _diverged(self, epoch: int, loss_value: float, grad_sums: list[float]) -> RunFinished:
+    def _diverged(self, epoch: int, loss_value: float, grad_sums: list[float] | None) -> RunFinished:
+        if grad_sums is None:
+            grad_sums = self._stats.squared_sums(self.network.grads)
         layer = self._first_bad_activation()
         if layer is not None:
             quantity = "activations"
@@ -501,15 +538,15 @@ class Trainer:
         # loss and the epoch's order of rows, whose outputs _train_out holds), as Keras and
         # Lightning report them: a second pass over the training split cost a third of the
         # epoch. L-BFGS (one full-batch step per epoch) measures the split after its step.
-        val_loss, val_metric = self.evaluate("val")
+        # Runs in the epoch's quiet NumPy error state (see _run_epoch).
+        val_loss, val_metric = self._evaluate("val")
         if train is None:
-            train_loss, train_metric = self.evaluate("train")
+            train_loss, train_metric = self._evaluate("train")
         else:
             train_loss, order = train
             train_metric = self._metric(self._train_out, self.dataset.y_train[order])
             if len(self._x_val) == 0:  # the activation statistics below need an eval forward
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    self.network.forward(self._x_train, training=False)
+                self.network.forward(self._x_train, training=False)
         activations = {
             name: ActivationSummary(s.mean, s.std, s.dead_fraction, s.saturated_fraction)
             for name, s in self.network.activation_stats().items()

@@ -8,7 +8,9 @@ import math
 import pickle
 
 import numpy as np
+import pytest
 
+from engine import layer_norms
 from engine.events import StepMetrics
 from engine.layer_norms import norm_table
 from engine.spec import BatchNormSpec, DataSpec, DenseSpec, ExperimentSpec, ModelSpec, TrainingSpec
@@ -104,3 +106,39 @@ def test_each_epoch_trains_on_every_row_once_in_a_new_order() -> None:
         seen.append(order.copy())
     assert not np.array_equal(seen[0], seen[1])
     assert sorted(seen[0]) == list(range(len(trainer._x_train)))
+
+
+def test_small_and_large_nets_report_the_same_norms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small net keeps the epoch's gradients and measures them in batches; a large one
+    measures each step as it goes. Forced onto the second way, the same run reports the same
+    per-layer norms, bit for bit, and the same global norm to float32 rounding."""
+    kept = steps_of(Trainer(spec(TANH)))
+    assert kept[0].__dict__["_grad_src"] is not None  # the small-net way did run
+    monkeypatch.setattr(layer_norms, "EPOCH_GRADIENTS_BYTES", 0)
+    measured = steps_of(Trainer(spec(TANH)))
+    assert measured[0].__dict__["_grad_src"] is None
+    for a, b in zip(kept, measured, strict=True):
+        assert a.layer_grad_norms == b.layer_grad_norms
+        assert a.layer_bias_grad_norms == b.layer_bias_grad_norms
+        assert a.loss == b.loss
+        assert math.isclose(a.grad_norm, b.grad_norm, rel_tol=1e-6)
+    history_a, history_b = History(), History()
+    history_a.extend(kept)
+    history_b.extend(measured)
+    assert np.array_equal(history_a.step_layer_grads("dense2"), history_b.step_layer_grads("dense2"))
+
+
+def test_steps_read_while_their_epoch_runs_equal_steps_read_after_it() -> None:
+    trainer = Trainer(spec(TANH))
+    early: list[dict[str, float]] = []
+    steps: list[StepMetrics] = []
+    history = History()
+    for event in trainer.run():
+        if type(event) is StepMetrics:
+            early.append(dict(event.layer_grad_norms))  # read before the next step runs
+            steps.append(event)
+            history.extend([event])  # the window's table, one step at a time
+    late = norm_table(steps, ["dense1", "dense2", "output"])
+    assert late is not None
+    assert [list(d.values()) for d in early] == late.tolist()
+    assert np.array_equal(history.step_layer_grads("output"), late[:, 2])
