@@ -138,7 +138,8 @@ class EpochGradients:
         with self._lock:
             if self._done <= i:
                 part = self.block[self._done : i + 1]
-                np.add.reduceat(np.square(part), self.starts, axis=1, out=self._sums[self._done : i + 1])
+                with np.errstate(over="ignore", invalid="ignore"):  # a diverging run's rows
+                    np.add.reduceat(np.square(part), self.starts, axis=1, out=self._sums[self._done : i + 1])
                 self._done = i + 1
         return self._sums
 

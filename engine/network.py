@@ -287,8 +287,11 @@ class Network:
             # call; np.mean / np.std cost several times as much). Once an epoch on every layer.
             a = layer.a
             n = max(a.size, 1)
-            mean = float(_add_reduce(a, None, np.float64)) / n
-            centred = np.subtract(a, mean, dtype=np.float64)
+            # One C-ordered float64 copy: the fast path leaves activations as transposed views,
+            # which a casting reduction walks through a buffer, twice.
+            centred = np.array(a, np.float64, order="C")
+            mean = float(_add_reduce(centred, None)) / n
+            centred -= mean
             std = math.sqrt(float(vdot(centred, centred)) / n)
             act = layer.activation
             if act.rectifier:
