@@ -74,6 +74,11 @@ class NormLayout:
         columns = list(zip(*rows, strict=True))
         return {layer: sum(map(math.sqrt, columns[i])) for layer, i in self.weight_pairs}
 
+    def weight_norm_sums_of(self, sums: np.ndarray) -> dict[str, float]:
+        """``weight_norm_sums`` of a (rows × parameters) array, with the same bits."""
+        norms = np.sqrt(sums[:, list(self.weight_idx)].astype(np.float64))
+        return {layer: sum(column) for layer, column in zip(self.layers, norms.T.tolist(), strict=True)}
+
 
 class LayerStats:
     """Squared sums of a flat buffer's parameter slices, in one pass, and their layout.
@@ -109,8 +114,9 @@ class EpochGradients:
 
     A step only copies its gradient into its row (one call); the squared sums per parameter
     slice are computed for many rows at once when first read (by an event's dicts, the
-    window's history or the epoch's mean). Rows are written once, in order, before their
-    step's event is yielded; readers on other threads only read rows already written.
+    window's history or the epoch's mean; a row is squared in place then). Rows are written
+    once, in order, before their step's event is yielded; readers on other threads only touch
+    rows already written.
     """
 
     def __init__(self, steps: int, n_parameters: int, starts: np.ndarray, dtype: np.dtype) -> None:
@@ -133,15 +139,25 @@ class EpochGradients:
     def fits(steps: int, n_parameters: int, itemsize: int) -> bool:
         return 0 < n_parameters <= _SMALL and steps * n_parameters * itemsize <= EPOCH_GRADIENTS_BYTES
 
-    def sums_upto(self, i: int) -> np.ndarray:
-        """The (steps × slices) squared sums, filled for rows 0..``i`` at least."""
+    def sums_upto(self, i: int, quiet: bool = False) -> np.ndarray:
+        """The (steps × slices) squared sums, filled for rows 0..``i`` at least.
+
+        ``quiet``: the caller already silenced NumPy's overflow warnings (a diverging run's
+        rows overflow when squared)."""
         with self._lock:
             if self._done <= i:
-                part = self.block[self._done : i + 1]
-                with np.errstate(over="ignore", invalid="ignore"):  # a diverging run's rows
-                    np.add.reduceat(np.square(part), self.starts, axis=1, out=self._sums[self._done : i + 1])
-                self._done = i + 1
+                if quiet:
+                    self._fill(i)
+                else:
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        self._fill(i)
         return self._sums
+
+    def _fill(self, i: int) -> None:
+        part = self.block[self._done : i + 1]
+        np.square(part, out=part)  # the raw rows are not read again once summed
+        np.add.reduceat(part, self.starts, axis=1, out=self._sums[self._done : i + 1])
+        self._done = i + 1
 
 
 def step_sums(event: object) -> list[float]:

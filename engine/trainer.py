@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data import DataError, Dataset, make_dataset, minibatches
+from engine.data import DataError, Dataset, make_dataset
 from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
 from engine.layer_norms import EpochGradients, LayerStats
 from engine.live import LIVE_SETTINGS
@@ -268,7 +268,7 @@ class Trainer:
             return iter([(x, y, outs)]), np.arange(n)
         size = self.spec.training.batch_size
         # One permutation per epoch (what minibatches() draws), cut into batches.
-        order = next(iter(minibatches(n, max(n, 1), self._rng)), np.arange(0))
+        order = self._rng.permutation(n)  # the draw minibatches() makes
         spans = range(0, n, size)
         if x.nbytes + y.nbytes > _GATHER_ONCE_BYTES:
             return ((x[idx], y[idx], outs[i : i + size])
@@ -314,6 +314,7 @@ class Trainer:
         source = EpochGradients(steps_per_epoch, n_params, stats.starts, self.dtype) if keep_rows else None
         rows = list(source.block) if source is not None else [None] * steps_per_epoch
         hot = self._hot_step(epoch, source is not None)
+        params, prev_params, measure = self.network.params, self._prev_params, self._measure_update(epoch)
         constant_lr = type(self.schedule) is Constant
         lr = opt.lr
         layout = stats.layout
@@ -352,10 +353,21 @@ class Trainer:
                     return result
                 grad_sums, grad_norm, loss_value = result
             else:
-                result = quiet.run(step_fn, epoch, xb, yb, ob, True, rows[i])
-                if type(result) is RunFinished:
-                    return result
-                grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
+                if opt.needs_closure:
+                    result = quiet.run(step_fn, epoch, xb, yb, ob, True, rows[i])
+                    if type(result) is RunFinished:
+                        return result
+                    grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
+                else:  # the same step, between a copy of the weights and the update's measures
+                    copyto(prev_params, params)
+                    result = quiet.run(hot, xb, yb, ob, rows[i])
+                    if type(result) is RunFinished:
+                        return result
+                    grad_sums, grad_norm, loss_value = result
+                    measured = quiet.run(measure)
+                    if type(measured) is RunFinished:
+                        return measured
+                    weight_sums, update_sums = measured
                 weight_norms = layout.weight_norms(weight_sums)
                 update_norms = layout.weight_norms(update_sums)
                 ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
@@ -371,8 +383,9 @@ class Trainer:
 
         self.epoch = epoch
         if source is not None and n_steps:
-            grad_rows = source.sums_upto(n_steps - 1)[:n_steps].tolist()
-        grad_sum = layout.weight_norm_sums(grad_rows)
+            grad_sum = layout.weight_norm_sums_of(quiet.run(source.sums_upto, n_steps - 1, True)[:n_steps])
+        else:
+            grad_sum = layout.weight_norm_sums(grad_rows)
         train = None if opt.needs_closure or not n_steps else (_row_weighted_mean(losses, size, n), order)
         metrics = quiet.run(self._epoch_metrics, start, grad_sum, n_steps, ratio_sum, n_sampled,
                             weight_norms, train)
@@ -418,6 +431,22 @@ class Trainer:
             return grad_sums, grad_norm, loss_value
 
         return step
+
+    def _measure_update(self, epoch: int) -> Callable[[], RunFinished | tuple[list[float], list[float]]]:
+        """After a sampled minibatch step whose weights were copied to ``_prev_params`` before
+        it: the squared sums of the weights and of the update, or how the weights diverged."""
+        params, prev, squared_sums = self.network.params, self._prev_params, self._stats.squared_sums
+
+        def measure() -> RunFinished | tuple[list[float], list[float]]:
+            np.subtract(params, prev, out=prev)
+            update_sums = squared_sums(prev)
+            weight_sums = squared_sums(params)
+            if not math.isfinite(sum(weight_sums)):
+                self.divergence = Divergence(epoch, self.step, "weights", self._first_bad_layer(weight_sums))
+                return self._finished("diverged")
+            return weight_sums, update_sums
+
+        return measure
 
     def _step(
         self, epoch: int, xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, sample: bool,
