@@ -94,6 +94,10 @@ class Trainer:
                 [f"the network would hold {n_parameters:,} parameters (limit {MAX_PARAMETERS:,})"],
             )
         self._lock = threading.Lock()
+        # NumPy's error state for training steps and the epoch's end: overflow is detected
+        # explicitly (see _run_epoch). One context for the run, entered by one step at a time.
+        self._quiet = contextvars.Context()
+        self._quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
         self._pending: dict[str, float | str] = {}
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -301,8 +305,7 @@ class Trainer:
         stop, resume = self._stop, self._resume
         stopping, running = stop.is_set, resume.is_set
         weight_norms, ratios = self._last_weight_norms, self._last_ratios
-        quiet = contextvars.Context()
-        quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
+        quiet = self._quiet
         # Local names for what every step uses (a tiny net's step is a few tens of µs).
         step_fn, schedule_lr, settings = self._step, self.schedule.lr, self.settings
         event, epoch0 = StepMetrics.from_sums, self.epoch
