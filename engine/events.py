@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.layer_norms import step_sums
+
+if TYPE_CHECKING:
+    from engine.layer_norms import EpochGradients, NormLayout
 
 _set_attribute = object.__setattr__  # what a frozen dataclass's own __init__ uses
 
@@ -52,6 +58,52 @@ class StepMetrics:
             "layer_update_ratios": layer_update_ratios,
         })
         return m
+
+    @classmethod
+    def from_sums(
+        cls,
+        epoch: int,
+        step: int,
+        loss: float,
+        lr: float,
+        grad_norm: float,
+        layout: NormLayout,
+        grad_sums: list[float] | None,
+        source: EpochGradients | None,
+        index: int,
+        layer_weight_norms: dict[str, float],
+        layer_update_ratios: dict[str, float],
+    ) -> StepMetrics:
+        """A step whose per-layer gradient norms are made when first read, from ``grad_sums``
+        (the squared sum of each parameter slice, in ``layout``'s order) or else from row
+        ``index`` of ``source`` (the epoch's gradients): the Trainer makes one event per step,
+        and the window's history reads a batch of them in one vectorised pass
+        (``engine.layer_norms.norm_table``). Equal to the event with the dicts filled in."""
+        m = object.__new__(cls)
+        _set_attribute(m, "__dict__", {
+            "epoch": epoch,
+            "step": step,
+            "loss": loss,
+            "lr": lr,
+            "grad_norm": grad_norm,
+            "layer_weight_norms": layer_weight_norms,
+            "layer_update_ratios": layer_update_ratios,
+            "_layout": layout,
+            "_grad_sums": grad_sums,
+            "_grad_src": source,
+            "_i": index,
+        })
+        return m
+
+    def __getattr__(self, name: str) -> dict[str, float]:
+        # Only reached for attributes not yet in __dict__: the two lazy dicts of from_sums.
+        if name in ("layer_grad_norms", "layer_bias_grad_norms"):
+            d = self.__dict__
+            if "_layout" in d:
+                # Two threads may both get here: they compute the same values.
+                d["layer_grad_norms"], d["layer_bias_grad_norms"] = d["_layout"].norms(step_sums(self))
+                return d[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 @dataclass(frozen=True)

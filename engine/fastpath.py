@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.layers import MATMUL_MIN_WORK, Dense
+from engine.npcalls import copyto, dot
 
 if TYPE_CHECKING:
     from engine.network import Network
@@ -87,6 +88,7 @@ class DensePlan:
 
     def __init__(self, net: Network, rows: int) -> None:
         self.rows = rows
+        self.input_shape = (rows, *net.input_shape)
         dtype = net.dtype
         steps: list[_Step] = []
         prev_fold = False  # the user's input is row-major
@@ -113,7 +115,7 @@ class DensePlan:
             # np.dot has less call overhead on small products, np.matmul runs big ones faster
             # (the rule of layers.weight_grad_product, fixed here since the sizes are).
             work = rows * (layer.grad_W_aug.size if s.fold else s.gW.size)
-            s.wgp = np.matmul if work > MATMUL_MIN_WORK else np.dot
+            s.wgp = np.matmul if work > MATMUL_MIN_WORK else dot
             s.a = s.copy_to = None
             steps.append(s)
             prev_fold = s.fold
@@ -135,8 +137,18 @@ class DensePlan:
         self.all_fold = all(s.fold for s in steps)
         self._up = tuple((s.Wa_t, s.inp, s.z_buf, s.z, s.fwd, s.a) for s in steps[:-1])
         self._down = tuple(
-            (s.wgp, s.inp, s.gWa, s.W, s.gx_buf, s.gx, below) for s, below in self.down
+            (s.wgp, s.inp, s.gWa, s.W, s.gx_buf, s.gx, below, below.tmp) for s, below in self.down
         )
+        last = self.last
+        self._out = (last.Wa_t, last.inp, None if last.identity else last.act.forward, last.layer)
+        if self.joined is not None:
+            act, outputs, derivatives = self.joined
+            self._derivatives = (act.output_derivative, outputs, derivatives)
+        if self.all_fold:  # the same methods without the dispatch through all_fold
+            self.forward, self.backward = self._forward_folded, self._backward_folded
+        # The output as forward returns it, (rows, units): a transposed view of the feature-major
+        # product when the last layer folds, which is in C order only with one row or one unit.
+        self.c_order_output = not self.last.fold or 1 in (rows, self.last.layer.units)
 
     def bind_layers(self) -> None:
         """Point the layers' kept arrays (``_x``, ``z``, ``a``) at this plan's buffers, which
@@ -152,16 +164,7 @@ class DensePlan:
 
         Call ``bind_layers`` first whenever the layers' arrays were last set elsewhere."""
         if self.all_fold:
-            self.first.x_part[...] = x
-            dot = np.dot
-            for Wa_t, inp, z_buf, z, fwd, a in self._up:
-                dot(Wa_t, inp, z_buf)
-                fwd(z, a)
-            s = self.last
-            z = dot(s.Wa_t, s.inp).T
-            out = z if s.identity else s.act.forward(z)
-            s.layer.z, s.layer.a = z, out
-            return out
+            return self._forward_folded(x)
         first = self.first
         if first.fold:
             first.x_part[...] = x
@@ -172,7 +175,7 @@ class DensePlan:
             layer, z = s.layer, s.z
             inp = layer._x
             if s.fold:
-                np.dot(s.Wa_t, inp, s.z_buf)
+                dot(s.Wa_t, inp, s.z_buf)
             else:
                 inp.dot(s.W, z)
                 z += s.b
@@ -185,11 +188,22 @@ class DensePlan:
         s = self.last
         layer = s.layer
         if s.fold:
-            z = np.dot(s.Wa_t, layer._x).T
+            z = dot(s.Wa_t, layer._x).T
         else:
             z = layer._x.dot(s.W)
             z += s.b
         out = z if s.identity else s.act.forward(z)
+        layer.z, layer.a = z, out
+        return out
+
+    def _forward_folded(self, x: np.ndarray) -> np.ndarray:
+        copyto(self.first.x_part, x)
+        for Wa_t, inp, z_buf, z, fwd, a in self._up:
+            dot(Wa_t, inp, z_buf)
+            fwd(z, a)
+        Wa_t, inp, act, layer = self._out
+        z = dot(Wa_t, inp).T
+        out = z if act is None else act(z)
         layer.z, layer.a = z, out
         return out
 
@@ -206,7 +220,7 @@ class DensePlan:
         for s, below in self.down:
             _weight_grads(s, g)
             if s.fold:
-                np.dot(s.W, g.T, s.gx_buf)
+                dot(s.W, g.T, s.gx_buf)
             else:
                 g.dot(s.W.T, s.gx)
             g = s.gx
@@ -220,7 +234,7 @@ class DensePlan:
         _weight_grads(s, g)
         if not input_grad:
             return None
-        return np.dot(s.W, g.T).T if s.fold else g.dot(s.W.T)
+        return dot(s.W, g.T).T if s.fold else g.dot(s.W.T)
 
 
     def _backward_folded(self, grad_out: np.ndarray, input_grad: bool) -> np.ndarray | None:
@@ -228,19 +242,18 @@ class DensePlan:
         g = grad_out if s.identity else s.act.backward(s.layer.z, s.layer.a, grad_out)
         joined = self.joined
         if joined is not None:  # every hidden layer's derivative in one pass (in their tmp)
-            act, outputs, derivatives = joined
-            act.output_derivative(outputs, derivatives)
-        dot = np.dot
-        for wgp, inp, gWa, W, gx_buf, gx, below in self._down:
-            wgp(inp, g, out=gWa)  # [dW; db]: the row of ones gives db
+            derivative, outputs, derivatives = self._derivatives
+            derivative(outputs, derivatives)
+        for wgp, inp, gWa, W, gx_buf, gx, below, tmp in self._down:
+            wgp(inp, g, gWa)  # [dW; db]: the row of ones gives db
             dot(W, g.T, gx_buf)
             g = gx
             if joined is not None:
-                g *= below.tmp
+                g *= tmp
             else:
-                below.bwd(below.z, below.a, g, below.tmp)
+                below.bwd(below.z, below.a, g, tmp)
         s = self.first
-        s.wgp(s.inp, g, out=s.gWa)
+        s.wgp(s.inp, g, s.gWa)
         return dot(s.W, g.T).T if input_grad else None
 
 
@@ -277,4 +290,4 @@ def _weight_grads(s: _Step, g: np.ndarray) -> None:
         s.wgp(s.layer._x, g, out=s.gWa)  # the row of ones gives db
     else:
         s.wgp(s.layer._x.T, g, out=s.gW)
-        np.dot(s.ones, g, out=s.gb)
+        dot(s.ones, g, out=s.gb)

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from engine.activations import sigmoid as _sigmoid
+from engine.npcalls import vdot
 from engine.registry import Registry, apply_options
 
 LOSSES: Registry[type[Loss]] = Registry("loss")
@@ -61,8 +62,9 @@ class MSE(Loss):
             d = out - target  # the training loop's case, without _diff's conversions
         else:
             d = _diff(out, target)
-        value = float(np.vdot(d, d)) / d.size
-        d *= 2.0 / d.size
+        n = d.size
+        value = float(vdot(d, d)) / n
+        d *= 2.0 / n
         return value, d
 
 

@@ -264,8 +264,8 @@ class SGD(Optimizer):
                 update = tmp
             else:
                 update = buf
-        np.multiply(update, -self._lr, out=tmp)
-        self.params += tmp
+        np.multiply(update, -self._lr, tmp)
+        np.add(self.params, tmp, self.params)
 
 
 @OPTIMIZERS.register("adam")

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.data import DataError, Dataset, make_dataset, minibatches
+from engine.data import DataError, Dataset, make_dataset
 from engine.events import ActivationSummary, Divergence, EpochMetrics, RunFinished, StepMetrics
+from engine.layer_norms import EpochGradients, LayerStats
 from engine.live import LIVE_SETTINGS
 from engine.losses import LOSSES, Loss
 from engine.metrics import accuracy, r2
 from engine.network import Network
+from engine.npcalls import copyto, vdot
 from engine.optimizers import OPTIMIZERS, Optimizer
 from engine.regularization import add_l1_l2_grad, clip_grad_norm, clip_grad_value, l1_l2_penalty
 from engine.schedules import SCHEDULES, Constant
@@ -46,7 +48,6 @@ class _Settings:
     clip_max: float
 
 
-_SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra pass over memory
 # Per-layer weight norms and update ratios are measured on every STATS_EVERY-th step of an
 # epoch, its first and its last (no view draws them per step; the epoch's mean update ratio
 # is the mean over those steps, its weight norms the last step's). Gradient norms, which the
@@ -54,67 +55,6 @@ _SMALL = 32_768  # parameters; below this, per-call overhead outweighs an extra 
 STATS_EVERY = 25
 # Training sets up to this size are gathered into the epoch's order once per epoch.
 _GATHER_ONCE_BYTES = 32 * 2**20
-
-
-class _LayerStats:
-    """Per-layer L2 norms of a flat buffer (gradients, weights or an update).
-
-    Large nets: one ``dot`` per parameter, a single pass with no temporary (three buffers
-    are measured every step on the training hot path). Small nets: one ``reduceat``.
-    """
-
-    def __init__(self, network: Network) -> None:
-        slices = network.slices()
-        self.slices = list(slices.values())
-        self.starts = np.array([s.start for s in self.slices], dtype=np.intp)
-        index = {n: i for i, n in enumerate(slices)}
-        self.layers: list[str] = []
-        self.weight_idx: list[int] = []
-        self.bias_idx: list[int | None] = []
-        for layer, (w, b) in network.layer_slices().items():
-            self.layers.append(layer)
-            self.weight_idx.append(_index_of(index, slices, w))
-            self.bias_idx.append(None if b is None else _index_of(index, slices, b))
-        self.alternating = (self.weight_idx == list(range(0, 2 * len(self.layers), 2))
-                            and self.bias_idx == list(range(1, 2 * len(self.layers), 2))
-                            and len(self.slices) == 2 * len(self.layers))
-        self.weight_pairs = list(zip(self.layers, self.weight_idx, strict=True))
-        self.bias_pairs = list(zip(self.layers, self.bias_idx, strict=True))
-        self._square = np.empty_like(network.params)
-
-    def squared_sums(self, flat: np.ndarray) -> list[float]:
-        if flat.size <= _SMALL:
-            # Small nets: per-call overhead dominates, so one reduction beats a dot per parameter.
-            if not self.starts.size:
-                return []
-            return np.add.reduceat(np.multiply(flat, flat, out=self._square), self.starts).tolist()
-        return [float(v.dot(v)) for v in (flat[s] for s in self.slices)]
-
-    def norms(self, sums: list[float]) -> tuple[dict[str, float], dict[str, float]]:
-        """(weight norm, bias norm) per layer from one list of squared sums."""
-        if self.alternating:  # W, b, W, b, …: slices and C-level loops
-            return (dict(zip(self.layers, map(math.sqrt, sums[0::2]), strict=True)),
-                    dict(zip(self.layers, map(math.sqrt, sums[1::2]), strict=True)))
-        sqrt = math.sqrt
-        weights = {layer: sqrt(sums[i]) for layer, i in self.weight_pairs}
-        biases = {layer: (sqrt(sums[i]) if i is not None else 0.0) for layer, i in self.bias_pairs}
-        return weights, biases
-
-    def weight_norms(self, sums: list[float]) -> dict[str, float]:
-        return {layer: math.sqrt(sums[i]) for layer, i in zip(self.layers, self.weight_idx, strict=True)}
-
-    def bias_norms(self, sums: list[float]) -> dict[str, float]:
-        return {
-            layer: (math.sqrt(sums[i]) if i is not None else 0.0)
-            for layer, i in zip(self.layers, self.bias_idx, strict=True)
-        }
-
-
-def _index_of(index: dict[str, int], slices: dict[str, slice], target: slice) -> int:
-    for name, s in slices.items():
-        if s.start == target.start and s.stop == target.stop:
-            return index[name]
-    raise ValueError(f"layer slice {target} is not a parameter of the network")
 
 
 class Trainer:
@@ -154,6 +94,10 @@ class Trainer:
                 [f"the network would hold {n_parameters:,} parameters (limit {MAX_PARAMETERS:,})"],
             )
         self._lock = threading.Lock()
+        # NumPy's error state for training steps and the epoch's end: overflow is detected
+        # explicitly (see _run_epoch). One context for the run, entered by one step at a time.
+        self._quiet = contextvars.Context()
+        self._quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
         self._pending: dict[str, float | str] = {}
         self._stop = threading.Event()
         self._resume = threading.Event()
@@ -183,10 +127,12 @@ class Trainer:
             clip_max=spec.clipping.max,
         )
         self._rng = np.random.default_rng(self._train_seed)
-        self._stats = _LayerStats(self.network)
+        self._stats = LayerStats(self.network)
         self._prev_params = np.empty_like(self.network.params)
         # The outputs of an epoch's training steps, row by row in the epoch's order.
         self._train_out = np.empty((len(self._x_train), *self.network.output_shape), self.dtype)
+        # Small training sets: the epoch's shuffled copy and its batches (see _batches).
+        self._epoch_batches: tuple[np.ndarray, np.ndarray, list] | None = None
         # Weight norms and update ratios of the last sampled step (see STATS_EVERY).
         self._last_weight_norms: dict[str, float] = {}
         self._last_ratios: dict[str, float] = {}
@@ -255,6 +201,11 @@ class Trainer:
 
     def evaluate(self, split: str = "val") -> tuple[float, float]:
         """(loss, metric) over a whole split, in eval mode, penalties included in the loss."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._evaluate(split)
+
+    def _evaluate(self, split: str) -> tuple[float, float]:
+        """``evaluate`` under the caller's NumPy error state (the epoch's end runs in a quiet one)."""
         ds = self.dataset
         if split == "val":
             x, y, labels = self._x_val, self._y_val, ds.y_val
@@ -262,11 +213,10 @@ class Trainer:
             x, y, labels = self._x_train, self._y_train, ds.y_train
         if len(x) == 0:
             return math.nan, math.nan
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            out = self.network.forward(x, training=False)
-            value, _ = self.loss(out, y)
-            value += self._penalty()
-            return float(value), self._metric(out, labels)
+        out = self.network.forward(x, training=False)
+        value, _ = self.loss(out, y)
+        value += self._penalty()
+        return float(value), self._metric(out, labels)
 
     @property
     def metric_name(self) -> str:
@@ -322,15 +272,25 @@ class Trainer:
             return iter([(x, y, outs)]), np.arange(n)
         size = self.spec.training.batch_size
         # One permutation per epoch (what minibatches() draws), cut into batches.
-        order = next(iter(minibatches(n, max(n, 1), self._rng)), np.arange(0))
+        order = self._rng.permutation(n)  # the draw minibatches() makes
         spans = range(0, n, size)
         if x.nbytes + y.nbytes > _GATHER_ONCE_BYTES:
             return ((x[idx], y[idx], outs[i : i + size])
                     for i, idx in zip(spans, (order[i : i + size] for i in spans), strict=True)), order
-        # Small sets: gather the epoch's order once, then every batch is a slice (no copy),
-        # the same rows in the same order as gathering batch by batch.
-        xs, ys = x[order], y[order]
-        return iter([(xs[i : i + size], ys[i : i + size], outs[i : i + size]) for i in spans]), order
+        # Small sets: gather the epoch's order once into buffers kept for the run, so every
+        # batch is the same slice of them each epoch (built once: slicing 3 arrays per batch
+        # was a tenth of a tiny net's epoch), the same rows in the same order as gathering
+        # batch by batch.
+        if self._epoch_batches is None:
+            xs, ys = np.empty_like(x), np.empty_like(y)
+            self._epoch_batches = (xs, ys, [(xs[i : i + size], ys[i : i + size], outs[i : i + size])
+                                            for i in spans])
+        xs, ys, batches = self._epoch_batches
+        # mode="clip" never clips a permutation; it spares the copy through a temporary that
+        # take makes with out= in its default mode (3× the time on a 10 MB set).
+        np.take(x, order, axis=0, out=xs, mode="clip")
+        np.take(y, order, axis=0, out=ys, mode="clip")
+        return iter(batches), order
 
     def _run_epoch(self, start: float) -> Iterator[Event]:
         opt = self.optimizer
@@ -341,20 +301,29 @@ class Trainer:
         steps_per_epoch = last + 1
         stats = self._stats
         ratio_sum: dict[str, float] = {}
-        n_steps = n_sampled = 0
+        n_sampled = 0
         stop, resume = self._stop, self._resume
         stopping, running = stop.is_set, resume.is_set
         weight_norms, ratios = self._last_weight_norms, self._last_ratios
-        quiet = contextvars.Context()
-        quiet.run(np.seterr, over="ignore", invalid="ignore", divide="ignore")
+        quiet = self._quiet
         # Local names for what every step uses (a tiny net's step is a few tens of µs).
-        step_fn, schedule_lr, settings, norms = self._step, self.schedule.lr, self.settings, stats.norms
-        event, epoch0, hot = StepMetrics.unchecked, self.epoch, self._hot_step(epoch)
+        step_fn, schedule_lr, settings = self._step, self.schedule.lr, self.settings
+        event, epoch0 = StepMetrics.from_sums, self.epoch
+        # Small nets keep the epoch's gradients whole, a row per step (one copy each), and
+        # their per-layer squared sums are computed for many steps at once when read.
+        n_params = self.network.n_parameters
+        keep_rows = not opt.needs_closure and EpochGradients.fits(steps_per_epoch, n_params,
+                                                                  self.dtype.itemsize)
+        source = EpochGradients(steps_per_epoch, n_params, stats.starts, self.dtype) if keep_rows else None
+        rows = list(source.block) if source is not None else [None] * steps_per_epoch
+        hot = self._hot_step(epoch, source is not None)
+        params, prev_params, measure = self.network.params, self._prev_params, self._measure_update(epoch)
         constant_lr = type(self.schedule) is Constant
         lr = opt.lr
-        layers, alternating, sqrt = stats.layers, stats.alternating, math.sqrt
-        # Each step's per-layer gradient norms and loss, summed at the epoch's end (appending
-        # costs less per step than adding up as we go).
+        layout = stats.layout
+        # Each step's squared sums per parameter and its loss. The per-layer norms are made
+        # from them when read (the event's dicts, the window's history in one pass per batch
+        # of steps) and for the epoch's mean at its end: a step only appends.
         grad_rows: list[list[float]] = []
         losses: list[float] = []
         add_grads, add_loss = grad_rows.append, losses.append
@@ -376,40 +345,53 @@ class Trainer:
                 opt.lr = new_lr
                 lr = opt.lr
             self.step += 1
-            sample = i % STATS_EVERY == 0 or i == last
 
             # Overflow is expected when a run diverges; it is detected explicitly below, so
             # NumPy's warnings are silenced for the step, and never across a yield: NumPy keeps
             # its error state in a context variable, and the step runs in a context of its own
             # (one Context.run per step costs a tenth of entering and leaving np.errstate).
-            result = quiet.run(step_fn, epoch, xb, yb, ob, True) if sample else quiet.run(hot, xb, yb, ob)
-            if type(result) is RunFinished:
-                return result
-            grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
-            add_loss(loss_value)
-            if alternating:  # W, b, W, b, …: C-level loops over slices
-                grad_norms = dict(zip(layers, map(sqrt, grad_sums[0::2]), strict=True))
-                bias_norms = dict(zip(layers, map(sqrt, grad_sums[1::2]), strict=True))
+            if i % STATS_EVERY and i != last:
+                result = quiet.run(hot, xb, yb, ob, rows[i])
+                if type(result) is RunFinished:
+                    return result
+                grad_sums, grad_norm, loss_value = result
             else:
-                grad_norms, bias_norms = norms(grad_sums)
-            add_grads(list(grad_norms.values()))
-            if sample:
-                weight_norms = norms(weight_sums)[0]
-                update_norms = norms(update_sums)[0]
+                if opt.needs_closure:
+                    result = quiet.run(step_fn, epoch, xb, yb, ob, True, rows[i])
+                    if type(result) is RunFinished:
+                        return result
+                    grad_sums, grad_norm, loss_value, weight_sums, update_sums = result
+                else:  # the same step, between a copy of the weights and the update's measures
+                    copyto(prev_params, params)
+                    result = quiet.run(hot, xb, yb, ob, rows[i])
+                    if type(result) is RunFinished:
+                        return result
+                    grad_sums, grad_norm, loss_value = result
+                    measured = quiet.run(measure)
+                    if type(measured) is RunFinished:
+                        return measured
+                    weight_sums, update_sums = measured
+                weight_norms = layout.weight_norms(weight_sums)
+                update_norms = layout.weight_norms(update_sums)
                 ratios = {k: update_norms[k] / w if w > 0 else 0.0 for k, w in weight_norms.items()}
                 _accumulate(ratio_sum, ratios)
                 n_sampled += 1
-            n_steps += 1
-            yield event(
-                epoch, self.step, loss_value, lr, grad_norm, grad_norms, bias_norms, weight_norms, ratios
-            )
+            add_loss(loss_value)
+            if source is None:
+                add_grads(grad_sums)
+            yield event(epoch, self.step, loss_value, lr, grad_norm, layout, grad_sums, source, i,
+                        weight_norms, ratios)
+        n_steps = len(losses)
         self._last_weight_norms, self._last_ratios = weight_norms, ratios
 
         self.epoch = epoch
-        # sum() adds in step order from 0.0: the same bits as a running total.
-        grad_sum = dict(zip(layers, map(sum, zip(*grad_rows, strict=True)), strict=True)) if n_steps else {}
+        if source is not None and n_steps:
+            grad_sum = layout.weight_norm_sums_of(quiet.run(source.sums_upto, n_steps - 1, True)[:n_steps])
+        else:
+            grad_sum = layout.weight_norm_sums(grad_rows)
         train = None if opt.needs_closure or not n_steps else (_row_weighted_mean(losses, size, n), order)
-        metrics = self._epoch_metrics(start, grad_sum, n_steps, ratio_sum, n_sampled, weight_norms, train)
+        metrics = quiet.run(self._epoch_metrics, start, grad_sum, n_steps, ratio_sum, n_sampled,
+                            weight_norms, train)
         self.history.append(metrics.epoch, metrics)
         yield metrics
         if not math.isfinite(metrics.train_loss):
@@ -417,33 +399,61 @@ class Trainer:
             return self._finished("diverged")
         return self._early_stop(metrics.val_loss)
 
-    def _hot_step(self, epoch: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], RunFinished | tuple]:
-        """``_step(epoch, xb, yb, ob, sample=False)`` for minibatch optimizers, as a closure over
-        everything it uses: the step most steps take, with the fewest Python look-ups."""
+    def _hot_step(self, epoch: int, keep_rows: bool) -> Callable[..., RunFinished | tuple]:
+        """``_step(epoch, xb, yb, ob, False, row)`` for minibatch optimizers, as a closure over
+        everything it uses: the step most steps take, with the fewest Python look-ups.
+
+        ``keep_rows``: the gradient is copied into the step's ``row`` of the epoch's gradients
+        (small nets, see EpochGradients) and the global norm is one ``vdot``; otherwise the
+        step measures each parameter's squared sum and the norm is the root of their sum."""
         net, opt, loss_fn, settings = self.network, self.optimizer, self.loss, self.settings
         forward, backward, opt_step, grads = net.forward, net.backward, opt.step, net.grads
         squared_sums, sqrt, isfinite = self._stats.squared_sums, math.sqrt, math.isfinite
 
-        def step(xb: np.ndarray, yb: np.ndarray, ob: np.ndarray) -> RunFinished | tuple:
-            ob[...] = out = forward(xb, True)
+        def step(xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, row: np.ndarray | None
+                 ) -> RunFinished | tuple:
+            out = forward(xb, True)
+            copyto(ob, out)
             loss_value, grad_out = loss_fn(out, yb)
             backward(grad_out, False)
             loss_value = float(loss_value)
             if settings.l1 or settings.l2:
                 loss_value += self._regularize()
-            grad_sums = squared_sums(grads)
-            grad_norm = sqrt(sum(grad_sums))
+            if keep_rows:
+                copyto(row, grads)
+                grad_sums = None
+                grad_norm = sqrt(float(vdot(grads, grads)))
+            else:
+                grad_sums = squared_sums(grads)
+                grad_norm = sqrt(sum(grad_sums))
             if not (isfinite(loss_value) and isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
             if settings.clip_mode != "none":
                 self._clip(grad_norm)
             opt_step(grads)
-            return grad_sums, grad_norm, loss_value, None, None
+            return grad_sums, grad_norm, loss_value
 
         return step
 
+    def _measure_update(self, epoch: int) -> Callable[[], RunFinished | tuple[list[float], list[float]]]:
+        """After a sampled minibatch step whose weights were copied to ``_prev_params`` before
+        it: the squared sums of the weights and of the update, or how the weights diverged."""
+        params, prev, squared_sums = self.network.params, self._prev_params, self._stats.squared_sums
+
+        def measure() -> RunFinished | tuple[list[float], list[float]]:
+            np.subtract(params, prev, out=prev)
+            update_sums = squared_sums(prev)
+            weight_sums = squared_sums(params)
+            if not math.isfinite(sum(weight_sums)):
+                self.divergence = Divergence(epoch, self.step, "weights", self._first_bad_layer(weight_sums))
+                return self._finished("diverged")
+            return weight_sums, update_sums
+
+        return measure
+
     def _step(
-        self, epoch: int, xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, sample: bool
+        self, epoch: int, xb: np.ndarray, yb: np.ndarray, ob: np.ndarray, sample: bool,
+        row: np.ndarray | None = None,
     ) -> RunFinished | tuple:
         """One optimizer step; the squared norms it measured, or how it diverged.
 
@@ -461,8 +471,13 @@ class Trainer:
             loss_value, grad_out = self.loss(out, yb)
             net.backward(grad_out, input_grad=False)
             loss_value = float(loss_value) + self._regularize()
-            grad_sums = stats.squared_sums(net.grads)
-            grad_norm = math.sqrt(sum(grad_sums))
+            if row is not None:  # as _hot_step does with keep_rows
+                copyto(row, net.grads)
+                grad_sums = None
+                grad_norm = math.sqrt(float(vdot(net.grads, net.grads)))
+            else:
+                grad_sums = stats.squared_sums(net.grads)
+                grad_norm = math.sqrt(sum(grad_sums))
             if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
                 return self._diverged(epoch, loss_value, grad_sums)
             if self.settings.clip_mode != "none":
@@ -512,7 +527,9 @@ class Trainer:
         elif s.clip_mode == "value":
             clip_grad_value(self.network.grads, s.clip_max)
 
-    def _diverged(self, epoch: int, loss_value: float, grad_sums: list[float]) -> RunFinished:
+    def _diverged(self, epoch: int, loss_value: float, grad_sums: list[float] | None) -> RunFinished:
+        if grad_sums is None:
+            grad_sums = self._stats.squared_sums(self.network.grads)
         layer = self._first_bad_activation()
         if layer is not None:
             quantity = "activations"
@@ -531,8 +548,8 @@ class Trainer:
         return None
 
     def _first_bad_layer(self, sums: list[float]) -> str | None:
-        norms = self._stats.weight_norms(sums)
-        biases = self._stats.bias_norms(sums)
+        norms = self._stats.layout.weight_norms(sums)
+        biases = self._stats.layout.bias_norms(sums)
         for layer in self._stats.layers:
             if not (math.isfinite(norms[layer]) and math.isfinite(biases[layer])):
                 return layer
@@ -553,15 +570,15 @@ class Trainer:
         # loss and the epoch's order of rows, whose outputs _train_out holds), as Keras and
         # Lightning report them: a second pass over the training split cost a third of the
         # epoch. L-BFGS (one full-batch step per epoch) measures the split after its step.
-        val_loss, val_metric = self.evaluate("val")
+        # Runs in the epoch's quiet NumPy error state (see _run_epoch).
+        val_loss, val_metric = self._evaluate("val")
         if train is None:
-            train_loss, train_metric = self.evaluate("train")
+            train_loss, train_metric = self._evaluate("train")
         else:
             train_loss, order = train
             train_metric = self._metric(self._train_out, self.dataset.y_train[order])
             if len(self._x_val) == 0:  # the activation statistics below need an eval forward
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    self.network.forward(self._x_train, training=False)
+                self.network.forward(self._x_train, training=False)
         activations = {
             name: ActivationSummary(s.mean, s.std, s.dead_fraction, s.saturated_fraction)
             for name, s in self.network.activation_stats().items()

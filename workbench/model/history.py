@@ -14,6 +14,7 @@ from operator import attrgetter
 import numpy as np
 
 from engine.events import EpochMetrics, StepMetrics
+from engine.layer_norms import norm_table
 
 # Rows kept at most; past it, every other row is dropped. The real cap is the smaller of this and
 # what the memory budget allows for the run's number of columns (wide networks keep fewer rows).
@@ -206,6 +207,9 @@ class History:
         self.generation += 1
 
     def _layer_rows(self, items: list) -> dict[str, np.ndarray]:
+        table = norm_table(items, self.layers)  # a Trainer's steps: one pass from their sums
+        if table is not None:
+            return {name: table[:, i] for i, name in enumerate(self.layers)}
         norms = [e.layer_grad_norms for e in items]
         n, k = len(norms), len(self.layers)
         if list(norms[0]) == self.layers and list(norms[-1]) == self.layers:
