@@ -75,6 +75,7 @@ class Recurrent(Layer):
         self.a: np.ndarray | None = None  # the last output (the trainer checks it is finite)
         self._x: np.ndarray | None = None
         self._workspace: dict[str, np.ndarray] = {}
+        self._view_cache: dict[str, tuple[tuple[int, ...], list[tuple[np.ndarray, ...]]]] = {}
 
     def config(self) -> dict[str, Any]:
         return {"units": self.units, "return_sequences": self.return_sequences, "truncate": self.truncate}
@@ -131,6 +132,16 @@ class Recurrent(Layer):
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = self._workspace[key] = np.empty(shape, dtype=dtype)
         return buf
+
+    def _cached_views(self, key: str, arrays: tuple[np.ndarray, ...],
+                      make: Callable[[], list[tuple[np.ndarray, ...]]]) -> list[tuple[np.ndarray, ...]]:
+        """Per-step views of workspace arrays, made once while those arrays stay the same:
+        slicing a dozen views every step costs about as much as one of its small products."""
+        ident = tuple(id(a) for a in arrays)
+        cached = self._view_cache.get(key)
+        if cached is None or cached[0] != ident:
+            cached = self._view_cache[key] = (ident, make())
+        return cached[1]
 
     def _input_product(self, xt: np.ndarray) -> np.ndarray:
         t, b, f = xt.shape
@@ -305,19 +316,21 @@ class LSTM(Recurrent):
         fcs = self._work("fc", (t_len, H, batch), dt)
         c = self._work("c0", (H, batch), dt)
         c[...] = 0.0
+        steps = self._cached_views("forward", (z, gates, cs, tcs, igs, fcs), lambda: [(
+            z[t], gates[t], gates[t, :H], gates[t, H:], gates[t, H : 2 * H], gates[t, 2 * H : 3 * H],
+            gates[t, 3 * H :], fcs[t], igs[t], cs[t], tcs[t], z[t + 1, f : f + H]) for t in range(t_len)])
+        dot, tanh, exp, divide, add = np.dot, np.tanh, np.exp, np.divide, np.add
         with np.errstate(over="ignore"):  # exp(−z) = inf for z ≪ 0 still gives σ(z) = 0
-            for t in range(t_len):
-                g = gates[t]
-                np.dot(w, z[t], out=g)
-                np.tanh(g[:H], out=g[:H])
-                d = g[H:]
-                np.exp(d, out=d)
+            for t, (z_t, g, g_g, d, d_i, d_f, d_o, fc, ig, c_new, tc, h_new) in enumerate(steps):
+                dot(w, z_t, out=g)
+                tanh(g_g, out=g_g)
+                exp(d, out=d)
                 d += 1.0  # σ(z) = 1 / d: dividing by d below saves a pass
-                fc = np.divide(c, g[2 * H : 3 * H], out=fcs[t])
-                ig = np.divide(g[:H], g[H : 2 * H], out=igs[t])
-                c_new = np.add(fc, ig, out=cs[t])
-                np.tanh(c_new, out=tcs[t])
-                h_new = np.divide(tcs[t], g[3 * H :], out=z[t + 1, f : f + H])
+                divide(c, d_f, out=fc)
+                divide(g_g, d_i, out=ig)
+                add(fc, ig, out=c_new)
+                tanh(c_new, out=tc)
+                divide(tc, d_o, out=h_new)
                 if mask is not None:
                     m, h = mask[t], z[t, f : f + H]
                     c_new[...] = c + m * (c_new - c)
@@ -370,28 +383,31 @@ class LSTM(Recurrent):
         dc = dc_buf = self._work("dc", (H, batch), dt)
         dc[...] = 0.0
         product = self._work("product", (H, batch), dt)
+        steps = self._cached_views("backward", (dhs, dgates, from_dh, from_dc, gates), lambda: [(
+            dhs[t], dgates[t, 3 * H :].reshape(2, H, batch), from_dh[t], dgates[t, 4 * H :], from_dc[t],
+            dgates[t, : 3 * H].reshape(3, H, batch), dhs[t - 1] if t else None, dgates[t, : 4 * H],
+            f_[t]) for t in range(t_len)])
+        dot, multiply, add = np.dot, np.multiply, np.add
         for t in range(t_len - 1, -1, -1):
-            dh = dhs[t]
+            dh, da_o, from_dh_t, dc_from_h, from_dc_t, da_gif, prev, da, f_t = steps[t]
             if mask is not None:
                 m = mask[t]
                 dh_kept, dc_kept = dh * (1.0 - m), dc * (1.0 - m)
                 dh, dc = dh * m, dc * m
-            da = dgates[t]
-            np.multiply(dh, from_dh[t], out=da[3 * H :].reshape(2, H, batch))
-            np.add(da[4 * H :], dc, out=dc_t)
-            np.multiply(dc_t, from_dc[t], out=da[: 3 * H].reshape(3, H, batch))
+            multiply(dh, from_dh_t, out=da_o)  # the output gate's gradient and dh_t's part of dc_t
+            add(dc_from_h, dc, out=dc_t)
+            multiply(dc_t, from_dc_t, out=da_gif)
             if t == 0:
                 break
             if self._detached(t):
                 dc = dc_buf
                 dc[...] = 0.0
                 continue
-            prev = dhs[t - 1]
             if dy is None:
-                np.dot(w_hh_t, da[: 4 * H], out=prev)
+                dot(w_hh_t, da, out=prev)
             else:
-                prev += np.dot(w_hh_t, da[: 4 * H], out=product)
-            dc = np.multiply(dc_t, f_[t], out=dc_buf)
+                prev += dot(w_hh_t, da, out=product)
+            dc = multiply(dc_t, f_t, out=dc_buf)
             if mask is not None:
                 prev += dh_kept
                 dc += dc_kept
