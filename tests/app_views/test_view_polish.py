@@ -1,0 +1,44 @@
+"""What a newcomer sees in the analysis views at 1280×720: panels meant to be compared by eye
+are drawn at one scale, labels stay readable above the lines, and every label says what it shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.shipped import example_path
+from tests.app.conftest import menu_action
+from tests.app_views.conftest import train
+from workbench.experiment import load_experiment
+
+
+def _shapes(window: Any, qtbot: Any, epochs: int = 1) -> None:
+    spec = load_experiment(example_path("shapes-gradcam")).with_overrides(
+        {"data.n_samples": 240, "training.epochs": epochs})
+    window.session.new(spec)
+    window.resize(1280, 720)
+    train(qtbot, window, timeout=60_000)
+
+
+def _on_screen(item: Any) -> tuple[float, float, float, float]:
+    """An image item's left, top, width and height in the view's pixels."""
+    rect = item.mapRectToScene(item.boundingRect())
+    return rect.left(), rect.top(), rect.width(), rect.height()
+
+
+def test_gradcam_draws_the_image_and_the_map_at_one_scale_side_by_side(qtbot, window) -> None:
+    _shapes(window, qtbot)
+    menu_action(window.analyze_menu, "Grad-CAM").trigger()
+    view = window.views["gradcam"]
+    view.sample_box.setValue(2)
+    window.refresh_views(force=True)
+    qtbot.wait(300)  # the page is laid out once shown
+    _, image_top, image_w, image_h = _on_screen(view.image)
+    cam_left, cam_top, cam_w, cam_h = _on_screen(view.cam_image)
+    assert image_w > 150 and image_h > 150  # large enough to see pixels at 1280×720
+    assert abs(image_w - cam_w) < 1 and abs(image_h - cam_h) < 1, "one pixel is one size in both panels"
+    assert abs(image_top - cam_top) < 1, "the two pictures are level"
+    assert np.allclose(view.image_plot.viewRange(), view.cam_plot.viewRange())
+    bar_left = view.bar.mapRectToScene(view.bar.boundingRect()).left()
+    assert cam_left + cam_w <= bar_left, "the colour bar never covers the map"
