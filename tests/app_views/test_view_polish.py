@@ -42,3 +42,18 @@ def test_gradcam_draws_the_image_and_the_map_at_one_scale_side_by_side(qtbot, wi
     assert np.allclose(view.image_plot.viewRange(), view.cam_plot.viewRange())
     bar_left = view.bar.mapRectToScene(view.bar.boundingRect()).left()
     assert cam_left + cam_w <= bar_left, "the colour bar never covers the map"
+
+
+def test_step_through_labels_sit_on_opaque_cards_above_the_highlighted_edges(qtbot, window) -> None:
+    window.session.open(str(example_path("saturated-sigmoid")))
+    menu_action(window.analyze_menu, "Step Through Backprop").trigger()
+    view = window.views["step_through"]
+    steps = view.walk.steps
+    view.go_to(next(i + 1 for i, s in enumerate(steps) if s.phase == "parameters" and s.edge is not None))
+    hx, _ = view.hot.getData()
+    assert hx is not None and len(hx) >= 8  # the four thick edges into the output are lit
+    values = [t for t in view.texts if t.textItem.toPlainText() in ("1", "0.998", "0.997", "0.989")]
+    assert len(values) >= 4, [t.textItem.toPlainText() for t in view.texts]
+    for label in view.texts:
+        assert label.zValue() > max(view.hot.zValue(), view.edges.zValue(), view.nodes.zValue())
+        assert label.fill.color().alpha() == 255, "no edge shows through a value"
