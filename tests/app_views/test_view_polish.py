@@ -57,3 +57,24 @@ def test_step_through_labels_sit_on_opaque_cards_above_the_highlighted_edges(qtb
     for label in view.texts:
         assert label.zValue() > max(view.hot.zValue(), view.edges.zValue(), view.nodes.zValue())
         assert label.fill.color().alpha() == 255, "no edge shows through a value"
+
+
+def test_confusion_colour_bar_says_what_the_colour_means_in_both_modes(qtbot, window) -> None:
+    from workbench.app.views.colour_scales import bar_label
+
+    train(qtbot, window)
+    menu_action(window.analyze_menu, "Confusion Matrix and Mistakes").trigger()
+    view = window.views["confusion"]
+    qtbot.waitUntil(lambda: view.result is not None)
+    window.refresh_views(force=True)
+    counts = view.result.counts
+    assert view.show_box.currentText() == "cells: counts"
+    assert [t.textItem.toPlainText() for t in view.cell_texts] == [str(c) for c in counts.ravel()]
+    assert bar_label(view.colour_bar) == "colour: % of true class · cells: counts"
+    view.show_box.setCurrentIndex(view.show_box.findData("percent"))
+    window.refresh_views(force=True)
+    assert view.cell_texts[0].textItem.toPlainText().endswith("%")
+    assert bar_label(view.colour_bar) == "colour and cells: % of true class"
+    # The colour really is the share of the true class in both modes.
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    np.testing.assert_allclose(np.asarray(view.matrix_image.image, dtype=float), 100 * share, atol=1e-6)
