@@ -240,6 +240,7 @@ class MainWindow(QMainWindow):
         self.workspace.open_page(layout.current)
         width = max(self.width(), 960)
         self.splitter.setSizes([layout.editors_width, width - layout.editors_width])
+        self.about.set_expanded(layout.about_expanded)
 
     def current_layout(self) -> Layout:
         sizes = self.splitter.sizes()
@@ -251,6 +252,7 @@ class MainWindow(QMainWindow):
             pages=tuple(n for n in self.workspace.open_names() if n != TRAINING),
             current=self.workspace.current_name() or TRAINING,
             screen=self._screen_size(),
+            about_expanded=self.about.expanded,
         )
 
     def _restore_layout(self) -> None:
