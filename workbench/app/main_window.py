@@ -194,7 +194,8 @@ class MainWindow(QMainWindow):
 
     def _install_views(self) -> None:
         slots: dict[str, Home] = {"health": self.training_screen.health,
-                                  "diagnostics": self.training_screen.diagnostics}
+                                  "diagnostics": self.training_screen.diagnostics,
+                                  "task": self.training_screen.task}
         host = ViewHost(
             session=self.session, views=self.views, parent=self, add_page=self._add_page,
             open_page=self.workspace.open_page, is_open=self.workspace.is_open, slots=slots,
@@ -517,6 +518,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
         self.boundary_plot.set_trainer(trainer)
+        self.training_screen.show_for(trainer)
         for plot in self.plots:
             plot.reset_view()
         self.refresh_views(force=True)

@@ -32,7 +32,7 @@ from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
 from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, image_layer_cells
-from workbench.app.panels.recurrent_cells import recurrent_cell
+from workbench.app.panels.recurrent_cells import fit_recurrent_cells, recurrent_cell
 from workbench.app.panels.row_notes import NOTE_COLOUR_ROLE, NOTE_ROLE, RowNoteDelegate, cap_widgets
 from workbench.model import layer_tree
 from workbench.model.layer_table import layer_sizes, network_input_shape
@@ -316,6 +316,7 @@ class NetworkPanel(QWidget):
         for row, entry in enumerate(self._rows):
             self._fill_row(row, _spec_at(spec.model.layers, entry.path), entry)
         self._show_layer_sizes()
+        fit_recurrent_cells(self.table)
         if 0 <= selected < self.table.rowCount():
             self.table.selectRow(selected)
         self._update_block_button()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLabel, QTableWidget, QWidget
 
 OUTPUT_MODES = {False: "last step", True: "all steps"}
 CELL_WORDS = {"rnn": "tanh", "lstm": "gated", "gru": "gated"}
@@ -40,3 +40,19 @@ class RecurrentCell(QWidget):
 
 def recurrent_cell(layer: Any, set_return_sequences: Callable[[bool], None]) -> RecurrentCell:
     return RecurrentCell(layer, set_return_sequences)
+
+
+def fit_recurrent_cells(table: QTableWidget, column: int = 2) -> None:
+    """Give a recurrent row's cell (spanning ``column`` and the next) the width it needs: a
+    spanned cell does not count when its columns fit their contents, and the stretching Size
+    column would otherwise squeeze it to "tanh · o… last"."""
+    header = table.horizontalHeader()
+    cells = [w for r in range(table.rowCount())
+             if isinstance(w := table.cellWidget(r, column), RecurrentCell)]
+    if not cells:
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        return
+    need = max(c.sizeHint().width() for c in cells)
+    own = max(table.sizeHintForColumn(column), header.sectionSizeHint(column))
+    header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+    header.resizeSection(column, max(own, need - header.sectionSize(column + 1)))
