@@ -78,3 +78,48 @@ def test_confusion_colour_bar_says_what_the_colour_means_in_both_modes(qtbot, wi
     # The colour really is the share of the true class in both modes.
     share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     np.testing.assert_allclose(np.asarray(view.matrix_image.image, dtype=float), 100 * share, atol=1e-6)
+
+
+def test_without_a_plane_the_right_column_shows_a_live_confusion_matrix(qtbot, window) -> None:
+    from engine.analysis.confusion import classify
+    from tests.app_views.conftest import digits_spec
+    from workbench.model.samples import network_input
+
+    screen = window.training_screen
+    assert screen.right.currentWidget() is screen.picture  # the spiral has its plane
+    window.session.new(digits_spec(epochs=500))
+    view = window.views["live_predictions"]
+    assert screen.right.currentWidget() is screen.task and view.isVisible()
+    assert not window.boundary_plot.isVisible()
+    window.session.start()
+    qtbot.waitUntil(lambda: view.counts.sum() > 0, timeout=20_000)
+    first = view.counts.copy()
+    assert window.session.is_running, "drawn while the network trains"
+    qtbot.waitUntil(lambda: not np.array_equal(view.counts, first), timeout=30_000)  # it follows the weights
+    window.session.stop(join=True)
+    qtbot.wait(50)
+    window.refresh_views(force=True)
+    t, net = window.session.trainer, window.session.view_network
+    ds = t.dataset
+    expected = classify(net, t.loss, network_input(ds.x_val, net), ds.y_val, ds.class_names)
+    np.testing.assert_array_equal(view.counts, expected.counts)
+    assert view.plot.titleLabel.text.startswith(f"validation accuracy {100 * expected.accuracy:.1f} %")
+    assert [c.textItem.toPlainText() for c in view.cell_texts] == [str(c) for c in expected.counts.ravel()]
+
+
+def test_a_sequence_regression_shows_predicted_against_true(qtbot, window) -> None:
+    spec = load_experiment(example_path("recurrent-adding")).with_overrides(
+        {"data.n_samples": 200, "data.sequence_length": 10, "training.epochs": 1, "variants": []})
+    window.session.new(spec)
+    window.workspace.open_page("training")
+    train(qtbot, window, timeout=60_000)
+    window.refresh_views(force=True)
+    view = window.views["live_predictions"]
+    screen = window.training_screen
+    assert screen.right.currentWidget() is screen.task and view.isVisible()
+    ds = window.session.trainer.dataset
+    true, _predicted = view.pairs.T
+    np.testing.assert_allclose(true, np.asarray(ds.y_val, float).reshape(-1))
+    assert len(view.points.data) == len(ds.y_val)
+    assert view.plot.titleLabel.text.startswith("validation R²")
+    assert view.plot.getAxis("bottom").labelText == "true value"
