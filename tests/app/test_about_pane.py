@@ -72,3 +72,12 @@ def test_a_short_description_offers_nothing_to_unfold(qtbot: Any, window: Any) -
     window.session.new(window.session.spec.model_copy(update={"description": "Two lines at most."}))
     _settle(qtbot)
     assert not window.about.toggle.isVisible() and _whole_text_shown(window.about)
+
+
+def test_show_all_is_offered_exactly_when_the_folded_text_scrolls(qtbot: Any, window: Any) -> None:
+    window.resize(1280, 720)
+    for name in ("default-spiral", "digits", "table-titanic", "recurrent-adding", "saturated-sigmoid"):
+        window.session.open(str(example_path(name)))
+        _settle(qtbot)
+        scrolls = window.about.area.verticalScrollBar().maximum() > 0
+        assert window.about.toggle.isVisible() == scrolls, name

@@ -67,11 +67,12 @@ class AboutPane(QWidget):
             self.expandedChanged.emit(expanded)
 
     def _needed_height(self) -> int:
-        """The height that shows the whole text at the pane's current width."""
-        width = max(self.area.viewport().width(), 100)
-        margins = self.label.contentsMargins()
-        text_width = width - margins.left() - margins.right()
-        return self.label.heightForWidth(width) if text_width > 0 else MAX_HEIGHT
+        """The label's height for the whole text, at the width it has beside a scroll bar (a
+        folded long text has one; measuring without it would call a text that needs six lines
+        at the narrower width one that fits)."""
+        bar = self.area.verticalScrollBar().sizeHint().width()
+        width = max(self.area.width() - 2 * self.area.frameWidth() - bar, 100)
+        return self.label.heightForWidth(width)
 
     def _fit(self) -> None:
         frame = 2 * self.area.frameWidth()
