@@ -77,6 +77,9 @@ def test_a_short_description_offers_nothing_to_unfold(qtbot: Any, window: Any) -
 def test_show_all_is_offered_exactly_when_the_folded_text_scrolls(qtbot: Any, window: Any) -> None:
     window.resize(1280, 720)
     for name in ("default-spiral", "digits", "table-titanic", "recurrent-adding", "saturated-sigmoid"):
+        # From a short description each time: the pane must re-measure, not keep its last answer.
+        window.session.new(window.session.spec.model_copy(update={"description": "Short."}))
+        _settle(qtbot)
         window.session.open(str(example_path(name)))
         _settle(qtbot)
         scrolls = window.about.area.verticalScrollBar().maximum() > 0
