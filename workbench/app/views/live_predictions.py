@@ -53,8 +53,9 @@ class LivePredictionsView(WeightsMapView):
         for side in ("left", "bottom"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.add_export_actions(self.plot)
-        self.matrix = pg.ImageItem(axisOrder="row-major")
-        self.matrix.setColorMap(MATRIX_MAP)
+        # One rectangle per cell, not an enlarged image: the cells' edges stay exact at any size
+        # and in every export (an image of 2×2 pixels stretched over 300 px does not).
+        self.matrix = pg.BarGraphItem(x0=[], y0=[], width=1.0, height=1.0, pen=None)
         self.points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(31, 119, 180, 150))
         self.diagonal = pg.PlotCurveItem(pen=pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine))
         for item in (self.matrix, self.points, self.diagonal):
@@ -104,7 +105,7 @@ class LivePredictionsView(WeightsMapView):
         self.throttle.changed()
 
     def _clear(self) -> None:
-        self.matrix.clear()
+        self.matrix.setOpts(x0=[], y0=[], brushes=[])
         self.points.clear()
         self.diagonal.setData([], [])
         for t in self.cell_texts:
@@ -132,8 +133,10 @@ class LivePredictionsView(WeightsMapView):
         self.counts = counts
         share = 100.0 * result.row_normalized()
         k = len(counts)
-        self.matrix.setImage(share, levels=(0.0, 100.0))
-        self.matrix.setRect(0, 0, k, k)
+        rows, cols = np.indices((k, k))
+        colours = MATRIX_MAP.map(share.ravel() / 100.0, mode="qcolor")
+        self.matrix.setOpts(x0=cols.ravel(), y0=rows.ravel(), width=1.0, height=1.0,
+                            brushes=[pg.mkBrush(c) for c in colours], pens=[pg.mkPen(None)] * (k * k))
         if k <= MAX_CELL_TEXTS:
             if len(self.cell_texts) != k * k:
                 for t in self.cell_texts:
