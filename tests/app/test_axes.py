@@ -59,3 +59,33 @@ def test_legend_lists_every_curve_above_the_plot_and_folds_past_four(qtbot: Any)
     assert legend.texts() == [f"variant {i}" for i in range(8)], "the last entry is never cut off"
     legend.linkActivated.emit("less")
     assert len(legend.texts()) == 4
+
+
+def _plot_items(view: Any) -> list[Any]:
+    import pyqtgraph as pg
+
+    found = [v for v in vars(view).values() if isinstance(v, pg.PlotItem)]
+    layout = getattr(view, "plot_item", None)
+    if isinstance(layout, pg.PlotItem):
+        found.append(layout)
+    elif isinstance(layout, pg.GraphicsLayout):
+        found += [item for item in layout.items if isinstance(item, pg.PlotItem)]
+    return found
+
+
+def test_every_log_axis_in_every_view_writes_its_numbers_one_way(window) -> None:
+    plots = [window.loss_plot, window.metric_plot, window.gradient_plot, *window.views.values()]
+    log_axes = []
+    for view in plots:
+        for plot in _plot_items(view):
+            for side in ("left", "bottom"):
+                axis = plot.getAxis(side)
+                if axis.logMode:
+                    log_axes.append((type(view).__name__, side, axis))
+    names = {name for name, _side, _axis in log_axes}
+    assert {"LossPlot", "GradientPlot", "RaceView", "TimeGradientView", "LRFinderView"} <= names, names
+    for name, side, axis in log_axes:
+        assert isinstance(axis, TickAxis), f"{name}'s {side} axis labels its own way"
+        assert axis.tickStrings([-5, -4, -3, -2, -1, 0], 1.0, 1.0) == ["1e-5", "1e-4", "1e-3", "1e-2", "1e-1",
+                                                                      "1e0"]
+        assert axis.tickStrings([-3, -2, -1, 0, 1], 1.0, 1.0) == ["0.001", "0.01", "0.1", "1", "10"]

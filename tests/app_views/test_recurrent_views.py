@@ -41,7 +41,8 @@ def test_build_an_lstm_in_the_editor_train_and_read_the_gradient_through_time(
     qtbot.waitUntil(lambda: editor.table.rowCount() == 1)
     assert window.session.spec.model.layers[0].type == "lstm"
     assert editor.table.cellWidget(0, 0).currentText() == "LSTM"
-    assert editor.table.cellWidget(0, 3).currentText() == "last step"
+    assert editor.table.cellWidget(0, 2).text() == "gated · output last step"
+    assert editor.table.cellWidget(0, 3) is None and editor.table.columnSpan(0, 2) == 2
     assert editor.params_label.text() == f"Parameters: {4 * 16 * (2 + 16) + 2 * 4 * 16 + 16 + 1:,}"
 
     assert "Gradient Through Time" in menu_texts(window.analyze_menu)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from workbench.app.jobs import BackgroundJob
     from workbench.app.session import Session
 
-TrainingSlot = Literal["health", "diagnostics"]
+TrainingSlot = Literal["health", "diagnostics", "task"]
 
 
 class ViewRegistry(Mapping[str, Any]):

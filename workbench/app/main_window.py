@@ -199,7 +199,8 @@ class MainWindow(QMainWindow):
 
     def _install_views(self) -> None:
         slots: dict[str, Home] = {"health": self.training_screen.health,
-                                  "diagnostics": self.training_screen.diagnostics}
+                                  "diagnostics": self.training_screen.diagnostics,
+                                  "task": self.training_screen.task}
         host = ViewHost(
             session=self.session, views=self.views, parent=self, add_page=self._add_page,
             open_page=self.workspace.open_page, is_open=self.workspace.is_open, slots=slots,
@@ -245,6 +246,7 @@ class MainWindow(QMainWindow):
         self.workspace.open_page(layout.current)
         width = max(self.width(), 960)
         self.splitter.setSizes([layout.editors_width, width - layout.editors_width])
+        self.about.set_expanded(layout.about_expanded)
 
     def current_layout(self) -> Layout:
         sizes = self.splitter.sizes()
@@ -256,6 +258,7 @@ class MainWindow(QMainWindow):
             pages=tuple(n for n in self.workspace.open_names() if n != TRAINING),
             current=self.workspace.current_name() or TRAINING,
             screen=self._screen_size(),
+            about_expanded=self.about.expanded,
         )
 
     def _restore_layout(self) -> None:
@@ -522,6 +525,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _trainer_changed(self, trainer: Any) -> None:
         self.boundary_plot.set_trainer(trainer)
+        self.training_screen.show_for(trainer)
         for plot in self.plots:
             plot.reset_view()
         self.refresh_views(force=True)

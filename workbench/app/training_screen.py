@@ -8,7 +8,9 @@ strip along the bottom. A grid, not docks: nothing can overlap, and the proporti
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
+from typing import Any
+
+from PySide6.QtWidgets import QGridLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from workbench.app.workspace import Home
 
@@ -23,6 +25,14 @@ class TrainingScreen(QWidget):
         self.health = Home()
         self.diagnostics = Home()
         self.diagnostics.setFixedHeight(STRIP_HEIGHT)
+        # The right column: the decision boundary for a 2-D set, else the live view of the
+        # ``task`` slot (what the network predicts), so a third of the screen is never empty.
+        self.task = Home()
+        self.right = QStackedWidget()
+        self.right.setObjectName("training-right-column")
+        self.right.addWidget(picture)
+        self.right.addWidget(self.task)
+        self.picture = picture
         grid = QGridLayout()
         grid.setContentsMargins(2, 2, 2, 2)
         grid.setSpacing(6)
@@ -30,7 +40,7 @@ class TrainingScreen(QWidget):
         grid.addWidget(metric, 0, 1)
         grid.addWidget(gradients, 1, 0)
         grid.addWidget(self.health, 1, 1)
-        grid.addWidget(picture, 0, 2, 2, 1)
+        grid.addWidget(self.right, 0, 2, 2, 1)
         for column in range(3):
             grid.setColumnStretch(column, 1)
         for row in range(2):
@@ -40,4 +50,12 @@ class TrainingScreen(QWidget):
         layout.setSpacing(4)
         layout.addLayout(grid, 1)
         layout.addWidget(self.diagnostics)
-        self.panes = (loss, metric, gradients, self.health, picture, self.diagnostics)
+        self.panes = (loss, metric, gradients, self.health, self.right, self.diagnostics)
+
+    def show_for(self, trainer: Any) -> None:
+        """The boundary when the data has a 2-D plane (or nothing could be built: its note says
+        what to fix), else the live predictions."""
+        from workbench.app.views.live_predictions import has_plane
+
+        plane = trainer is None or has_plane(trainer)
+        self.right.setCurrentWidget(self.picture if plane else self.task)

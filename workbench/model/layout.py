@@ -24,6 +24,7 @@ class Layout:
     pages: tuple[str, ...] = ()  # open analysis pages, in tab order (the Training page is implied)
     current: str = "training"
     screen: tuple[int, int] = (0, 0)
+    about_expanded: bool = False  # the whole experiment description shown, not its first lines
     version: int = field(default=LAYOUT_VERSION)
 
     def to_json(self) -> str:
@@ -49,6 +50,7 @@ def parse_layout(text: Any, screen: tuple[int, int], known_pages: set[str]) -> L
             pages=tuple(str(p) for p in raw["pages"]),
             current=str(raw["current"]),
             screen=_pair(raw["screen"]),
+            about_expanded=_bool(raw.get("about_expanded", False)),  # absent in older saves
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +27,7 @@ from engine.data import DATASETS
 from engine.spec import FEATURES, MAX_IMAGE_SIZE, MAX_SAMPLES, MAX_SEQUENCE_LENGTH, MIN_IMAGE_SIZE
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.plots.boundary_plot import PALETTE
+from workbench.model.data_fields import FieldShow, data_fields
 
 FEATURE_LABELS = {"x1": "x₁", "x2": "x₂", "x1_sq": "x₁²", "x2_sq": "x₂²", "x1_x2": "x₁x₂",
                   "sin_x1": "sin x₁", "sin_x2": "sin x₂"}
@@ -37,6 +39,8 @@ class DataPanel(QWidget):
         self.session = session
         self.setObjectName("DataPanel")
         form = QFormLayout()
+        self.form = form
+        self.in_use: dict[str, QLabel] = {}  # what the data really uses, where a field does not apply
         self.dataset = QComboBox()
         for name, entry in DATASETS.items():
             label = "CSV file…" if name == "csv" else name.replace("_", " ")
@@ -76,7 +80,7 @@ class DataPanel(QWidget):
         self.samples.setSingleStep(50)
         self.samples.setToolTip(TIPS["n_samples"])
         self.samples.editingFinished.connect(lambda: self._edit("n_samples", self.samples.value()))
-        form.addRow("Samples", self.samples)
+        form.addRow("Samples", self._in_use_stack("samples", self.samples))
         self.noise = QDoubleSpinBox()
         self.noise.setRange(0.0, 0.5)
         self.noise.setSingleStep(0.05)
@@ -87,7 +91,7 @@ class DataPanel(QWidget):
         self.classes.setRange(2, 10)
         self.classes.setToolTip(TIPS["n_classes"])
         self.classes.editingFinished.connect(lambda: self._edit("n_classes", self.classes.value()))
-        form.addRow("Classes", self.classes)
+        form.addRow("Classes", self._in_use_stack("classes", self.classes))
         self.length = QSpinBox()  # sequence sources (engine/data/sequences.py)
         self.length.setRange(2, MAX_SEQUENCE_LENGTH)
         self.length.setToolTip("Time steps of each sequence, or the window of a CSV series.")
@@ -99,7 +103,7 @@ class DataPanel(QWidget):
         self.fraction.setToolTip(TIPS["train_fraction"])
         self.fraction.editingFinished.connect(lambda: self._edit("train_fraction", self.fraction.value()))
         form.addRow("Train share", self.fraction)
-        form.addRow("Images", self._image_row())
+        form.addRow("Images", self._in_use_stack("images", self._image_row()))
 
         feats = QWidget()
         grid = QGridLayout(feats)
@@ -112,6 +116,7 @@ class DataPanel(QWidget):
             box.toggled.connect(self._features_changed)
             grid.addWidget(box, i // 4, i % 4)
             self.features[name] = box
+        self.features_row = feats
         form.addRow("Features", feats)
         self.standardize = QCheckBox("standardize inputs")
         self.standardize.setToolTip(TIPS["standardize"])
@@ -166,6 +171,18 @@ class DataPanel(QWidget):
         self.show_spec(session.spec)
         self.show_dataset(session.trainer)
         self.error.show_message(session.build_error)
+
+    def _in_use_stack(self, name: str, editor: QWidget) -> QStackedWidget:
+        """``editor``, or in its place a grey label saying what the data uses instead."""
+        stack = QStackedWidget()
+        label = QLabel()
+        label.setObjectName(f"InUse_{name}")
+        label.setStyleSheet("color: #555;")
+        label.setToolTip("This source sets the value itself; the field does not apply.")
+        stack.addWidget(editor)
+        stack.addWidget(label)
+        self.in_use[name] = label
+        return stack
 
     def _image_row(self) -> QWidget:
         """Image size (shapes and image folders) and grey/RGB (image folders)."""
@@ -271,7 +288,6 @@ class DataPanel(QWidget):
     # ------------------------------------------------------------------ display
     def show_spec(self, spec: Any) -> None:
         data = spec.data
-        entry = DATASETS.get(data.source) if data.source in DATASETS else None
         widgets = [self.dataset, self.samples, self.noise, self.classes, self.fraction, self.seed,
                    self.standardize, self.csv_path, self.target, self.length, self.image_size, self.channels,
                    *self.features.values()]
@@ -294,19 +310,51 @@ class DataPanel(QWidget):
             box.setChecked(name in data.features)
         for w in widgets:
             w.blockSignals(False)
-        kind = getattr(entry, "kind", "2d")
-        self.csv_row.setEnabled(kind in ("csv", "csv_series", "image_folder"))
-        self.target.setEnabled(kind in ("csv", "csv_series"))
-        self.samples.setEnabled(kind in ("2d", "sequence", "shapes"))  # the generated sets
-        self.length.setEnabled(kind in ("sequence", "csv_series"))
-        self.image_size.setEnabled(kind in ("shapes", "image_folder"))
-        self.channels.setEnabled(kind == "image_folder")
-        self.noise.setEnabled(bool(getattr(entry, "uses_noise", False)))
-        self.classes.setEnabled(bool(getattr(entry, "uses_n_classes", False)))
+        self.show_fields()
+
+    def show_fields(self) -> None:
+        """Show each field as edited, as the value the data really uses, or not at all."""
+        source = self.session.spec.data.source
+        entry = DATASETS.get(source) if source in DATASETS else None
+        dataset = getattr(self.session.trainer, "dataset", None)
+        shows = data_fields(source, entry, dataset)
+        self.fields = shows
+        rows = {"samples": self.samples, "noise": self.noise, "classes": self.classes,
+                "steps": self.length, "images": self.image_size, "path": self.csv_row,
+                "target": self.target, "features": self.features_row}
+        for name, widget in rows.items():
+            show = shows[name]
+            widget.setEnabled(show.state == "edit")
+            holder: QWidget = widget
+            if name in self.in_use:
+                holder = self._stack_of(name)
+                holder.setCurrentIndex(1 if show.state == "fixed" else 0)
+                self.in_use[name].setText(show.text)
+            self.form.setRowVisible(holder, show.state != "hidden")
+        self.channels.setVisible(shows["channels"].state == "edit")
+        self.channels.setEnabled(shows["channels"].state == "edit")
         for box in self.features.values():
-            box.setEnabled(kind == "2d")
+            box.setEnabled(shows["features"].state == "edit")
+
+    def _stack_of(self, name: str) -> QStackedWidget:
+        widget = self.in_use[name]
+        while not isinstance(widget, QStackedWidget):
+            widget = widget.parentWidget()
+        return widget
+
+    def field_text(self, name: str) -> str:
+        """What the user reads in the field ``name`` ("" when it is hidden)."""
+        show: FieldShow = self.fields[name]
+        if show.state == "hidden":
+            return ""
+        if show.state == "fixed":
+            return show.text
+        widget = {"samples": self.samples, "noise": self.noise, "classes": self.classes,
+                  "steps": self.length, "images": self.image_size}.get(name)
+        return widget.text() if widget is not None else ""
 
     def show_dataset(self, trainer: Any) -> None:
+        self.show_fields()
         dataset = getattr(trainer, "dataset", None)
         warnings = tuple(getattr(dataset, "warnings", ()) or ())
         self.data_warnings.setVisible(bool(warnings))

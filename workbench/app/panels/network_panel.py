@@ -32,6 +32,7 @@ from engine.spec import MAX_LAYERS
 from workbench.app.panels.common import TIPS, ErrorLabel, describe, edit_spec
 from workbench.app.panels.honest import honest_field, parse_int
 from workbench.app.panels.image_layer_cells import IMAGE_LAYER_TYPES, image_layer_cells
+from workbench.app.panels.recurrent_cells import fit_recurrent_cells, recurrent_cell
 from workbench.app.panels.row_notes import NOTE_COLOUR_ROLE, NOTE_ROLE, RowNoteDelegate, cap_widgets
 from workbench.model import layer_tree
 from workbench.model.layer_table import layer_sizes, network_input_shape
@@ -89,8 +90,13 @@ class NetworkPanel(QWidget):
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Type", "Size", "Activation", "Init"])
         self.table.horizontalHeaderItem(SHAPE_COLUMN).setToolTip(
-            "Size: units, rate, filters or window. Under it, → the layer's output shape (features, or "
+            "Size: units, rate, filters, window or momentum. Under it, → the layer's output shape "
+            "(features, or "
             "channels×height×width) · its parameter count, updated as you edit")
+        self.table.horizontalHeaderItem(2).setToolTip("The activation after a Dense or Conv2D layer")
+        self.table.horizontalHeaderItem(3).setToolTip(
+            "How a Dense or Conv2D layer's weights start. Recurrent rows say in one cell across "
+            "Activation and Init what they hold: their cell and their output.")
         self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
         self.table.setItemDelegate(RowNoteDelegate(self.table, SHAPE_COLUMN))
         header = self.table.horizontalHeader()
@@ -310,6 +316,7 @@ class NetworkPanel(QWidget):
         for row, entry in enumerate(self._rows):
             self._fill_row(row, _spec_at(spec.model.layers, entry.path), entry)
         self._show_layer_sizes()
+        fit_recurrent_cells(self.table)
         if 0 <= selected < self.table.rowCount():
             self.table.selectRow(selected)
         self._update_block_button()
@@ -393,23 +400,17 @@ class NetworkPanel(QWidget):
                 self.table.setCellWidget(row, col, _blank())
 
     def _fill_recurrent_row(self, row: int, layer: Any) -> None:
-        """Hidden size; the activation column names the cell; Init: last step or every step out."""
+        """Hidden size; then one cell across Activation and Init that says itself what it holds:
+        the cell's non-linearity and what the layer outputs (a recurrent layer has no weight-init
+        choice, so nothing may sit under the Init header)."""
         units = honest_field(
             TIPS["units"], parse_int, lambda v, r=row: self._layer_problem(r, "units", v),
             lambda units=layer.units: str(units), self.error.show_message)
         units.setText(str(layer.units))
-        cell = QLabel("tanh" if layer.type == "rnn" else "gated")
-        cell.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        cell.setToolTip("rnn: h' = tanh(W x + U h + b). lstm and gru: gated cells, as PyTorch's.")
-        out = QComboBox()
-        out.addItem("last step", False)
-        out.addItem("all steps", True)
-        out.setCurrentIndex(1 if layer.return_sequences else 0)
-        out.setToolTip("Output the last step's hidden state, or every step's (for a loss per step).")
-        out.activated.connect(
-            lambda _i, r=row, w=out: self.set_layer_field(r, "return_sequences", w.currentData()))
-        for col, w in ((1, units), (2, cell), (3, out)):
-            self.table.setCellWidget(row, col, w)
+        self.table.setCellWidget(row, 1, units)
+        self.table.setCellWidget(row, 2, recurrent_cell(
+            layer, lambda value, r=row: self.set_layer_field(r, "return_sequences", value)))
+        self.table.setSpan(row, 2, 1, 2)
 
     def show_sizes(self, trainer: Any) -> None:
         if trainer is not None:

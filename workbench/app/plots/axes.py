@@ -4,6 +4,11 @@ pyqtgraph labels every minor decade of a log axis (1e-3, 2e-3, … 9e-3, 1e-2, �
 linear labels until they touch ("010000 20000" on a narrow heatmap). ``TickAxis`` keeps at most
 MAX_LABELS labels, fewer when the axis is short, and labels a log axis at decades (or at 1-2-5
 steps when it spans less than two decades).
+
+Every log axis of the app is a ``TickAxis`` and writes its numbers one way (``log_labels``): plain
+decimals (0.001 … 1000) when all its labels are that readable, else every label in short
+e-notation (1e-5, 1e-4, … 1e0), so one axis never mixes "1e-4" with "0.001" and no view uses
+pyqtgraph's own "10⁻⁵" labels.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ class TickAxis(pg.AxisItem):
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         if self.logMode:
-            return [_short(10.0 ** v) for v in values]
+            return log_labels([10.0 ** v for v in values])
         return super().tickStrings(values, scale, spacing)
 
 
@@ -72,11 +77,30 @@ def log_ticks(lo: float, hi: float, limit: int = MAX_LABELS) -> list[float]:
     return inside[::step] if len(inside) >= 2 else [lo, hi]
 
 
-def _short(value: float) -> str:
+PLAIN_RANGE = (1e-3, 1e4)  # a log axis whose labels all lie here writes them as decimals
+
+
+def log_labels(values: list[float]) -> list[str]:
+    """One log axis's labels, all in one format: decimals, or all in short e-notation."""
+    finite = [v for v in values if v > 0 and np.isfinite(v)]
+    lo, hi = PLAIN_RANGE
+    plain = all(lo * (1 - 1e-9) <= v < hi for v in finite)
+    return [_plain(v) if plain else _exponent(v) for v in values]
+
+
+def _plain(value: float) -> str:
     if value == 0 or not np.isfinite(value):
         return f"{value:g}"
-    text = f"{value:.3g}"
-    return text.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
+    return f"{float(f'{value:.3g}'):.10f}".rstrip("0").rstrip(".")
+
+
+def _exponent(value: float) -> str:
+    if value <= 0 or not np.isfinite(value):
+        return f"{value:g}"
+    text = f"{value:.2e}"  # e.g. 2.00e-03
+    mantissa, exponent = text.split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def tick_axes() -> dict[str, TickAxis]:

@@ -18,6 +18,7 @@ from workbench.app.views import (
     gradient_health,
     histograms,
     landscape_view,
+    live_predictions,
     lr_finder_view,
     neuron_maps,
     race_view,
@@ -48,6 +49,7 @@ VIEW_MODULES = (
     sequence_view,
     step_through_view,
     race_view,
+    live_predictions,
 )
 
 

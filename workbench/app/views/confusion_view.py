@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QComboBox, QPushButton
 from engine.analysis.confusion import Classification, classify
 from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.plots.boundary_plot import PALETTE
+from workbench.app.views.colour_scales import set_bar_label
 from workbench.app.views.tiles import TileGrid
 from workbench.model.history import History
 from workbench.model.samples import network_input, picture, sample_kind
@@ -33,6 +34,11 @@ GALLERY = 16  # mistakes shown: 4 × 4 tiles
 COLUMNS = 4
 MATRIX_MAP = pg.ColorMap([0.0, 1.0], [(247, 251, 255), (8, 69, 148)])  # pale to dark blue
 
+
+# The colour is always the share of the row's true class (a rare class reads as well as a common
+# one); the bar says so in both modes, and what the numbers in the cells are.
+BAR_LABELS = {"counts": "colour: % of true class · cells: counts",
+              "percent": "colour and cells: % of true class"}
 
 class ConfusionView(WeightsMapView):
     title = "Confusion matrix"
@@ -54,7 +60,7 @@ class ConfusionView(WeightsMapView):
         self.matrix_plot.addItem(self.matrix_image)
         self.matrix_image.mouseClickEvent = self._matrix_clicked
         self.colour_bar = pg.ColorBarItem(values=(0.0, 100.0), colorMap=MATRIX_MAP, interactive=False,
-                                          label="% of the true class", width=14)
+                                          label=BAR_LABELS["counts"], width=14)
         self.colour_bar.setImageItem(self.matrix_image)
         ci.addItem(self.colour_bar, row=0, col=1)
         self.gallery_layout = ci.addLayout(row=0, col=2)
@@ -83,8 +89,8 @@ class ConfusionView(WeightsMapView):
         self.cell_texts: list[pg.TextItem] = []
 
         self.show_box = QComboBox()
-        self.show_box.addItem("counts", "counts")
-        self.show_box.addItem("% of true class", "percent")
+        self.show_box.addItem("cells: counts", "counts")
+        self.show_box.addItem("cells: % of true class", "percent")
         self.show_box.setToolTip("What the cells say: the number of validation samples, or the share "
                                  "of the row's true class (the diagonal is then each class's recall)")
         self.show_box.currentIndexChanged.connect(lambda _i: self._changed())
@@ -218,6 +224,7 @@ class ConfusionView(WeightsMapView):
             self.matrix_plot.vb.enableAutoRange()
             self.matrix_plot.vb.autoRange(padding=0.02)
         percent = self.show_box.currentData() == "percent"
+        set_bar_label(self.colour_bar, BAR_LABELS[self.show_box.currentData() or "counts"])
         for i in range(k):
             for j in range(k):
                 text = f"{100 * share[i, j]:.0f}%" if percent else f"{r.counts[i, j]:d}"

@@ -36,6 +36,12 @@ class GradCamView(WeightsMapView):
         self.cam_plot = grid.addPlot(row=0, col=1)
         self.bar = colour_bar("Grad-CAM (ReLU(Σ α·A))")
         grid.addItem(self.bar, row=0, col=2)
+        # The map is compared with the image by eye: both panels get the same width whatever
+        # their titles say, the same axis widths, and one shared view range, so a pixel of the
+        # image and the same pixel under the map are the same size on screen and side by side.
+        layout = grid.ci.layout
+        for col, stretch in ((0, 1), (1, 1), (2, 0)):
+            layout.setColumnStretchFactor(col, stretch)
         for p in (self.image_plot, self.cam_plot):
             p.setAspectLocked(True)
             p.invertY(True)
@@ -45,7 +51,12 @@ class GradCamView(WeightsMapView):
             for side in ("left", "bottom"):
                 p.getAxis(side).enableAutoSIPrefix(False)  # "column (x0.001)" helps nobody
             p.setRange(xRange=(0, 16), yRange=(0, 16), padding=0.02)
+            p.getAxis("left").setWidth(40)
+            p.setMinimumWidth(120)
+            p.setPreferredWidth(400)
             self.add_export_actions(p)
+        self.image_plot.setXLink(self.cam_plot)
+        self.image_plot.setYLink(self.cam_plot)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image_plot.addItem(self.image)
         self.under = pg.ImageItem(axisOrder="row-major")  # the image again, under the map
@@ -196,10 +207,11 @@ class GradCamView(WeightsMapView):
         names = ds.class_names
         label = int(np.asarray(ds.y_val).reshape(-1)[i])
         confidence = out[0].max() if out.shape[1] > 1 else max(out[0, 0], 1.0 - out[0, 0])
-        self.image_plot.setTitle(f"sample {i}: {names[label]}, predicted {names[predicted]} "
+        # Two short lines each: a long one-line title would widen its panel and shrink the other.
+        self.image_plot.setTitle(f"sample {i}: {names[label]}<br>predicted {names[predicted]} "
                                  f"({100 * confidence:.0f}%)", size="9pt")
         where = self._draw_box(ds, i, r, c)
-        self.cam_plot.setTitle(f"Grad-CAM of class {names[cls]} at {layer}{where}", size="9pt")
+        self.cam_plot.setTitle(f"Grad-CAM of class {names[cls]} at {layer}<br>{where}", size="9pt")
         self.hint.setText("" if cam.max() > 0 else
                           f"No positive evidence for class {names[cls]} at {layer}: the map is all zero.")
 
@@ -216,7 +228,7 @@ class GradCamView(WeightsMapView):
         for b in self.boxes:
             b.setData(xs, ys)
         self.peak_inside = bool(top <= r < bottom and left <= c < right)
-        return " · peak inside the object's box" if self.peak_inside else " · peak outside the object's box"
+        return "peak inside the object's box" if self.peak_inside else "peak outside the object's box"
 
     def table(self) -> tuple[list[str], np.ndarray]:
         if self.values.size == 0:

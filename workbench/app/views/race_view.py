@@ -40,6 +40,7 @@ from engine.optimizers import OPTIMIZERS
 from engine.spec import RaceSpec
 from workbench.app.jobs import BackgroundJob, progress_row, status_label
 from workbench.app.panels.common import edit_spec
+from workbench.app.plots.axes import tick_axes
 from workbench.app.plots.base import PlotView, columns
 from workbench.model.history import History
 from workbench.model.pace import DEFAULT_PACE, PACES, pace_label
@@ -79,7 +80,7 @@ class RaceView(PlotView):
         self.formula_error = ""
         grid = self.use_grid_layout()
         self.contour = grid.addPlot(row=0, col=0)
-        self.loss_plot = grid.addPlot(row=0, col=1)
+        self.loss_plot = grid.addPlot(row=0, col=1, axisItems=tick_axes())  # log y: the app's labels
         grid.ci.layout.setColumnStretchFactor(0, 3)
         grid.ci.layout.setColumnStretchFactor(1, 2)
         for p in (self.contour, self.loss_plot):

@@ -40,6 +40,10 @@ GRAD_COLOUR = (200, 30, 30)
 SPACING = 1.6  # between units
 LABEL_DX = 0.16  # labels start just right of their node
 LABEL_DY = 0.14  # and clear of the edge leaving it
+# Drawing order, bottom to top: the value and gradient labels are always readable, on an opaque
+# card, however many thick highlighted edges pass under them.
+Z_EDGES, Z_HOT, Z_NODES, Z_LABELS = 0, 1, 2, 10
+LABEL_FILL = (255, 255, 255, 255)
 
 
 class StepThroughView(PlotView):
@@ -60,7 +64,8 @@ class StepThroughView(PlotView):
         self.edges = pg.PlotDataItem(pen=pg.mkPen(200, 200, 200, 160, width=1), connect="pairs")
         self.hot = pg.PlotDataItem(pen=pg.mkPen(*HIGHLIGHT, width=4), connect="pairs")
         self.nodes = pg.ScatterPlotItem(size=18, pen=pg.mkPen(80, 80, 80), brush=pg.mkBrush(245, 245, 245))
-        for item in (self.edges, self.hot, self.nodes):
+        for item, z in ((self.edges, Z_EDGES), (self.hot, Z_HOT), (self.nodes, Z_NODES)):
+            item.setZValue(z)
             p.addItem(item)
         self.texts: list[pg.TextItem] = []
 
@@ -289,9 +294,9 @@ class StepThroughView(PlotView):
 
     def _text(self, text: str, x: float, y: float, colour: tuple, font: QFont,
               anchor: tuple[float, float]) -> None:
-        item = pg.TextItem(text, color=colour, anchor=anchor, fill=(255, 255, 255, 190))
+        item = pg.TextItem(text, color=colour, anchor=anchor, fill=LABEL_FILL)
         item.setFont(font)
-        item.setZValue(10)  # over the edges
+        item.setZValue(Z_LABELS)
         item.setPos(x, y)
         self.plot_item.addItem(item)
         self.texts.append(item)

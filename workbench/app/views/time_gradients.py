@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtWidgets import QComboBox
 
+from workbench.app.plots.axes import tick_axes
 from workbench.app.plots.base import MAP_INTERVAL, PlotView
 from workbench.model.time_history import TimeGradientHistory
 
@@ -44,7 +45,7 @@ class TimeGradientView(PlotView):
         self.controls.addWidget(self.layer_box)
         self.hint = self.add_hint("")
         grid = self.use_grid_layout()
-        self.curves_plot = grid.addPlot(row=0, col=0)
+        self.curves_plot = grid.addPlot(row=0, col=0, axisItems=tick_axes())  # log y: the app's labels
         self.curves_plot.setLabel("bottom", "time step t")
         self.curves_plot.setLabel("left", "‖∂L/∂h_t‖")
         self.curves_plot.setLogMode(y=True)
