@@ -146,3 +146,21 @@ def test_two_d_mistakes_are_points_and_open_their_features(qtbot: Any, window: A
     heights = saliency.bar_item.opts["height"]
     assert len(heights) == len(t.dataset.feature_names)
     np.testing.assert_allclose(heights, saliency.attribution.values[0], rtol=1e-6)
+
+
+def test_a_gallery_of_mistakes_gives_way_to_the_points_of_a_2d_set(qtbot: Any, window: Any) -> None:
+    """Digits with mistakes shown, then a new experiment on the spiral: the view swaps its
+    gallery for the points plot without an error (emptying the gallery after it had left the
+    scene raised in pyqtgraph)."""
+    from tests.app_views.conftest import spiral_spec
+
+    window.session.new(digits_spec())
+    train(qtbot, window)
+    view = open_confusion(qtbot, window)
+    window.refresh_views(force=True)
+    assert view.tiles.shown > 0
+    window.session.new(spiral_spec())
+    assert view.kind == "points"
+    assert view.tiles.shown == 0
+    assert view.points_plot in view.gallery_layout.items
+    assert view.tile_layout not in view.gallery_layout.items

@@ -123,6 +123,8 @@ class ConfusionView(WeightsMapView):
         ds = getattr(trainer, "dataset", None)
         self.kind = sample_kind(ds) if ds is not None else "features"
         points = self.kind == "points"
+        if points:
+            self.tiles.show(0)  # while the tiles' layout is still in the scene: pyqtgraph needs it
         shown, hidden = self.points_plot, self.tile_layout
         if not points:
             shown, hidden = hidden, shown
@@ -132,8 +134,6 @@ class ConfusionView(WeightsMapView):
             self.gallery_layout.addItem(shown, row=1, col=0, colspan=COLUMNS)
         shown.setVisible(True)
         hidden.setVisible(False)
-        if points:
-            self.tiles.show(0)
         self._changed()
 
     def set_network(self, network: Any) -> None:
