@@ -131,3 +131,26 @@ def test_float32_forward_stays_float32(kind):
     assert out.dtype == np.float32 and out.shape == (3, 5, 1)
     net.backward(np.ones_like(out), input_grad=False)
     assert net.grads.dtype == np.float32 and np.isfinite(net.grads).all()
+
+
+def test_lstm_reused_workspace_gives_what_a_fresh_layer_gives():
+    """The LSTM keeps its arrays between calls; batches of other sizes in between (an
+    evaluation's), an evaluation forward before a backward, and gate values read in between
+    must not change any result."""
+    rng = np.random.default_rng(3)
+    net = Network([LSTM(64, return_sequences=True), Dense(1, name="output")], (20, 3), rng)
+    x = rng.standard_normal((16, 20, 3))
+    grad = rng.standard_normal((16, 20, 1))
+
+    def run(network: Network, training: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        out = network.forward(x, training)
+        network.backward(grad)
+        return out, network.grads.copy()
+
+    expected_out, expected_grads = run(net.copy())
+    for batch in (16, 5, 16, 1, 16):
+        net.forward(rng.standard_normal((batch, 20, 3)), training=False)
+        net.layer("lstm1").gate_values  # noqa: B018 (reading them finishes the sigmoid gates)
+        out, grads = run(net, training=batch != 1)
+        np.testing.assert_array_equal(out, expected_out)
+        np.testing.assert_array_equal(grads, expected_grads)
