@@ -111,6 +111,11 @@ def test_a_sweep_from_the_dialog_fills_a_sortable_filterable_table(qtbot: Any, w
     scatter.y_choice.setCurrentIndex(scatter.y_choice.findData("val_loss"))
     assert scatter.best_record.last("val_loss") == min(losses)  # lower is better for a loss
 
+    # Another experiment opened: the sweep stays listed, but is not compared with it.
+    window.session.new(window.session.spec.with_overrides({"name": "another experiment"}))
+    assert view.proxy.rowCount() == 4
+    assert len(view.scatter.shown) == 0
+
     # The same runs were written as `gradient-workbench sweep` writes them.
     table = read_sweep(tmp_path / "sweep")
     assert sorted(row["run"] for row in table.rows) == sorted(names)

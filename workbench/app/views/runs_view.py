@@ -419,7 +419,9 @@ class RunsView(QWidget):
         for p in (self.loss_plot, self.metric_plot, self.grad_plot):
             p.set_runs(shown)
         # The scatter compares the whole sweep (as filtered); the selection is what the curves show.
-        self.scatter.set_runs([r for r in self.visible_records() if r.has_curves])
+        # Another experiment's runs are listed for reference, never compared with this one's.
+        self.scatter.set_runs([r for r in self.visible_records() if r.has_curves and (
+            r.experiment == self.experiment or r.source == "opened")])
         self._update_buttons()
 
     # -- sweeps ----------------------------------------------------------------------------
