@@ -75,18 +75,21 @@ def open_window(qtbot: Any, tmp_path: Path, dialogs: Dialogs, spec: ExperimentSp
     win.close()
     assert not win.session.is_running
     assert win.session.training_job.thread is None  # joined, then released
-    destroy(win)
 
 
 def destroy(win: Any) -> None:
-    """Delete the window's Qt side now, as the app does when it quits. Its children's
-    connections to closures over the window keep the Python side alive through Qt, beyond the
-    garbage collector's reach, until the Qt side goes: without this every test's window (tens
-    of MB) lived until the suite ended."""
+    """Delete the window's Qt side now, as the app does when it quits, and collect its Python
+    side at once. Only for a test that then checks nothing is left: a Python wrapper that
+    outlived its deleted graphics item (say, one a failed test's traceback holds) can be
+    mistaken by PySide for a new item made at the same address, which crashed the suite when
+    every test's window was deleted this way."""
+    import gc
+
     from PySide6.QtCore import QCoreApplication, QEvent
 
     win.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture
