@@ -115,6 +115,7 @@ def test_a_sweep_from_the_dialog_fills_a_sortable_filterable_table(qtbot: Any, w
     window.session.new(window.session.spec.with_overrides({"name": "another experiment"}))
     assert view.proxy.rowCount() == 4
     assert len(view.scatter.shown) == 0
+    assert view.scatter.best_text.toPlainText().startswith("No sweep of this experiment yet.")
 
     # The same runs were written as `gradient-workbench sweep` writes them.
     table = read_sweep(tmp_path / "sweep")

@@ -27,6 +27,10 @@ MEASURES: dict[str, tuple[str, Any, bool]] = {
 }
 
 
+EMPTY_TEXT = ("No sweep of this experiment yet.\nSweep… plots each run's setting\n"
+              "against its result here.")
+
+
 class SweepScatterPlot(PlotView):
     title = "Sweep: value against result"
 
@@ -80,6 +84,11 @@ class SweepScatterPlot(PlotView):
         key = self.y_choice.currentData()
         label, measure, higher = MEASURES[key]
         runs = [r for r in self.records if r.has_curves and path in r.extra["values"]]
+        if not runs:
+            self._draw_empty()
+            return
+        for side in ("bottom", "left"):
+            self.plot_item.showAxis(side)
         raw = [r.extra["values"][path] for r in runs]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
         y = np.array([measure(r) for r in runs], dtype=float)
@@ -117,6 +126,19 @@ class SweepScatterPlot(PlotView):
             self.best.setData(x=[], y=[])
             self.best_text.setText("")
         self.plot_item.enableAutoRange()
+
+    def _draw_empty(self) -> None:
+        """No sweep of this experiment: say so, instead of axes over nothing."""
+        self.x, self.y, self.shown, self.best_record, self.categories = np.empty(0), np.empty(0), [], None, []
+        self.points.setData(x=[], y=[])
+        self.best.setData(x=[], y=[])
+        self.plot_item.setLogMode(x=False, y=False)
+        for side in ("bottom", "left"):
+            self.plot_item.hideAxis(side)
+        self.best_text.setText(EMPTY_TEXT)
+        self.best_text.setAnchor((0.5, 0.5))
+        self.best_text.setPos(0.5, 0.5)
+        self.plot_item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def refresh(self, history: History, force: bool = False) -> None:
         pass  # drawn from the runs list when it changes, not from the live history
