@@ -23,6 +23,7 @@ from engine.analysis.confusion import Classification, classify
 from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.plots.boundary_plot import PALETTE
 from workbench.app.views.colour_scales import set_bar_label
+from workbench.app.views.matrix_texts import matrix_cell_texts
 from workbench.app.views.tiles import TileGrid
 from workbench.model.history import History
 from workbench.model.samples import network_input, picture, sample_kind
@@ -208,15 +209,7 @@ class ConfusionView(WeightsMapView):
         self.matrix_image.setImage(100.0 * share, levels=(0.0, 100.0))
         self.matrix_image.setRect(QRectF(0, 0, k, k))
         if len(self.cell_texts) != k * k:
-            for t in self.cell_texts:
-                self.matrix_plot.removeItem(t)
-            self.cell_texts = []
-            for i in range(k):
-                for j in range(k):
-                    t = pg.TextItem("", anchor=(0.5, 0.5))
-                    t.setPos(j + 0.5, i + 0.5)
-                    self.matrix_plot.addItem(t, ignoreBounds=True)  # the image alone sets the range
-                    self.cell_texts.append(t)
+            self.cell_texts = matrix_cell_texts(self.matrix_plot, k, self.cell_texts)
             ticks = [[(j + 0.5, name) for j, name in enumerate(r.class_names)]]
             for side in ("bottom", "left"):
                 self.matrix_plot.getAxis(side).setTicks(ticks)

@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt
 from engine.analysis.confusion import classify
 from workbench.app.plots.base import MapThrottle, WeightsMapView
 from workbench.app.views.confusion_view import MATRIX_MAP, _class_names
+from workbench.app.views.matrix_texts import matrix_cell_texts
 from workbench.model.history import History
 from workbench.model.samples import network_input
 
@@ -138,16 +139,7 @@ class LivePredictionsView(WeightsMapView):
         self.matrix.setOpts(x0=cols.ravel(), y0=rows.ravel(), width=1.0, height=1.0,
                             brushes=[pg.mkBrush(c) for c in colours], pens=[pg.mkPen(None)] * (k * k))
         if k <= MAX_CELL_TEXTS:
-            if len(self.cell_texts) != k * k:
-                for t in self.cell_texts:
-                    self.plot.removeItem(t)
-                self.cell_texts = []
-                for i in range(k):
-                    for j in range(k):
-                        t = pg.TextItem("", anchor=(0.5, 0.5))
-                        t.setPos(j + 0.5, i + 0.5)
-                        self.plot.addItem(t, ignoreBounds=True)
-                        self.cell_texts.append(t)
+            self.cell_texts = matrix_cell_texts(self.plot, k, self.cell_texts)
             for i in range(k):
                 for j in range(k):
                     colour = "#fff" if share[i, j] > 55 else "#141414"
