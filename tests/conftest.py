@@ -1,3 +1,4 @@
+import gc
 import os
 import sys
 
@@ -7,6 +8,24 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 _exit_status: list[int] = []
+_tests_since_collection = [0]
+COLLECT_EVERY = 10
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Garbage collection only in the main thread, between tests. Python collects in whichever
+    # thread allocates past its threshold; a training or job thread that collected a dead
+    # test's widgets deleted them off the GUI thread and deadlocked against it in Qt's
+    # destructor (seen in test_worker.py once closed windows became collectable).
+    gc.disable()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _tests_since_collection[0] += 1
+    if _tests_since_collection[0] >= COLLECT_EVERY:
+        _tests_since_collection[0] = 0
+        gc.collect()
 
 
 @pytest.hookimpl(trylast=True)

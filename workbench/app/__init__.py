@@ -12,11 +12,16 @@ def main(path: str | None = None) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    from pyqtgraph.util.garbage_collector import GarbageCollector
     from PySide6.QtWidgets import QApplication
 
     from workbench.app.main_window import APP_NAME, ORG_NAME, MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Garbage is collected on this (the GUI) thread only, once a second: Python collects in
+    # whichever thread allocates past its threshold, and a training thread that collected dead
+    # widgets would delete them off the GUI thread (a deadlock in Qt's destructors).
+    collector = GarbageCollector(interval=1.0)  # noqa: F841 (its timer lives as long as this frame)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)
     window = MainWindow()
