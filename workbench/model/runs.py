@@ -166,6 +166,12 @@ class RunRecord:
         return self.history is not None and self.history.n_epochs > 0
 
 
+def from_other_experiment(record: RunRecord, experiment: str) -> bool:
+    """A run of another experiment than ``experiment``: listed for reference, never compared.
+    An opened run folder or sweep is compared whatever its experiment: the user chose it."""
+    return record.experiment != experiment and record.source != "opened"
+
+
 def experiment_label(session: Any) -> str:
     """What a person calls the open experiment: its file name, or its name when unsaved."""
     return session.path.name if session.path is not None else session.spec.name

@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPixmap
 
-from workbench.model.runs import RunRecord
+from workbench.model.runs import RunRecord, from_other_experiment
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
@@ -117,7 +117,7 @@ class RunsTableModel(QAbstractTableModel):
         r, column = records[index.row()], self.columns[index.column()]
         value = column.value(r)
         if role == Qt.ItemDataRole.DisplayRole:
-            if index.column() == 1 and r.experiment != self._experiment() and r.source != "opened":
+            if index.column() == 1 and from_other_experiment(r, self._experiment()):
                 return f"other experiment: {r.experiment}"
             return show(value)
         if role == SORT_ROLE:

@@ -62,6 +62,7 @@ from workbench.model.runs import (
     build_sweep,
     copy_history,
     experiment_label,
+    from_other_experiment,
     parse_values,
     spec_diff,
     sweep_configs,
@@ -420,8 +421,8 @@ class RunsView(QWidget):
             p.set_runs(shown)
         # The scatter compares the whole sweep (as filtered); the selection is what the curves show.
         # Another experiment's runs are listed for reference, never compared with this one's.
-        self.scatter.set_runs([r for r in self.visible_records() if r.has_curves and (
-            r.experiment == self.experiment or r.source == "opened")])
+        self.scatter.set_runs([r for r in self.visible_records()
+                               if r.has_curves and not from_other_experiment(r, self.experiment)])
         self._update_buttons()
 
     # -- sweeps ----------------------------------------------------------------------------
